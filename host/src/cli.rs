@@ -1,0 +1,198 @@
+//! The command line. Every option also reads `RASTERZEN_<OPTION>` from the environment; the
+//! command line wins over the environment.
+
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "rasterzen", version, about = "Vector tiles to raster tiles: CLI, HTTP tile service, AWS Lambda function")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render one tile file (raw or gzip MVT) to PNG or SVG.
+    Render(RenderArgs),
+    /// Print the renderer's version and built-in styles.
+    Version(EngineArgs),
+    /// Run the HTTP tile service.
+    Serve(Box<ServeArgs>),
+    /// Manage the tile cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove the cached tiles whose key starts with PREFIX (keys:
+    /// SOURCE/RENDERER/STYLE/FORMAT-SIZE@SCALEx/Z/X/Y.EXT).
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (the default on AWS Lambda).
+    Json,
+}
+
+/// Logging options, shared by the long-running commands.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log level or filter (`info`, `debug`, `rasterzen=debug,info`); default `RUST_LOG`, else `info`.
+    #[arg(long, env = "RASTERZEN_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format (default: text, or json when running in AWS Lambda).
+    #[arg(long, env = "RASTERZEN_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RASTERZEN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Vector tiles: a .pmtiles or .mbtiles file, a {z}/{x}/{y}.mvt directory, an http(s) URL
+    /// template with {z}/{x}/{y} (and {api_key}), an http(s) or s3:// URL of a .pmtiles archive.
+    /// Default: the embedded sample archive (central Florence).
+    #[arg(long, env = "RASTERZEN_SOURCE")]
+    pub source: Option<String>,
+    /// Cache tiers, fastest first, joined by commas: none, memory, memory:MB, fs:DIR,
+    /// s3://BUCKET/PREFIX. Default: memory,fs:~/.cache/rasterzen/tiles.
+    #[arg(long, env = "RASTERZEN_CACHE")]
+    pub cache: Option<String>,
+    /// Canned ACL for tiles written to S3 (e.g. public-read).
+    #[arg(long, env = "RASTERZEN_CACHE_ACL")]
+    pub cache_acl: Option<String>,
+    /// Size of the `memory` cache tier, in MiB.
+    #[arg(long, env = "RASTERZEN_MEMORY_CACHE_MB", default_value_t = 256)]
+    pub memory_cache_mb: usize,
+    /// The default style: a MapLibre style JSON file or a built-in style name (default, omt, light).
+    #[arg(long, env = "RASTERZEN_STYLE")]
+    pub style: Option<String>,
+    /// More styles a request can pick with ?style=NAME, as NAME=FILE (repeatable; comma-separated in the environment).
+    #[arg(long = "named-style", env = "RASTERZEN_NAMED_STYLE", value_delimiter = ',')]
+    pub named_styles: Vec<String>,
+    /// A registry of renderer versions (directory or s3://BUCKET/PREFIX). Not read yet: issue 6.
+    #[arg(long, env = "RASTERZEN_RENDERERS")]
+    pub renderers: Option<String>,
+    /// Tile edge in CSS pixels (@2x doubles it).
+    #[arg(long, env = "RASTERZEN_TILE_SIZE", default_value_t = 512, value_parser = clap::builder::PossibleValuesParser::new(["256", "512"]).map(|s| s.parse::<u32>().unwrap_or(512)))]
+    pub tile_size: u32,
+    /// `Cache-Control` of tiles (also stored on S3 objects).
+    #[arg(long, env = "RASTERZEN_CACHE_CONTROL", default_value = "public, max-age=86400")]
+    pub cache_control: String,
+    /// Zoom levels above the source's maxzoom drawn by overzooming its deepest tile.
+    #[arg(long, env = "RASTERZEN_OVERZOOM", default_value_t = 6)]
+    pub overzoom: u8,
+    /// Renders running at once (default: the number of cores).
+    #[arg(long, env = "RASTERZEN_RENDER_WORKERS")]
+    pub render_workers: Option<usize>,
+    /// Renders waiting for a worker; beyond this, 503 with Retry-After.
+    #[arg(long, env = "RASTERZEN_RENDER_QUEUE", default_value_t = 64)]
+    pub render_queue: usize,
+    /// Timeout of one upstream request, in milliseconds.
+    #[arg(long, env = "RASTERZEN_UPSTREAM_TIMEOUT_MS", default_value_t = 10_000)]
+    pub upstream_timeout_ms: u64,
+    /// Retries of an upstream request after a 5xx or a connection failure (with back-off).
+    #[arg(long, env = "RASTERZEN_UPSTREAM_RETRIES", default_value_t = 2)]
+    pub upstream_retries: u32,
+    /// API key for URL-template sources ({api_key}), used when a request brings none.
+    #[arg(long, env = "RASTERZEN_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Zoom range of a URL-template source (it has no metadata): min.
+    #[arg(long, env = "RASTERZEN_SOURCE_MINZOOM")]
+    pub source_minzoom: Option<u8>,
+    /// Zoom range of a URL-template source: max (default 16).
+    #[arg(long, env = "RASTERZEN_SOURCE_MAXZOOM")]
+    pub source_maxzoom: Option<u8>,
+    /// Base URL of the service in TileJSON (default: from the request's Host header).
+    #[arg(long, env = "RASTERZEN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The key prefix to remove, e.g. `firenze-3f2a9c1b04d2/0.1.0/` (a source's tiles of one renderer version).
+    pub prefix: Option<String>,
+    /// Remove every cached tile.
+    #[arg(long, conflicts_with = "prefix")]
+    pub all: bool,
+    /// The cache, as for `serve`.
+    #[arg(long, env = "RASTERZEN_CACHE")]
+    pub cache: Option<String>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Png,
+    Svg,
+    Geojson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The renderer component in a wasmtime sandbox (default).
+    Wasm,
+    /// The same renderer linked into this binary.
+    Native,
+}
+
+/// Which renderer to run and within which limits.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// `wasm` runs the sandboxed component; `native` the in-process library.
+    #[arg(long, env = "RASTERZEN_ENGINE", value_enum, default_value = "wasm")]
+    pub engine: EngineKind,
+    /// The renderer component (default: the one built into this binary, else target/rasterzen-renderer.wasm).
+    #[arg(long, env = "RASTERZEN_RENDERER")]
+    pub renderer: Option<PathBuf>,
+    /// Memory limit of one render in the sandbox, in MiB.
+    #[arg(long, env = "RASTERZEN_MEMORY_LIMIT_MB", default_value_t = 512)]
+    pub memory_limit_mb: usize,
+    /// Deadline of one render in the sandbox, in milliseconds.
+    #[arg(long, env = "RASTERZEN_RENDER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub render_timeout_ms: u64,
+    /// Where precompiled renderers are cached (default ~/.cache/rasterzen/compiled; /tmp on Lambda).
+    #[arg(long, env = "RASTERZEN_COMPILED_CACHE")]
+    pub compiled_cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The tile file: raw or gzip-compressed Mapbox Vector Tile.
+    #[arg(long, env = "RASTERZEN_INPUT")]
+    pub input: PathBuf,
+    /// The tile's address, Z/X/Y (XYZ scheme).
+    #[arg(long, env = "RASTERZEN_TILE")]
+    pub tile: String,
+    #[arg(long, env = "RASTERZEN_FORMAT", value_enum, default_value = "png")]
+    pub format: FormatArg,
+    /// A MapLibre style JSON file, or the name of a built-in style (default, omt, light).
+    #[arg(long, env = "RASTERZEN_STYLE")]
+    pub style: Option<String>,
+    /// Tile edge in CSS pixels.
+    #[arg(long, env = "RASTERZEN_SIZE", default_value_t = 512, value_parser = clap::builder::PossibleValuesParser::new(["256", "512"]).map(|s| s.parse::<u32>().unwrap_or(512)))]
+    pub size: u32,
+    /// Device pixel ratio.
+    #[arg(long, env = "RASTERZEN_SCALE", default_value_t = 1, value_parser = clap::builder::PossibleValuesParser::new(["1", "2"]).map(|s| s.parse::<u32>().unwrap_or(1)))]
+    pub scale: u32,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Output file, `-` for standard output.
+    #[arg(short = 'o', long = "output", env = "RASTERZEN_OUTPUT")]
+    pub output: PathBuf,
+}

@@ -1,0 +1,353 @@
+//! The HTTP surface: an axum [`Router`], a plain tower service, so `serve` and the Lambda
+//! adapter run the very same code. Paths, headers and statuses follow CONTRACT.md's HTTP table.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::service::{Kind, Service, TileError, TileRequest, TileResponse};
+
+/// Shared state of the router (built once in `main`).
+pub struct AppState {
+    pub service: Arc<Service>,
+    /// The base URL for TileJSON's tile URLs (default: from the request's Host header).
+    pub public_url: Option<String>,
+}
+
+const X_RENDERER: HeaderName = HeaderName::from_static("x-rasterzen-renderer");
+const X_CACHE: HeaderName = HeaderName::from_static("x-rasterzen-cache");
+const X_DATA_TILE: HeaderName = HeaderName::from_static("x-rasterzen-data-tile");
+
+/// The preview page, built into the binary (issue 7 replaces the placeholder).
+static INDEX_HTML: &str = include_str!("../../../www/index.html");
+
+/// Builds the router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/tilejson.json", get(tilejson))
+        .route("/{kind}/{*rest}", get(tile))
+        .fallback(|| async { plain(StatusCode::NOT_FOUND, "no such path: try /tilejson.json, /png/{z}/{x}/{y}.png, /healthz") })
+        .layer(middleware::from_fn(access))
+        .with_state(state)
+}
+
+/// What the access log line says about a tile request (set by the handler).
+#[derive(Clone, Debug)]
+struct AccessInfo {
+    kind: &'static str,
+    tile: String,
+    cache: Option<&'static str>,
+    tier: Option<String>,
+    upstream_ms: Option<f64>,
+    render_ms: Option<f64>,
+    error: Option<String>,
+}
+
+/// CORS on every response, `OPTIONS` preflight, and one log line per request (the path only:
+/// the query may hold an API key).
+async fn access(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut res = if method == Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+        r
+    } else {
+        next.run(req).await
+    };
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("ETag, X-Rasterzen-Renderer, X-Rasterzen-Cache, X-Rasterzen-Data-Tile, Retry-After"),
+    );
+    let status = res.status().as_u16();
+    let total_ms = (started.elapsed().as_secs_f64() * 1e5).round() / 100.0;
+    let bytes = res.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match res.extensions().get::<AccessInfo>() {
+        Some(a) => tracing::info!(
+            target: "rasterzen::access",
+            method = %method, path, status, format = a.kind, tile = %a.tile,
+            cache = a.cache, tier = a.tier.as_deref(), upstream_ms = a.upstream_ms, render_ms = a.render_ms,
+            total_ms, bytes, error = a.error.as_deref(),
+            "request"
+        ),
+        None => tracing::debug!(target: "rasterzen::access", method = %method, path, status, total_ms, "request"),
+    }
+    res
+}
+
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    let mut text = text.into();
+    text.push('\n');
+    let mut r = (status, text).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn error_response(e: &TileError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = plain(status, e.to_string());
+    let h = r.headers_mut();
+    let cc = match e {
+        // Outside the source: stable for a while (maps ask for these a lot).
+        TileError::NotFound(_) => "public, max-age=300",
+        _ => "no-store",
+    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cc));
+    if matches!(e, TileError::Overloaded) {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
+}
+
+async fn index() -> Response {
+    let mut r = INDEX_HTML.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let m = &state.service.metrics;
+    let mut out = String::new();
+    for (name, help, v) in [
+        ("requests", "tile requests", &m.requests),
+        ("cache_hits", "tiles served from a cache tier", &m.cache_hits),
+        ("cache_misses", "tiles rendered for a request", &m.cache_misses),
+        ("coalesced", "requests that waited for another request's render", &m.coalesced),
+        ("renders", "renders run", &m.renders),
+        ("render_failures", "renders that failed", &m.render_failures),
+        ("upstream_fetches", "source reads", &m.upstream_fetches),
+        ("upstream_failures", "source reads that failed", &m.upstream_failures),
+        ("overloaded", "requests refused with 503", &m.overloaded),
+    ] {
+        out.push_str(&format!("# HELP rasterzen_{name}_total {help}\n# TYPE rasterzen_{name}_total counter\nrasterzen_{name}_total {}\n", v.load(Ordering::Relaxed)));
+    }
+    let mut r = out.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Parses `{z}/{x}/{y}.{ext}` (or `{y}@2x.{ext}` for images).
+fn parse_tile_path(kind: Kind, rest: &str) -> Result<(u8, u32, u32, u32), TileError> {
+    let ext = kind.name();
+    let bad = |why: &str| TileError::BadRequest(format!("malformed tile path /{ext}/{rest}: {why} (expected /{ext}/{{z}}/{{x}}/{{y}}.{ext})"));
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [z, x, last] = parts.as_slice() else { return Err(bad("not three parts")) };
+    let stem = last.strip_suffix(&format!(".{ext}")).ok_or_else(|| bad("wrong extension"))?;
+    let (y, scale) = match stem.strip_suffix("@2x") {
+        Some(y) if matches!(kind, Kind::Png | Kind::Svg) => (y, 2),
+        Some(_) => return Err(bad("@2x is only for png and svg")),
+        None => (stem, 1),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(z) || !digits(x) || !digits(y) {
+        return Err(bad("coordinates must be whole numbers"));
+    }
+    let z: u8 = z.parse().map_err(|_| bad("zoom out of range"))?;
+    let x: u32 = x.parse().map_err(|_| bad("x out of range"))?;
+    let y: u32 = y.parse().map_err(|_| bad("y out of range"))?;
+    Ok((z, x, y, scale))
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for GET).
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || strip(t) == strip(etag)
+        })
+    })
+}
+
+async fn tile(
+    State(state): State<Arc<AppState>>,
+    Path((kind, rest)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let kind = match kind.as_str() {
+        "png" => Kind::Png,
+        "svg" => Kind::Svg,
+        "mvt" => Kind::Mvt,
+        "geojson" => Kind::Geojson,
+        _ => return plain(StatusCode::NOT_FOUND, format!("no such path: /{kind}/{rest}")),
+    };
+    let mut info = AccessInfo { kind: kind.name(), tile: rest.clone(), cache: None, tier: None, upstream_ms: None, render_ms: None, error: None };
+    let result = match parse_tile_path(kind, &rest) {
+        Ok((z, x, y, scale)) => {
+            info.tile = format!("{z}/{x}/{y}{}", if scale == 2 { "@2x" } else { "" });
+            let req = TileRequest {
+                kind,
+                z,
+                x,
+                y,
+                scale,
+                style: query.get("style").cloned(),
+                renderer: query.get("renderer").cloned(),
+                api_key: query.get("api_key").cloned().filter(|k| !k.is_empty()),
+            };
+            state.service.tile(&req).await
+        }
+        Err(e) => Err(e),
+    };
+    let mut res = match result {
+        Ok(t) => {
+            info.cache = Some(t.cache.as_str());
+            info.tier = t.tier.clone();
+            info.upstream_ms = t.upstream_ms;
+            info.render_ms = t.render_ms;
+            tile_response(&state, t, &headers)
+        }
+        Err(e) => {
+            info.error = Some(e.to_string());
+            error_response(&e)
+        }
+    };
+    res.extensions_mut().insert(info);
+    res
+}
+
+fn tile_response(state: &AppState, t: TileResponse, req_headers: &HeaderMap) -> Response {
+    let not_modified = etag_matches(req_headers, &t.etag);
+    let mut res = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(Body::from(t.body.clone()));
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(t.content_type));
+        r
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&t.etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&state.service.config.cache_control) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    if let Some(v) = t.renderer.as_deref().and_then(|r| HeaderValue::from_str(r).ok()) {
+        h.insert(X_RENDERER, v);
+    }
+    h.insert(X_CACHE, HeaderValue::from_static(t.cache.as_str()));
+    if let Some(d) = t.data_tile.and_then(|d| HeaderValue::from_str(&d.to_string()).ok()) {
+        h.insert(X_DATA_TILE, d);
+    }
+    res
+}
+
+/// TileJSON 3.0.0 for the raster tiles. `?format=svg`, `?scale=2`, `?style=`, `?renderer=` and
+/// `?api_key=` carry over into the tile URLs.
+async fn tilejson(State(state): State<Arc<AppState>>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    let svc = &state.service;
+    let info = svc.source.info();
+    let base = match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get("x-forwarded-host")
+                .or_else(|| headers.get(header::HOST))
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost");
+            let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+            format!("{proto}://{host}")
+        }
+    };
+    let format = match query.get("format").map(String::as_str) {
+        None | Some("png") => "png",
+        Some("svg") => "svg",
+        Some(other) => return plain(StatusCode::BAD_REQUEST, format!("format {other:?} is not png or svg")),
+    };
+    let retina = match query.get("scale").map(String::as_str) {
+        None | Some("1") => "",
+        Some("2") => "@2x",
+        Some(other) => return plain(StatusCode::BAD_REQUEST, format!("scale {other:?} is not 1 or 2")),
+    };
+    let mut params: Vec<String> = Vec::new();
+    for k in ["style", "renderer", "api_key"] {
+        if let Some(v) = query.get(k).filter(|v| !v.is_empty()) {
+            params.push(format!("{k}={}", encode(v)));
+        }
+    }
+    let qs = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+    let maxzoom = info.maxzoom.saturating_add(svc.config.overzoom).min(30);
+    let renderer = svc.renderer();
+    let mut doc = serde_json::json!({
+        "tilejson": "3.0.0",
+        "name": info.name,
+        "scheme": "xyz",
+        "tiles": [format!("{base}/{format}/{{z}}/{{x}}/{{y}}{retina}.{format}{qs}")],
+        "minzoom": info.minzoom,
+        "maxzoom": maxzoom,
+        "bounds": info.bounds,
+        "format": format,
+        "tileSize": svc.config.tile_size,
+        "version": renderer.version(),
+        "description": format!("Raster tiles of {} drawn by rasterzen (renderer {}); data to zoom {}, overzoomed above", info.name, renderer.version(), info.maxzoom),
+    });
+    if let Some(a) = &info.attribution {
+        doc["attribution"] = serde_json::Value::String(a.clone());
+    }
+    if let Some(c) = info.center {
+        doc["center"] = serde_json::json!([c[0], c[1], (c[2].round() as i64).clamp(i64::from(info.minzoom), i64::from(maxzoom))]);
+    }
+    let mut r = doc.to_string().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    r
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_paths() {
+        assert_eq!(parse_tile_path(Kind::Png, "14/8704/5972.png").unwrap(), (14, 8704, 5972, 1));
+        assert_eq!(parse_tile_path(Kind::Png, "14/8704/5972@2x.png").unwrap(), (14, 8704, 5972, 2));
+        assert_eq!(parse_tile_path(Kind::Mvt, "0/0/0.mvt").unwrap(), (0, 0, 0, 1));
+        for bad in ["14/8704.png", "a/1/2.png", "1/2/3.svg", "1/2/-3.png", "1/2/3@3x.png", "999/0/0.png", "1/2/3/4.png"] {
+            assert!(matches!(parse_tile_path(Kind::Png, bad), Err(TileError::BadRequest(_))), "{bad}");
+        }
+        assert!(parse_tile_path(Kind::Mvt, "1/2/3@2x.mvt").is_err());
+    }
+
+    #[test]
+    fn if_none_match() {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"x\", W/\"abc\""));
+        assert!(etag_matches(&h, "\"abc\""));
+        assert!(!etag_matches(&h, "\"abd\""));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(etag_matches(&h, "\"q\""));
+    }
+}

@@ -1,0 +1,127 @@
+//! `rasterzen serve` and `rasterzen cache purge`: wiring options into the service.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+use crate::cache::{CacheOptions, Tiered};
+use crate::cli::{PurgeArgs, ServeArgs};
+use crate::engine::StyleSpec;
+use crate::routes::{self, AppState};
+use crate::service::{Service, ServiceConfig, Styles};
+use crate::source::{self, NetOptions};
+
+/// The cache when `--cache` is not given: memory in front of the default directory.
+fn default_cache_spec() -> String {
+    format!("memory,fs:{}", crate::cache::default_fs_dir().display())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("rasterzen").build().context("cannot start the async runtime")
+}
+
+pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
+    crate::logging::init(&args.log);
+    let renderer = crate::build_renderer(&args.engine)?;
+    tracing::info!(version = renderer.version(), engine = ?args.engine.engine, "renderer ready");
+    if let Some(reg) = &args.renderers {
+        tracing::warn!(registry = %reg, "--renderers is not read yet (issue 6); serving the built-in renderer");
+    }
+    let default_style = crate::style_spec(args.style.as_deref())?;
+    let mut named = HashMap::new();
+    for item in args.named_styles.iter().filter(|s| !s.trim().is_empty()) {
+        let Some((name, file)) = item.split_once('=') else { bail!("--named-style {item:?} is not NAME=FILE") };
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read style {file}"))?;
+        named.insert(name.trim().to_string(), StyleSpec::Json(text));
+    }
+    let styles = Styles { default: default_style, named };
+    let net = NetOptions {
+        timeout: Duration::from_millis(args.upstream_timeout_ms.max(1)),
+        retries: args.upstream_retries,
+        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        minzoom: args.source_minzoom,
+        maxzoom: args.source_maxzoom,
+    };
+    let workers = args.render_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let config = ServiceConfig {
+        tile_size: args.tile_size,
+        cache_control: args.cache_control.clone(),
+        overzoom: args.overzoom,
+        render_workers: workers,
+        render_queue: args.render_queue,
+    };
+    let cache_spec = args.cache.clone().filter(|c| !c.trim().is_empty()).unwrap_or_else(default_cache_spec);
+    let cache_opts = CacheOptions {
+        memory_bytes: args.memory_cache_mb.saturating_mul(1 << 20),
+        cache_control: args.cache_control.clone(),
+        acl: args.cache_acl.clone(),
+    };
+
+    runtime()?.block_on(async move {
+        let source = source::open(args.source.as_deref(), &net).await?;
+        let cache = Tiered::open(&cache_spec, &cache_opts).await?;
+        let info = source.info().clone();
+        tracing::info!(
+            source = %info.name, id = source.id(), minzoom = info.minzoom, maxzoom = info.maxzoom,
+            bounds = ?info.bounds, cache = %cache.describe(), spec = %cache_spec, "source open"
+        );
+        let service = Arc::new(Service::new(Arc::from(source), cache, renderer, styles, config));
+        // Check every configured style now rather than on the first request.
+        let r = service.renderer();
+        let mut names: Vec<(String, StyleSpec)> = vec![("default".into(), service.styles.default.clone())];
+        names.extend(service.styles.named.iter().map(|(n, s)| (n.clone(), s.clone())));
+        for (name, spec) in names {
+            let hash = service.style_hash(&r, &name, &spec).await.map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
+            tracing::info!(style = %name, hash = %hash, "style ready");
+        }
+        let state = Arc::new(AppState { service, public_url: args.public_url.clone() });
+        let app = routes::router(state);
+        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(address = %addr, "listening on http://{addr}/");
+        axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.context("server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+pub fn cmd_purge(args: PurgeArgs) -> anyhow::Result<()> {
+    crate::logging::init(&args.log);
+    let prefix = match (&args.prefix, args.all) {
+        (Some(p), false) if !p.is_empty() => p.clone(),
+        (None, true) => String::new(),
+        _ => bail!("give a key prefix to purge (e.g. SOURCE/RENDERER/), or --all"),
+    };
+    let spec = args.cache.clone().filter(|c| !c.trim().is_empty()).unwrap_or_else(default_cache_spec);
+    let opts = CacheOptions { memory_bytes: 0, cache_control: String::new(), acl: None };
+    runtime()?.block_on(async move {
+        let cache = Tiered::open(&spec, &opts).await?;
+        if cache.is_empty() {
+            bail!("cache {spec:?} has no tiers to purge");
+        }
+        let n = cache.purge(&prefix).await?;
+        println!("removed {n} cached tile(s) under {:?} from {}", prefix, cache.describe());
+        Ok(())
+    })
+}

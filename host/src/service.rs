@@ -1,0 +1,547 @@
+//! The tile pipeline, shared by `serve` and (later) Lambda:
+//!
+//! ```text
+//! request → checks (coordinates, zoom range, bounds, overzoom limit, renderer pin, style)
+//!         → cache key (source, renderer version, style hash, format, size, scale, z/x/y)
+//!         → cache tiers → on a miss, single flight (one render per key at a time)
+//!         → source (the ancestor at maxzoom when overzooming) → bounded render pool
+//!         → cache put (a fault is logged, never returned) → response
+//! ```
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use rasterzen_render::{Format, RenderError, TileId};
+use sha2::{Digest, Sha256};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::cache::{CacheKey, Tiered};
+use crate::engine::{EngineError, RenderRequest, Renderer, StyleSpec};
+use crate::source::{FetchContext, SourceError, TileSource};
+
+/// What a tile request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Png,
+    Svg,
+    Geojson,
+    /// The source tile itself, inflated.
+    Mvt,
+}
+
+impl Kind {
+    pub fn format(self) -> Option<Format> {
+        match self {
+            Kind::Png => Some(Format::Png),
+            Kind::Svg => Some(Format::Svg),
+            Kind::Geojson => Some(Format::Geojson),
+            Kind::Mvt => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Png => "png",
+            Kind::Svg => "svg",
+            Kind::Geojson => "geojson",
+            Kind::Mvt => "mvt",
+        }
+    }
+}
+
+/// A parsed tile request.
+#[derive(Debug, Clone)]
+pub struct TileRequest {
+    pub kind: Kind,
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+    /// Device pixel ratio (1, or 2 for `@2x`).
+    pub scale: u32,
+    /// `?style=NAME`.
+    pub style: Option<String>,
+    /// `?renderer=VERSION`.
+    pub renderer: Option<String>,
+    /// `?api_key=`: for this request's upstream fetch only.
+    pub api_key: Option<String>,
+}
+
+/// How the cache answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Served from a cache tier.
+    Hit,
+    /// This request rendered the tile.
+    Miss,
+    /// Another request was rendering this tile; this one waited for it.
+    Coalesced,
+    /// Not cached (`/mvt`).
+    Bypass,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Miss => "miss",
+            CacheStatus::Coalesced => "coalesced",
+            CacheStatus::Bypass => "bypass",
+        }
+    }
+}
+
+/// A tile ready to send.
+#[derive(Debug, Clone)]
+pub struct TileResponse {
+    pub body: Bytes,
+    pub content_type: &'static str,
+    /// The strong ETag, quoted: `"<sha256 of the body>"`.
+    pub etag: String,
+    /// The renderer that drew it (`None` for `/mvt`).
+    pub renderer: Option<String>,
+    pub cache: CacheStatus,
+    /// Which cache tier answered a hit.
+    pub tier: Option<String>,
+    /// The tile whose data was used when overzooming.
+    pub data_tile: Option<TileId>,
+    pub upstream_ms: Option<f64>,
+    pub render_ms: Option<f64>,
+}
+
+/// Why a tile request failed; each maps onto one HTTP status.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TileError {
+    /// 400: malformed path, coordinates or parameters.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: outside the source's bounds, zoom range or overzoom limit; unknown renderer version.
+    #[error("{0}")]
+    NotFound(String),
+    /// 502: the upstream source failed or sent something that is not a tile.
+    #[error("{0}")]
+    Upstream(String),
+    /// 503: the render pool and its queue are full.
+    #[error("overloaded: too many tiles rendering, try again shortly")]
+    Overloaded,
+    /// 500: the renderer failed (trap, limit hit) or another internal fault.
+    #[error("{0}")]
+    Render(String),
+}
+
+impl TileError {
+    pub fn status(&self) -> u16 {
+        match self {
+            TileError::BadRequest(_) => 400,
+            TileError::NotFound(_) => 404,
+            TileError::Upstream(_) => 502,
+            TileError::Overloaded => 503,
+            TileError::Render(_) => 500,
+        }
+    }
+}
+
+impl From<SourceError> for TileError {
+    fn from(e: SourceError) -> Self {
+        TileError::Upstream(e.to_string())
+    }
+}
+
+/// Service settings.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Tile edge in CSS pixels (256 or 512).
+    pub tile_size: u32,
+    /// `Cache-Control` of tiles.
+    pub cache_control: String,
+    /// How many zoom levels above the source's maxzoom are drawn by overzooming.
+    pub overzoom: u8,
+    /// Renders running at once.
+    pub render_workers: usize,
+    /// Renders waiting for a worker before requests are refused with 503.
+    pub render_queue: usize,
+}
+
+/// Counters for `/metrics` (and the tests' single-flight proof).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub renders: AtomicU64,
+    pub render_failures: AtomicU64,
+    pub upstream_fetches: AtomicU64,
+    pub upstream_failures: AtomicU64,
+    pub overloaded: AtomicU64,
+}
+
+/// The styles a service knows: its default and named ones (`--style`, `--named-style`).
+#[derive(Debug, Clone)]
+pub struct Styles {
+    pub default: StyleSpec,
+    pub named: HashMap<String, StyleSpec>,
+}
+
+type Flight = Arc<OnceCell<Result<Rendered, TileError>>>;
+
+/// The outcome of one render, shared by everyone who waited for it.
+#[derive(Debug, Clone)]
+struct Rendered {
+    body: Bytes,
+    etag: String,
+    upstream_ms: Option<f64>,
+    render_ms: Option<f64>,
+    tier: Option<String>,
+}
+
+/// The tile service: source, caches, renderer, pool.
+pub struct Service {
+    pub source: Arc<dyn TileSource>,
+    pub cache: Tiered,
+    renderer: ArcSwap<Arc<dyn Renderer>>,
+    pub styles: Styles,
+    pub config: ServiceConfig,
+    pub metrics: Metrics,
+    style_hashes: Mutex<HashMap<(String, String), String>>,
+    flights: Mutex<HashMap<String, Flight>>,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+}
+
+/// The strong ETag of a body.
+pub fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut s = String::with_capacity(66);
+    s.push('"');
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.push('"');
+    s
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+impl Service {
+    pub fn new(source: Arc<dyn TileSource>, cache: Tiered, renderer: Arc<dyn Renderer>, styles: Styles, config: ServiceConfig) -> Service {
+        let workers = config.render_workers.max(1);
+        Service {
+            source,
+            cache,
+            renderer: ArcSwap::from_pointee(renderer),
+            styles,
+            config,
+            metrics: Metrics::default(),
+            style_hashes: Mutex::default(),
+            flights: Mutex::default(),
+            permits: Arc::new(Semaphore::new(workers)),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// The active renderer (read once per request).
+    pub fn renderer(&self) -> Arc<dyn Renderer> {
+        Arc::clone(&self.renderer.load())
+    }
+
+    /// Swaps the active renderer (issue 6: registry hot swap). Tiles rendered by the old one
+    /// stay in the cache under its version and are no longer served.
+    #[allow(dead_code)]
+    pub fn set_renderer(&self, renderer: Arc<dyn Renderer>) {
+        self.renderer.store(Arc::new(renderer));
+    }
+
+    /// The style a request names: the server's default, one of its named styles, or a built-in.
+    fn style_spec(&self, name: Option<&str>) -> (String, StyleSpec) {
+        match name.filter(|n| !n.is_empty()) {
+            None => ("default".into(), self.styles.default.clone()),
+            Some("default") => ("default".into(), self.styles.default.clone()),
+            Some(n) => match self.styles.named.get(n) {
+                Some(spec) => (n.to_string(), spec.clone()),
+                None => (n.to_string(), StyleSpec::Builtin(n.to_string())),
+            },
+        }
+    }
+
+    /// The style's hash under `renderer`, computed once per (renderer version, style name).
+    pub async fn style_hash(&self, renderer: &Arc<dyn Renderer>, name: &str, spec: &StyleSpec) -> Result<String, TileError> {
+        let cache_key = (renderer.version().to_string(), name.to_string());
+        if let Some(h) = self.style_hashes.lock().unwrap_or_else(|p| p.into_inner()).get(&cache_key) {
+            return Ok(h.clone());
+        }
+        let r = Arc::clone(renderer);
+        let s = spec.clone();
+        let hash = tokio::task::spawn_blocking(move || r.style_hash(&s))
+            .await
+            .map_err(|e| TileError::Render(format!("style task failed: {e}")))?;
+        let hash = match hash {
+            Ok(h) => h,
+            Err(EngineError::Rejected(RenderError::InvalidStyle(m))) => {
+                return Err(match spec {
+                    StyleSpec::Builtin(_) if !self.styles.named.contains_key(name) => {
+                        TileError::BadRequest(format!("unknown style {name:?}: {m}"))
+                    }
+                    _ => TileError::Render(format!("style {name:?} is invalid: {m}")),
+                });
+            }
+            Err(e) => return Err(TileError::Render(format!("style {name:?}: {e}"))),
+        };
+        let mut map = self.style_hashes.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 1024 {
+            map.clear();
+        }
+        map.insert(cache_key, hash.clone());
+        Ok(hash)
+    }
+
+    /// Checks the tile against the source; returns the tile and the tile whose data draws it.
+    fn locate(&self, req: &TileRequest) -> Result<(TileId, TileId), TileError> {
+        let tile = TileId::new(req.z, req.x, req.y).map_err(|e| TileError::BadRequest(e.to_string()))?;
+        let info = self.source.info();
+        if tile.z < info.minzoom {
+            return Err(TileError::NotFound(format!("zoom {} is below the source's minzoom {}", tile.z, info.minzoom)));
+        }
+        let limit = info.maxzoom.saturating_add(self.config.overzoom).min(30);
+        if tile.z > limit {
+            return Err(TileError::NotFound(format!(
+                "zoom {} is above the overzoom limit {limit} (source maxzoom {} + {})",
+                tile.z, info.maxzoom, self.config.overzoom
+            )));
+        }
+        if !info.intersects(tile) {
+            return Err(TileError::NotFound(format!("tile {tile} is outside the source's bounds")));
+        }
+        let data_tile = if tile.z > info.maxzoom { tile.ancestor(info.maxzoom) } else { tile };
+        Ok((tile, data_tile))
+    }
+
+    async fn fetch(&self, data_tile: TileId, api_key: Option<String>) -> Result<(Bytes, f64), TileError> {
+        let started = Instant::now();
+        self.metrics.upstream_fetches.fetch_add(1, Ordering::Relaxed);
+        let ctx = FetchContext { api_key };
+        match self.source.get(data_tile, &ctx).await {
+            // No tile there (but inside bounds and zooms): an empty tile, drawn as background.
+            Ok(data) => Ok((data.unwrap_or_default(), ms(started.elapsed()))),
+            Err(e) => {
+                self.metrics.upstream_failures.fetch_add(1, Ordering::Relaxed);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Serves one tile request.
+    pub async fn tile(&self, req: &TileRequest) -> Result<TileResponse, TileError> {
+        self.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        let (tile, data_tile) = self.locate(req)?;
+        let Some(format) = req.kind.format() else {
+            return self.mvt(tile, data_tile, req.api_key.clone()).await;
+        };
+        if req.scale != 1 && req.scale != 2 {
+            return Err(TileError::BadRequest(format!("scale {} is not 1 or 2", req.scale)));
+        }
+        let renderer = self.renderer();
+        if let Some(pin) = req.renderer.as_deref().filter(|p| !p.is_empty()) {
+            if pin != renderer.version() {
+                return Err(TileError::NotFound(format!(
+                    "renderer version {pin:?} is not available (active: {})",
+                    renderer.version()
+                )));
+            }
+        }
+        let (style_name, style) = self.style_spec(req.style.as_deref());
+        let style_hash = if format == Format::Geojson {
+            "-".to_string()
+        } else {
+            self.style_hash(&renderer, &style_name, &style).await?
+        };
+        let key = CacheKey {
+            source: self.source.id().to_string(),
+            renderer: renderer.version().to_string(),
+            style: style_hash,
+            format,
+            size: self.config.tile_size,
+            scale: req.scale,
+            tile,
+        }
+        .path();
+        let content_type = crate::cache::content_type(format);
+        let overzoomed = (data_tile != tile).then_some(data_tile);
+        let respond = |r: &Rendered, cache: CacheStatus| TileResponse {
+            body: r.body.clone(),
+            content_type,
+            etag: r.etag.clone(),
+            renderer: Some(renderer.version().to_string()),
+            cache,
+            tier: r.tier.clone(),
+            data_tile: overzoomed,
+            upstream_ms: r.upstream_ms,
+            render_ms: r.render_ms,
+        };
+
+        if let Some((body, tier)) = self.cache.get(&key).await {
+            self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+            let r = Rendered { etag: etag_of(&body), body, upstream_ms: None, render_ms: None, tier: Some(tier.to_string()) };
+            return Ok(respond(&r, CacheStatus::Hit));
+        }
+
+        // Single flight: one render per key (and API key: a request's upstream fetch only ever
+        // carries its own key) at a time; the others wait for it.
+        let flight_key = match &req.api_key {
+            Some(k) => format!("{key}#{}", &etag_of(k.as_bytes())[1..17]),
+            None => key.clone(),
+        };
+        let cell: Flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(flights.entry(flight_key.clone()).or_default())
+        };
+        // The guard holds the only clone of this waiter's cell (see its Drop).
+        let guard = FlightGuard { service: self, key: flight_key, cell };
+        let mut ran = false;
+        let result = guard
+            .cell
+            .get_or_init(|| {
+                ran = true;
+                self.render_miss(&key, tile, overzoomed, format, req, &renderer, style)
+            })
+            .await
+            .clone();
+        let rendered = result?;
+        let status = if rendered.tier.is_some() {
+            CacheStatus::Hit
+        } else if ran {
+            self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+            CacheStatus::Miss
+        } else {
+            self.metrics.coalesced.fetch_add(1, Ordering::Relaxed);
+            CacheStatus::Coalesced
+        };
+        Ok(respond(&rendered, status))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn render_miss(
+        &self,
+        key: &str,
+        tile: TileId,
+        data_tile: Option<TileId>,
+        format: Format,
+        req: &TileRequest,
+        renderer: &Arc<dyn Renderer>,
+        style: StyleSpec,
+    ) -> Result<Rendered, TileError> {
+        // A flight that just finished may have filled the cache between our miss and now.
+        if let Some((body, tier)) = self.cache.get(key).await {
+            return Ok(Rendered { etag: etag_of(&body), body, upstream_ms: None, render_ms: None, tier: Some(tier.to_string()) });
+        }
+        let (data, upstream_ms) = self.fetch(data_tile.unwrap_or(tile), req.api_key.clone()).await?;
+        let request = RenderRequest { tile, data_tile, format, size: self.config.tile_size, scale: req.scale, style };
+        let started = Instant::now();
+        let r = Arc::clone(renderer);
+        let output = self.run_render(move || r.render(&data, &request)).await?;
+        let render_ms = ms(started.elapsed());
+        self.metrics.renders.fetch_add(1, Ordering::Relaxed);
+        let body = match output {
+            Ok(b) => Bytes::from(b),
+            Err(e) => {
+                self.metrics.render_failures.fetch_add(1, Ordering::Relaxed);
+                return Err(render_error(e));
+            }
+        };
+        self.cache.put(key, body.clone()).await;
+        Ok(Rendered { etag: etag_of(&body), body, upstream_ms: Some(upstream_ms), render_ms: Some(render_ms), tier: None })
+    }
+
+    /// Runs blocking render work on the bounded pool: at most `render_workers` at once, at most
+    /// `render_queue` waiting; beyond that, [`TileError::Overloaded`].
+    pub async fn run_render<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, TileError> {
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.config.render_queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    self.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
+                    return Err(TileError::Overloaded);
+                }
+                struct Waiting<'a>(&'a AtomicUsize);
+                impl Drop for Waiting<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+                let _w = Waiting(&self.waiting);
+                Arc::clone(&self.permits)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| TileError::Render("render pool closed".into()))?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| TileError::Render(format!("render task failed: {e}")))
+    }
+
+    /// `/mvt`: the source tile, inflated and checked for framing (never decoded here).
+    async fn mvt(&self, tile: TileId, data_tile: TileId, api_key: Option<String>) -> Result<TileResponse, TileError> {
+        let (data, upstream_ms) = self.fetch(data_tile, api_key).await?;
+        let raw = crate::mvt::inflate(&data, 64 << 20)
+            .and_then(|raw| crate::mvt::check_framing(&raw).map(|()| raw))
+            .map_err(|e| TileError::Upstream(format!("the source tile {data_tile} is not a vector tile: {e}")))?;
+        let body = Bytes::from(raw);
+        Ok(TileResponse {
+            etag: etag_of(&body),
+            body,
+            content_type: "application/vnd.mapbox-vector-tile",
+            renderer: None,
+            cache: CacheStatus::Bypass,
+            tier: None,
+            data_tile: (data_tile != tile).then_some(data_tile),
+            upstream_ms: Some(upstream_ms),
+            render_ms: None,
+        })
+    }
+}
+
+/// Removes a flight from the table when its last waiter leaves (also when cancelled).
+struct FlightGuard<'a> {
+    service: &'a Service,
+    key: String,
+    cell: Flight,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.service.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = flights.get(&self.key) {
+            // Done: later requests find the cache. Not done and nobody else waiting: drop it.
+            if Arc::ptr_eq(c, &self.cell) && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2) {
+                flights.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Maps a renderer failure onto an HTTP status: bad source data is the upstream's fault (502),
+/// everything else the renderer's (500).
+fn render_error(e: EngineError) -> TileError {
+    match e {
+        EngineError::Rejected(RenderError::InvalidTile(m)) => {
+            TileError::Upstream(format!("the source sent something that is not a tile: {m}"))
+        }
+        EngineError::Rejected(RenderError::LimitExceeded(m)) => {
+            TileError::Upstream(format!("the source tile exceeds the renderer's limits: {m}"))
+        }
+        EngineError::Rejected(other) => TileError::Render(format!("renderer refused the request: {other}")),
+        EngineError::Failed(m) => TileError::Render(format!("renderer failed: {m}")),
+        EngineError::Unavailable(m) => TileError::Render(format!("renderer unavailable: {m}")),
+    }
+}

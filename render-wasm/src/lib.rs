@@ -1,0 +1,191 @@
+//! Rasterzen's renderer: Mapbox Vector Tile → SVG → PNG, styled with MapLibre style JSON.
+//!
+//! A pure function of its input: no I/O, no clock, no randomness, so the native build, the
+//! WebAssembly component and the browser build give byte-identical output.
+//!
+//! Stages, each split at a data type:
+//! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`svg`]→ SVG text →[`raster`]→ PNG bytes.
+
+pub mod geojson;
+pub mod mvt;
+pub mod raster;
+pub mod style;
+pub mod svg;
+
+// The generated ABI glue of both adapters is `unsafe` by nature; our own code is not.
+#[cfg(feature = "component")]
+#[allow(unsafe_code)]
+mod component;
+#[cfg(feature = "web")]
+#[allow(unsafe_code)]
+mod web;
+
+use style::Style;
+
+/// The renderer's version: the crate version plus an optional build suffix
+/// (`RASTERZEN_BUILD_SUFFIX` at compile time, e.g. `0.1.0+exp`).
+pub fn version() -> &'static str {
+    match option_env!("RASTERZEN_VERSION") {
+        Some(v) => v,
+        None => env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// The WIT interface version this crate implements (`wit/renderer.wit`'s package version).
+pub const INTERFACE_VERSION: &str = "1.0.0";
+
+/// Output encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Png,
+    Svg,
+    Geojson,
+}
+
+/// A tile address in the XYZ scheme (y pointing south).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileId {
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+}
+
+impl TileId {
+    pub fn new(z: u8, x: u32, y: u32) -> Result<TileId, RenderError> {
+        if z > 30 {
+            return Err(RenderError::InvalidOptions(format!("zoom {z} is above 30")));
+        }
+        let n = 1u64 << z;
+        if u64::from(x) >= n || u64::from(y) >= n {
+            return Err(RenderError::InvalidOptions(format!(
+                "tile {z}/{x}/{y} is outside the {n}×{n} grid of zoom {z}"
+            )));
+        }
+        Ok(TileId { z, x, y })
+    }
+
+    /// The ancestor of this tile at zoom `z` (`z <= self.z`).
+    pub fn ancestor(self, z: u8) -> TileId {
+        let d = self.z.saturating_sub(z);
+        TileId { z: self.z - d, x: self.x >> d, y: self.y >> d }
+    }
+}
+
+impl std::fmt::Display for TileId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.z, self.x, self.y)
+    }
+}
+
+/// Where the style comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StyleSource<'a> {
+    /// One of [`Style::BUILTIN_NAMES`].
+    Builtin(&'a str),
+    /// A MapLibre Style Spec v8 document.
+    Json(&'a str),
+}
+
+/// How to draw a tile.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderOptions<'a> {
+    pub format: Format,
+    /// Tile edge in CSS pixels at scale 1: 256 or 512.
+    pub size: u32,
+    /// Device pixel ratio: 1 or 2.
+    pub scale: u32,
+    pub style: StyleSource<'a>,
+    /// The tile the data belongs to, when it is an ancestor of the drawn tile (overzoom).
+    pub data_tile: Option<TileId>,
+}
+
+impl Default for RenderOptions<'_> {
+    fn default() -> Self {
+        RenderOptions {
+            format: Format::Png,
+            size: 512,
+            scale: 1,
+            style: StyleSource::Builtin("default"),
+            data_tile: None,
+        }
+    }
+}
+
+/// Why a render failed as a whole (mirrors the WIT `render-error` variant).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RenderError {
+    #[error("invalid tile: {0}")]
+    InvalidTile(String),
+    #[error("invalid style: {0}")]
+    InvalidStyle(String),
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+}
+
+impl From<mvt::MvtError> for RenderError {
+    fn from(e: mvt::MvtError) -> Self {
+        match e {
+            mvt::MvtError::Limit(m) => RenderError::LimitExceeded(m),
+            other => RenderError::InvalidTile(other.to_string()),
+        }
+    }
+}
+
+/// Parses the style a [`StyleSource`] names.
+pub fn load_style(source: StyleSource<'_>) -> Result<Style, RenderError> {
+    match source {
+        StyleSource::Builtin(name) => Style::builtin(name).ok_or_else(|| {
+            RenderError::InvalidStyle(format!(
+                "no built-in style named {name:?} (built-in: {})",
+                Style::BUILTIN_NAMES.join(", ")
+            ))
+        }),
+        StyleSource::Json(text) => {
+            Style::from_json(text).map_err(|e| RenderError::InvalidStyle(e.to_string()))
+        }
+    }
+}
+
+/// The stable hash of the effective style (16 hex chars), for cache keys.
+pub fn style_hash(source: StyleSource<'_>) -> Result<String, RenderError> {
+    Ok(load_style(source)?.hash_hex().to_string())
+}
+
+/// Renders `data` (raw or gzip MVT) as `tile`, returning PNG, SVG or GeoJSON bytes.
+pub fn render(data: &[u8], tile: TileId, options: &RenderOptions<'_>) -> Result<Vec<u8>, RenderError> {
+    let tile = TileId::new(tile.z, tile.x, tile.y)?;
+    if options.size != 256 && options.size != 512 {
+        return Err(RenderError::InvalidOptions(format!("size {} is not 256 or 512", options.size)));
+    }
+    if options.scale != 1 && options.scale != 2 {
+        return Err(RenderError::InvalidOptions(format!("scale {} is not 1 or 2", options.scale)));
+    }
+    let data_tile = match options.data_tile {
+        None => tile,
+        Some(d) => {
+            let d = TileId::new(d.z, d.x, d.y)?;
+            if d.z > tile.z || tile.ancestor(d.z) != d {
+                return Err(RenderError::InvalidOptions(format!(
+                    "data tile {d} is not an ancestor of {tile}"
+                )));
+            }
+            d
+        }
+    };
+    let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
+    let pixels_or_text = |format: Format| -> Result<Vec<u8>, RenderError> {
+        let style = load_style(options.style)?;
+        let view = svg::View::new(tile, data_tile, options.size, options.scale);
+        let svg_text = svg::build_svg(&decoded, &style, &view);
+        match format {
+            Format::Png => raster::svg_to_png(&svg_text, view.pixels()),
+            _ => Ok(svg_text.into_bytes()),
+        }
+    };
+    match options.format {
+        Format::Geojson => Ok(geojson::tile_to_geojson(&decoded, data_tile)),
+        format => pixels_or_text(format),
+    }
+}

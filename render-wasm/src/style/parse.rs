@@ -1,0 +1,652 @@
+//! Style document → [`Style`]: layers, properties, warnings and the canonical hash.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+
+use super::color::Color;
+use super::compile::{describe, fold, is_expression, val_matches, CompileError, Compiler, FnSpec, Ty};
+use super::expr::{Expr, Lit};
+use super::{FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, Style, StyleError, StyleLayer};
+
+fn invalid(path: &str, message: impl Into<String>) -> StyleError {
+    StyleError::Invalid { path: path.to_string(), message: message.into() }
+}
+
+impl From<CompileError> for StyleError {
+    fn from(e: CompileError) -> StyleError {
+        StyleError::Invalid { path: e.path, message: e.message }
+    }
+}
+
+fn json_error(e: serde_json::Error) -> StyleError {
+    let full = e.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    };
+    StyleError::Json { line: e.line(), column: e.column(), message }
+}
+
+fn kind_name(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+const ROOT_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "metadata",
+    "center",
+    "centerAltitude",
+    "zoom",
+    "bearing",
+    "pitch",
+    "roll",
+    "light",
+    "sky",
+    "terrain",
+    "projection",
+    "sources",
+    "sprite",
+    "glyphs",
+    "font-faces",
+    "transition",
+    "layers",
+    "state",
+    // Mapbox Studio bookkeeping.
+    "id",
+    "owner",
+    "visibility",
+    "created",
+    "modified",
+    "draft",
+    "protected",
+    "fog",
+    "imports",
+    "schema",
+    "models",
+    "lights",
+];
+
+const LAYER_KEYS: &[&str] =
+    &["id", "type", "source", "source-layer", "minzoom", "maxzoom", "filter", "layout", "paint", "metadata", "ref", "interactive", "slot"];
+
+/// Layer keys a `ref` layer takes from the layer it references.
+const REF_KEYS: &[&str] = &["type", "source", "source-layer", "minzoom", "maxzoom", "filter", "layout"];
+
+pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
+    let root: Json = serde_json::from_str(text).map_err(json_error)?;
+    let Json::Object(obj) = &root else {
+        return Err(invalid("style", format!("expected a JSON object at the top level, got {}", kind_name(&root))));
+    };
+    match obj.get("version") {
+        None => return Err(invalid("style", "missing \"version\" (must be 8)")),
+        Some(v) if v.as_f64() == Some(8.0) => {}
+        Some(v) => return Err(invalid("version", format!("expected 8, got {}", describe(v)))),
+    }
+    let raw_layers = match obj.get("layers") {
+        None => return Err(invalid("style", "missing \"layers\"")),
+        Some(Json::Array(a)) => a,
+        Some(other) => return Err(invalid("layers", format!("expected an array, got {}", kind_name(other)))),
+    };
+    let mut warnings = Vec::new();
+    for k in obj.keys() {
+        if !ROOT_KEYS.contains(&k.as_str()) {
+            warnings.push(format!("{k}: unknown top-level key, ignored"));
+        }
+    }
+    let name = match obj.get("name") {
+        None => None,
+        Some(Json::String(s)) => Some(s.clone()),
+        Some(other) => {
+            warnings.push(format!("name: expected a string, got {}, ignored", describe(other)));
+            None
+        }
+    };
+
+    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(raw_layers.len());
+    let mut layers = Vec::with_capacity(raw_layers.len());
+    for (i, raw) in raw_layers.iter().enumerate() {
+        let path = format!("layers[{i}]");
+        let Json::Object(layer) = raw else {
+            return Err(invalid(&path, format!("expected a layer object, got {}", kind_name(raw))));
+        };
+        let id = match layer.get("id") {
+            Some(Json::String(s)) => s.as_str(),
+            Some(other) => return Err(invalid(&format!("{path}.id"), format!("expected a string, got {}", describe(other)))),
+            None => return Err(invalid(&path, "missing \"id\"")),
+        };
+        if ids.insert(id, i).is_some() {
+            return Err(invalid(&format!("{path}.id"), format!("duplicate layer id \"{id}\"")));
+        }
+        // Legacy `ref`: take type, source, filter... from an earlier layer.
+        let merged;
+        let layer = match layer.get("ref") {
+            None => layer,
+            Some(Json::String(r)) => {
+                let Some(Json::Object(parent)) = ids.get(r.as_str()).filter(|&&j| j < i).map(|&j| &raw_layers[j]) else {
+                    return Err(invalid(&format!("{path}.ref"), format!("no earlier layer with id \"{r}\"")));
+                };
+                let mut m = layer.clone();
+                for k in REF_KEYS {
+                    match parent.get(*k) {
+                        Some(v) => m.insert((*k).to_string(), v.clone()),
+                        None => m.remove(*k),
+                    };
+                }
+                merged = m;
+                &merged
+            }
+            Some(other) => return Err(invalid(&format!("{path}.ref"), format!("expected a string, got {}", describe(other)))),
+        };
+        let mut lp = LayerParser { compiler: Compiler::new(&mut warnings), path: &path, id };
+        if let Some(l) = lp.layer(layer)? {
+            layers.push(l);
+        }
+    }
+
+    let mut canonical = String::with_capacity(text.len());
+    write_canonical(&mut canonical, &root);
+    let digest = Sha256::digest(canonical.as_bytes());
+    let mut hash = String::with_capacity(16);
+    for b in &digest[..8] {
+        let _ = write!(hash, "{b:02x}");
+    }
+    Ok(Style { name, hash, warnings, layers })
+}
+
+/// JSON with object keys sorted and no whitespace: the input of [`Style::hash_hex`].
+pub(crate) fn write_canonical(out: &mut String, v: &Json) {
+    match v {
+        Json::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Json::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(out, &o[k]);
+            }
+            out.push('}');
+        }
+        Json::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(out, x);
+            }
+            out.push(']');
+        }
+        Json::Number(n) => {
+            // 1 and 1.0 are the same value.
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    let _ = write!(out, "{}", f as i64);
+                }
+                _ => {
+                    let _ = write!(out, "{n}");
+                }
+            }
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Section {
+    Layout,
+    Paint,
+}
+
+/// What to do with a property.
+#[derive(Clone, Copy, PartialEq)]
+enum Handling {
+    Use,
+    /// Irrelevant for a static, flat render (transitions, pitch alignment...).
+    Ignore,
+    /// Changes the look but is not supported: warn.
+    Warn(&'static str),
+    /// Supported only at its default (`*-translate` at [0, 0]): warn otherwise.
+    WarnUnlessZero,
+}
+
+#[derive(Clone, Copy)]
+enum DefaultValue {
+    None,
+    Num(f64),
+    Black,
+    Bool(bool),
+    Str(&'static str),
+}
+
+impl DefaultValue {
+    fn lit(self) -> Lit {
+        match self {
+            DefaultValue::None => Lit::Null,
+            DefaultValue::Num(n) => Lit::Num(n),
+            DefaultValue::Black => Lit::Color(Color::BLACK),
+            DefaultValue::Bool(b) => Lit::Bool(b),
+            DefaultValue::Str(s) => Lit::Str(s.into()),
+        }
+    }
+}
+
+struct PSpec {
+    name: &'static str,
+    section: Section,
+    ty: Ty,
+    default: DefaultValue,
+    interpolated: bool,
+    handling: Handling,
+    /// Allowed range for numbers (constants outside it are clamped with a warning).
+    min: f64,
+    max: f64,
+}
+
+const CAP: &[&str] = &["butt", "round", "square"];
+const JOIN: &[&str] = &["bevel", "round", "miter"];
+const ANCHOR: &[&str] = &["map", "viewport"];
+const PATTERN: &str = "patterns are not supported (no sprite images), ignored";
+
+const fn spec(name: &'static str, section: Section, ty: Ty, default: DefaultValue, handling: Handling) -> PSpec {
+    let interpolated = matches!(ty, Ty::Number | Ty::Color);
+    PSpec { name, section, ty, default, interpolated, handling, min: f64::NEG_INFINITY, max: f64::INFINITY }
+}
+
+const fn range(mut s: PSpec, min: f64, max: f64) -> PSpec {
+    s.min = min;
+    s.max = max;
+    s
+}
+
+const fn discrete(mut s: PSpec) -> PSpec {
+    s.interpolated = false;
+    s
+}
+
+use DefaultValue as D;
+use Handling::{Ignore, Use, Warn, WarnUnlessZero};
+use Section::{Layout as L, Paint as P};
+
+static BACKGROUND: &[PSpec] = &[
+    spec("background-color", P, Ty::Color, D::Black, Use),
+    range(spec("background-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    spec("background-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+];
+
+static FILL: &[PSpec] = &[
+    discrete(spec("fill-sort-key", L, Ty::Number, D::None, Use)),
+    spec("fill-antialias", P, Ty::Bool, D::Bool(true), Use),
+    range(spec("fill-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    spec("fill-color", P, Ty::Color, D::Black, Use),
+    spec("fill-outline-color", P, Ty::Color, D::None, Use),
+    spec("fill-translate", P, Ty::Array, D::None, WarnUnlessZero),
+    spec("fill-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
+    spec("fill-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+];
+
+static FILL_EXTRUSION: &[PSpec] = &[
+    range(spec("fill-extrusion-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    spec("fill-extrusion-color", P, Ty::Color, D::Black, Use),
+    spec("fill-extrusion-translate", P, Ty::Array, D::None, WarnUnlessZero),
+    spec("fill-extrusion-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
+    spec("fill-extrusion-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+    spec("fill-extrusion-height", P, Ty::Number, D::Num(0.0), Ignore),
+    spec("fill-extrusion-base", P, Ty::Number, D::Num(0.0), Ignore),
+    spec("fill-extrusion-vertical-gradient", P, Ty::Bool, D::Bool(true), Ignore),
+];
+
+static LINE: &[PSpec] = &[
+    discrete(spec("line-cap", L, Ty::Enum(CAP), D::Str("butt"), Use)),
+    discrete(spec("line-join", L, Ty::Enum(JOIN), D::Str("miter"), Use)),
+    spec("line-miter-limit", L, Ty::Number, D::Num(2.0), Use),
+    spec("line-round-limit", L, Ty::Number, D::Num(1.05), Ignore),
+    discrete(spec("line-sort-key", L, Ty::Number, D::None, Use)),
+    range(spec("line-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    spec("line-color", P, Ty::Color, D::Black, Use),
+    spec("line-translate", P, Ty::Array, D::None, WarnUnlessZero),
+    spec("line-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
+    range(spec("line-width", P, Ty::Number, D::Num(1.0), Use), 0.0, f64::INFINITY),
+    range(spec("line-gap-width", P, Ty::Number, D::Num(0.0), Use), 0.0, f64::INFINITY),
+    spec("line-offset", P, Ty::Number, D::Num(0.0), Use),
+    range(spec("line-blur", P, Ty::Number, D::Num(0.0), Use), 0.0, f64::INFINITY),
+    discrete(spec("line-dasharray", P, Ty::Array, D::None, Use)),
+    spec("line-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+    spec("line-gradient", P, Ty::Color, D::None, Warn("line-gradient is not supported, ignored")),
+];
+
+static CIRCLE: &[PSpec] = &[
+    discrete(spec("circle-sort-key", L, Ty::Number, D::None, Use)),
+    range(spec("circle-radius", P, Ty::Number, D::Num(5.0), Use), 0.0, f64::INFINITY),
+    spec("circle-color", P, Ty::Color, D::Black, Use),
+    spec("circle-blur", P, Ty::Number, D::Num(0.0), Use),
+    range(spec("circle-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    spec("circle-translate", P, Ty::Array, D::None, WarnUnlessZero),
+    spec("circle-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
+    spec("circle-pitch-scale", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
+    spec("circle-pitch-alignment", P, Ty::Enum(ANCHOR), D::Str("viewport"), Ignore),
+    range(spec("circle-stroke-width", P, Ty::Number, D::Num(0.0), Use), 0.0, f64::INFINITY),
+    spec("circle-stroke-color", P, Ty::Color, D::Black, Use),
+    range(spec("circle-stroke-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+];
+
+/// A compiled property before it gets its Rust type.
+enum Compiled {
+    Const(Lit),
+    Expr(Expr),
+}
+
+struct LayerParser<'a, 'w> {
+    compiler: Compiler<'w>,
+    path: &'a str,
+    id: &'a str,
+}
+
+impl LayerParser<'_, '_> {
+    fn warn(&mut self, msg: String) {
+        self.compiler.warnings.push(msg);
+    }
+
+    fn layer(&mut self, layer: &Map<String, Json>) -> Result<Option<StyleLayer>, StyleError> {
+        let path = self.path;
+        let ty = match layer.get("type") {
+            Some(Json::String(t)) => t.as_str(),
+            Some(other) => return Err(invalid(&format!("{path}.type"), format!("expected a string, got {}", describe(other)))),
+            None => return Err(invalid(path, "missing \"type\"")),
+        };
+        let (kind, specs): (LayerKind, &[PSpec]) = match ty {
+            "background" => (LayerKind::Background, BACKGROUND),
+            "fill" => (LayerKind::Fill, FILL),
+            "fill-extrusion" => (LayerKind::Fill, FILL_EXTRUSION),
+            "line" => (LayerKind::Line, LINE),
+            "circle" => (LayerKind::Circle, CIRCLE),
+            "symbol" | "raster" | "hillshade" | "heatmap" | "color-relief" => {
+                self.warn(format!("{path} (id \"{}\"): {ty} layers are not drawn", self.id));
+                return Ok(None);
+            }
+            other => {
+                self.warn(format!("{path} (id \"{}\"): unknown layer type \"{other}\", skipped", self.id));
+                return Ok(None);
+            }
+        };
+        if ty == "fill-extrusion" {
+            self.warn(format!("{path} (id \"{}\"): fill-extrusion layers are drawn as flat fills", self.id));
+        }
+        for k in layer.keys() {
+            if !LAYER_KEYS.contains(&k.as_str()) {
+                self.warn(format!("{path}.{k}: unknown layer key, ignored"));
+            }
+        }
+        let zoom_bound = |key: &str, default: f64| -> Result<f64, StyleError> {
+            match layer.get(key) {
+                None => Ok(default),
+                Some(v) => match v.as_f64() {
+                    Some(z) if (0.0..=24.0).contains(&z) => Ok(z),
+                    _ => Err(invalid(&format!("{path}.{key}"), format!("expected a number from 0 to 24, got {}", describe(v)))),
+                },
+            }
+        };
+        let minzoom = zoom_bound("minzoom", 0.0)?;
+        let maxzoom = zoom_bound("maxzoom", 24.0)?;
+        let source_layer = match layer.get("source-layer") {
+            None => None,
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(other) => {
+                return Err(invalid(&format!("{path}.source-layer"), format!("expected a string, got {}", describe(other))))
+            }
+        };
+        if source_layer.is_none() && kind != LayerKind::Background {
+            self.warn(format!("{path} (id \"{}\"): no \"source-layer\", nothing will be drawn", self.id));
+        }
+        let filter = match layer.get("filter") {
+            None | Some(Json::Null) => None,
+            Some(f) => {
+                let fpath = format!("{path}.filter");
+                match self.compiler.filter(f, &fpath) {
+                    Ok(e) => Some(fold(e)),
+                    Err(e) if e.unsupported => {
+                        self.warn(format!("{}: {}; the layer draws nothing", e.path, e.message));
+                        Some(Expr::Lit(Lit::Bool(false)))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+
+        let mut visible = true;
+        let mut props: HashMap<&'static str, Compiled> = HashMap::new();
+        for section in [Section::Layout, Section::Paint] {
+            let key = if section == Section::Layout { "layout" } else { "paint" };
+            let obj = match layer.get(key) {
+                None => continue,
+                Some(Json::Object(o)) => o,
+                Some(other) => return Err(invalid(&format!("{path}.{key}"), format!("expected an object, got {}", describe(other)))),
+            };
+            for (name, value) in obj {
+                let ppath = format!("{path}.{key}.{name}");
+                if section == Section::Layout && name == "visibility" {
+                    visible = match value.as_str() {
+                        Some("visible") => true,
+                        Some("none") => false,
+                        _ => return Err(invalid(&ppath, format!("expected \"visible\" or \"none\", got {}", describe(value)))),
+                    };
+                    continue;
+                }
+                let base = name.strip_suffix("-transition");
+                let spec = specs.iter().find(|s| s.name == base.unwrap_or(name));
+                let Some(spec) = spec.filter(|s| s.section == section) else {
+                    let other = if section == Section::Layout { "paint" } else { "layout" };
+                    if specs.iter().any(|s| s.name == name) {
+                        self.warn(format!("{ppath}: \"{name}\" belongs in \"{other}\", ignored"));
+                    } else {
+                        self.warn(format!("{ppath}: unknown property, ignored"));
+                    }
+                    continue;
+                };
+                if base.is_some() {
+                    continue; // transitions do not apply to a static render
+                }
+                match spec.handling {
+                    Handling::Ignore => continue,
+                    Handling::Warn(msg) => {
+                        self.warn(format!("{ppath}: {msg}"));
+                        continue;
+                    }
+                    Handling::WarnUnlessZero => {
+                        let zero = value.as_array().is_some_and(|a| a.iter().all(|v| v.as_f64() == Some(0.0)));
+                        if !zero {
+                            self.warn(format!("{ppath}: translation is not supported, ignored"));
+                        }
+                        continue;
+                    }
+                    Handling::Use => {}
+                }
+                if let Some(c) = self.property(value, &ppath, spec)? {
+                    props.insert(spec.name, c);
+                }
+            }
+        }
+
+        let sort_key = match kind {
+            LayerKind::Fill => props.remove("fill-sort-key"),
+            LayerKind::Line => props.remove("line-sort-key"),
+            LayerKind::Circle => props.remove("circle-sort-key"),
+            LayerKind::Background => None,
+        }
+        .map(|c| match c {
+            Compiled::Const(l) => Expr::Lit(l),
+            Compiled::Expr(e) => e,
+        });
+
+        let paint = match ty {
+            "background" => PaintSpec::Background {
+                color: typed(&mut props, "background-color", Color::BLACK),
+                opacity: typed(&mut props, "background-opacity", 1.0),
+            },
+            "fill" => PaintSpec::Fill {
+                color: typed(&mut props, "fill-color", Color::BLACK),
+                opacity: typed(&mut props, "fill-opacity", 1.0),
+                outline_color: props.contains_key("fill-outline-color").then(|| typed(&mut props, "fill-outline-color", Color::BLACK)),
+                antialias: typed(&mut props, "fill-antialias", true),
+            },
+            "fill-extrusion" => PaintSpec::Fill {
+                color: typed(&mut props, "fill-extrusion-color", Color::BLACK),
+                opacity: typed(&mut props, "fill-extrusion-opacity", 1.0),
+                outline_color: None,
+                antialias: Prop::Const(true),
+            },
+            "line" => PaintSpec::Line {
+                color: typed(&mut props, "line-color", Color::BLACK),
+                opacity: typed(&mut props, "line-opacity", 1.0),
+                width: typed(&mut props, "line-width", 1.0),
+                gap_width: typed(&mut props, "line-gap-width", 0.0),
+                offset: typed(&mut props, "line-offset", 0.0),
+                blur: typed(&mut props, "line-blur", 0.0),
+                dasharray: props.contains_key("line-dasharray").then(|| typed(&mut props, "line-dasharray", Vec::new())),
+                cap: typed(&mut props, "line-cap", LineCap::Butt),
+                join: typed(&mut props, "line-join", LineJoin::Miter),
+                miter_limit: typed(&mut props, "line-miter-limit", 2.0),
+            },
+            _ => PaintSpec::Circle {
+                color: typed(&mut props, "circle-color", Color::BLACK),
+                opacity: typed(&mut props, "circle-opacity", 1.0),
+                radius: typed(&mut props, "circle-radius", 5.0),
+                blur: typed(&mut props, "circle-blur", 0.0),
+                stroke_width: typed(&mut props, "circle-stroke-width", 0.0),
+                stroke_color: typed(&mut props, "circle-stroke-color", Color::BLACK),
+                stroke_opacity: typed(&mut props, "circle-stroke-opacity", 1.0),
+            },
+        };
+        Ok(Some(StyleLayer {
+            id: self.id.to_string(),
+            kind,
+            source_layer,
+            minzoom,
+            maxzoom,
+            visible,
+            filter,
+            sort_key,
+            paint,
+        }))
+    }
+
+    /// Compiles one property value: a constant, a legacy function or an expression.
+    /// `Ok(None)` when it uses something unsupported (a warning was recorded).
+    fn property(&mut self, value: &Json, path: &str, spec: &PSpec) -> Result<Option<Compiled>, StyleError> {
+        let compiled = match value {
+            Json::Object(obj) => {
+                let fspec = FnSpec { ty: spec.ty, default: spec.default.lit(), interpolated: spec.interpolated };
+                self.compiler.legacy_function(obj, path, &fspec).map(fold)
+            }
+            v if is_expression(v) => self.compiler.expression(v, path, spec.ty).and_then(|(e, t)| {
+                if spec.ty.name() != t.name() && !matches!(t, Ty::Value | Ty::Null) && !(spec.ty == Ty::Color && t == Ty::String) {
+                    return Err(CompileError {
+                        path: path.to_string(),
+                        message: format!("expected {} but the expression returns {}", spec.ty.name(), t.name()),
+                        unsupported: false,
+                    });
+                }
+                Ok(fold(e))
+            }),
+            v => return self.constant(v, path, spec).map(Some),
+        };
+        let e = match compiled {
+            Ok(e) => e,
+            Err(e) if e.unsupported => {
+                self.warn(format!("{}: {}; using the default", e.path, e.message));
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match e {
+            Expr::Lit(l) => {
+                if !val_matches(&l.as_val(), spec.ty) {
+                    return Err(invalid(path, format!("expected {}, but it evaluates to {}", spec.ty.name(), lit_text(&l))));
+                }
+                Ok(Some(Compiled::Const(self.clamp(l, path, spec))))
+            }
+            e => Ok(Some(Compiled::Expr(e))),
+        }
+    }
+
+    fn constant(&mut self, v: &Json, path: &str, spec: &PSpec) -> Result<Compiled, StyleError> {
+        let what = match spec.ty {
+            Ty::Number => "number",
+            Ty::Color => "color",
+            Ty::Bool => "boolean",
+            Ty::Array => "array of numbers",
+            _ => "string",
+        };
+        let lit = match (spec.ty, v) {
+            (Ty::Number, Json::Number(n)) => Lit::Num(n.as_f64().unwrap_or(0.0)),
+            (Ty::Bool, Json::Bool(b)) => Lit::Bool(*b),
+            (Ty::Color, Json::String(s)) => match Color::parse(s) {
+                Some(c) => Lit::Color(c),
+                None => return Err(invalid(path, format!("expected color or expression, got {}", describe(v)))),
+            },
+            (Ty::Enum(values), Json::String(s)) if values.contains(&s.as_str()) => Lit::Str(s.as_str().into()),
+            (Ty::Enum(values), _) => {
+                let list = values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ");
+                return Err(invalid(path, format!("expected one of {list} or an expression, got {}", describe(v))));
+            }
+            (Ty::Array, Json::Array(a)) if a.iter().all(Json::is_number) => Lit::from_json(v),
+            (Ty::String, Json::String(s)) => Lit::Str(s.as_str().into()),
+            _ => return Err(invalid(path, format!("expected {what} or expression, got {}", describe(v)))),
+        };
+        Ok(Compiled::Const(self.clamp(lit, path, spec)))
+    }
+
+    fn clamp(&mut self, lit: Lit, path: &str, spec: &PSpec) -> Lit {
+        match lit {
+            Lit::Num(n) if n < spec.min || n > spec.max => {
+                let c = n.clamp(spec.min, spec.max);
+                self.warn(format!("{path}: {n} is outside {}..{}, using {c}", spec.min, spec.max));
+                Lit::Num(c)
+            }
+            Lit::Array(a) if spec.name == "line-dasharray" && a.iter().any(|x| matches!(x, Lit::Num(n) if *n < 0.0)) => {
+                self.warn(format!("{path}: dash lengths must not be negative, using 0"));
+                Lit::Array(a.into_iter().map(|x| if let Lit::Num(n) = x { Lit::Num(n.max(0.0)) } else { x }).collect())
+            }
+            other => other,
+        }
+    }
+}
+
+fn lit_text(l: &Lit) -> String {
+    match l {
+        Lit::Null => "null".into(),
+        Lit::Num(n) => {
+            let mut s = String::new();
+            super::expr::write_js_number(&mut s, *n);
+            s
+        }
+        Lit::Bool(b) => b.to_string(),
+        Lit::Str(s) => format!("{:?}", &**s),
+        Lit::Color(c) => c.to_string(),
+        Lit::Array(_) => "an array".into(),
+        Lit::Object(_) => "an object".into(),
+    }
+}
+
+/// Takes a compiled property out of `props` as a typed [`Prop`], or its default.
+fn typed<T: FromVal + Clone>(props: &mut HashMap<&'static str, Compiled>, name: &str, default: T) -> Prop<T> {
+    match props.remove(name) {
+        None => Prop::Const(default),
+        Some(Compiled::Const(l)) => Prop::Const(T::from_val(&l.as_val()).unwrap_or(default)),
+        Some(Compiled::Expr(e)) => Prop::Expr(Box::new(e)),
+    }
+}

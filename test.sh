@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test: builds first (./build.sh), then the Rust tests (unit, conformance,
+# reference images, CLI end-to-end), then the preview page in a real browser (Chromium driven
+# by playwright-core, against `rasterzen serve`). Tests run in release mode to share
+# build.sh's artifacts.
+set -euo pipefail
+cd "$(dirname "$0")"
+./build.sh all
+cargo test --release --workspace --no-fail-fast
+(cd tests/browser && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+node --test --test-reporter=spec tests/browser/preview.test.mjs

@@ -1,0 +1,429 @@
+// The preview page in a real browser: Debian's Chromium driven by playwright-core, against the
+// real `rasterzen serve` on a free loopback port (both started here, both stopped at the end,
+// also on failure). Run from the repository root after ./build.sh:
+//   (cd tests/browser && npm ci) && node --test tests/browser/preview.test.mjs
+// Env: RASTERZEN_BIN (default target/release/rasterzen), CHROMIUM (default /usr/bin/chromium),
+// RASTERZEN_SCREENSHOT=PATH also saves the page's screenshot there (as www/screenshot.png).
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const BIN = process.env.RASTERZEN_BIN || join(ROOT, 'target/release/rasterzen');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const OUT = join(HERE, 'out');
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+let server; // the child process
+let serverLog = '';
+let base; // http://127.0.0.1:PORT
+let userDataDir;
+let context;
+let page;
+let tj; // the server's TileJSON
+const pageProblems = [];
+
+// ------------------------------------------------------------------------------------------
+// Helpers
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function startServer() {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RASTERZEN_')));
+  server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--cache', 'memory'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const keep = (d) => {
+    serverLog = (serverLog + d.toString()).slice(-20_000);
+  };
+  server.stdout.on('data', keep);
+  server.stderr.on('data', keep);
+  let exited = null;
+  server.on('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error(`rasterzen serve exited (${JSON.stringify(exited)}) before it was healthy:\n${serverLog}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`rasterzen serve was not healthy within 60 s:\n${serverLog}`);
+    await sleep(100);
+  }
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null || server.signalCode !== null) return;
+  const gone = new Promise((ok) => server.once('exit', ok));
+  server.kill('SIGTERM');
+  const timedOut = await Promise.race([gone.then(() => false), sleep(5000).then(() => true)]);
+  if (timedOut) {
+    server.kill('SIGKILL');
+    await gone;
+  }
+}
+
+const sha = (b) => createHash('sha256').update(b).digest('hex').slice(0, 16);
+
+/** The tile containing lon/lat at zoom z. */
+function tileAt(lon, lat, z) {
+  const n = 2 ** z;
+  const x = Math.floor(((lon + 180) / 360) * n);
+  const r = (lat * Math.PI) / 180;
+  const y = Math.floor(((1 - Math.asinh(Math.tan(r)) / Math.PI) / 2) * n);
+  return { z, x: Math.min(n - 1, Math.max(0, x)), y: Math.min(n - 1, Math.max(0, y)) };
+}
+
+async function serverPng(z, x, y, scale, query = '') {
+  const r = await fetch(`${base}/png/${z}/${x}/${y}${scale === 2 ? '@2x' : ''}.png${query}`);
+  const body = Buffer.from(await r.arrayBuffer());
+  assert.equal(r.status, 200, `server /png/${z}/${x}/${y}: HTTP ${r.status} ${body.toString().slice(0, 200)}`);
+  assert.equal(r.headers.get('content-type'), 'image/png');
+  return { body, renderer: r.headers.get('x-rasterzen-renderer') };
+}
+
+async function browserPng(z, x, y, scale) {
+  const b64 = await page.evaluate(async ([z, x, y, scale]) => {
+    const bytes = await window.rasterzenPreview.renderPng(z, x, y, scale);
+    if (!(bytes instanceof Uint8Array)) throw new Error(`renderPng gave ${Object.prototype.toString.call(bytes)}`);
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }, [z, x, y, scale]);
+  return Buffer.from(b64, 'base64');
+}
+
+/** Waits until no tile is loading or rendering. */
+async function idle(p = page) {
+  await p.evaluate(() => window.rasterzenPreview.idle());
+}
+
+/**
+ * The pixels of the browser-rendered tiles on screen: per tile a hash of its RGBA, plus how many
+ * distinct colours and opaque pixels there are in all.
+ */
+function tilePixels(p = page) {
+  return p.evaluate(() => {
+    const imgs = [...document.querySelectorAll('.leaflet-tile-pane img[data-tile]')].filter((i) => i.src && i.complete && i.naturalWidth);
+    const out = { tiles: {}, colours: 0, opaque: 0, pixels: 0, magenta: 0, width: imgs[0]?.naturalWidth ?? 0 };
+    const colours = new Set();
+    for (const img of imgs) {
+      const c = document.createElement('canvas');
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      let h = 2166136261;
+      for (let i = 0; i < d.length; i += 4) {
+        const v = (d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3];
+        h = Math.imul(h ^ v, 16777619);
+        if ((i & 28) === 0) colours.add(v);
+        if (d[i + 3] === 255) out.opaque++;
+        if (d[i] > 230 && d[i + 1] < 40 && d[i + 2] > 230) out.magenta++;
+      }
+      out.pixels += d.length / 4;
+      out.tiles[img.dataset.tile] = (h >>> 0).toString(16);
+    }
+    out.colours = colours.size;
+    return out;
+  });
+}
+
+async function editorText() {
+  return page.$eval('#style-text', (t) => t.value);
+}
+
+/** Replaces the editor's text as a user would (an input event), then waits for the map. */
+async function typeStyle(text) {
+  await page.fill('#style-text', text);
+  await page.waitForFunction(() => {
+    const t = document.querySelector('#style-text');
+    return t.rzChecked === t.value;
+  }, null, { timeout: 20_000 }).catch(() => {});
+  await idle();
+}
+
+function lineOf(text, needle) {
+  const i = text.indexOf(needle);
+  assert.ok(i >= 0, `${needle} is not in the text`);
+  return text.slice(0, i).split('\n').length;
+}
+
+// ------------------------------------------------------------------------------------------
+// Setup and teardown
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install with: apt-get install chromium chromium-driver`);
+  }
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build it with ./build.sh`);
+  for (const f of ['pkg/rasterzen_render.js', 'pkg/rasterzen_render_bg.wasm', 'vendor/leaflet.js']) {
+    if (!existsSync(join(ROOT, 'www', f))) throw new Error(`www/${f} is missing: build it with ./build.sh web`);
+  }
+  mkdirSync(OUT, { recursive: true });
+  await startServer();
+  tj = await (await fetch(`${base}/tilejson.json`)).json();
+  userDataDir = mkdtempSync(join(tmpdir(), 'rasterzen-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1440, height: 860 },
+    deviceScaleFactor: 1,
+    acceptDownloads: true,
+    timeout: 60_000,
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(60_000);
+  page.on('pageerror', (e) => pageProblems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 404/.test(m.text())) pageProblems.push(`console error: ${m.text()}`);
+  });
+  page.on('worker', (w) => w.on('console', (m) => {
+    if (m.type() === 'error') pageProblems.push(`worker console error: ${m.text()}`);
+  }));
+});
+
+after(async () => {
+  try {
+    if (context) await Promise.race([context.close(), sleep(10_000)]);
+  } finally {
+    await stopServer();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  }
+});
+
+// ------------------------------------------------------------------------------------------
+// Tests (in order: they share the page)
+
+test('the page loads from rasterzen serve and draws tiles in the browser', async () => {
+  const res = await page.goto(`${base}/`);
+  assert.equal(res.status(), 200);
+  await page.waitForFunction(() => window.rasterzenPreview?.version, null, { timeout: 60_000 });
+  await idle();
+  const version = await page.evaluate(() => window.rasterzenPreview.version);
+  assert.match(version, /^\d+\.\d+\.\d+/);
+  assert.equal(version, tj.version, 'the browser renderer reports the server renderer\'s version');
+  assert.match(await page.textContent('#version'), new RegExp(version.replace(/[.+]/g, '\\$&')));
+
+  const px = await tilePixels();
+  const n = Object.keys(px.tiles).length;
+  assert.ok(n >= 2, `expected several tiles drawn, got ${n}`);
+  assert.equal(px.width, 512, 'tiles are 512 px at device pixel ratio 1');
+  assert.ok(px.opaque > px.pixels * 0.9, `tiles should be drawn (opaque pixels ${px.opaque} of ${px.pixels})`);
+  assert.ok(px.colours >= 8, `a map has many colours; the tiles have ${px.colours}`);
+  const srcs = await page.$$eval('.leaflet-tile-pane img[data-tile]', (l) => l.map((i) => i.src));
+  assert.ok(srcs.every((s) => !s || s.startsWith('blob:')), 'browser tiles are drawn in the page, not fetched as PNG');
+
+  const attribution = await page.textContent('.leaflet-control-attribution');
+  assert.ok(tj.attribution, 'the sample TileJSON has an attribution');
+  assert.match(attribution, /OpenStreetMap/, `attribution shown: ${attribution}`);
+  const stats = await page.evaluate(() => ({ ...window.rasterzenPreview.stats }));
+  assert.equal(stats.errors, 0, `tile errors: ${stats.lastError}`);
+});
+
+test('renderPng in the browser is byte-identical to the server\'s /png', async () => {
+  const [lon, lat, cz] = tj.center ?? [(tj.bounds[0] + tj.bounds[2]) / 2, (tj.bounds[1] + tj.bounds[3]) / 2, 12];
+  const dataMax = tj.maxzoom - 6; // the server's default overzoom is 6
+  const cases = [
+    { ...tileAt(lon, lat, cz), scale: 1 },
+    { ...tileAt(lon, lat, cz), scale: 2 },
+    { ...(() => { const t = tileAt(lon, lat, cz); return { ...t, x: t.x + 1 }; })(), scale: 1 },
+    { ...tileAt(lon, lat, Math.max(tj.minzoom, cz - 3)), scale: 1 },
+    { ...tileAt(lon, lat, tj.minzoom), scale: 1 },
+    { ...tileAt(lon, lat, dataMax), scale: 1 },
+    { ...tileAt(lon, lat, dataMax + 2), scale: 1 }, // overzoomed: drawn from the ancestor's data
+  ];
+  const report = [];
+  for (const { z, x, y, scale } of cases) {
+    const [server, browser] = [await serverPng(z, x, y, scale), await browserPng(z, x, y, scale)];
+    const name = `${z}/${x}/${y}${scale === 2 ? '@2x' : ''}`;
+    const same = server.body.equals(browser);
+    report.push(`${name}: server ${server.body.length} B ${sha(server.body)}, browser ${browser.length} B ${sha(browser)} ${same ? 'identical' : 'DIFFERENT'}`);
+    if (!same) {
+      const f = name.replaceAll('/', '-');
+      writeFileSync(join(OUT, `${f}.server.png`), server.body);
+      writeFileSync(join(OUT, `${f}.browser.png`), browser);
+    }
+    assert.equal(server.renderer, tj.version);
+  }
+  console.log(report.map((l) => `  ${l}`).join('\n'));
+  assert.ok(report.every((l) => l.endsWith('identical')), `not byte-identical (files in ${OUT}):\n${report.join('\n')}`);
+
+  // Every built-in style, chosen in the page, against ?style=NAME.
+  const builtins = await page.evaluate(() => window.rasterzenPreview.builtins);
+  assert.ok(builtins.includes('default'));
+  const t = tileAt(lon, lat, cz);
+  for (const name of builtins) {
+    await page.selectOption('#style-select', name);
+    await idle();
+    const server = await serverPng(t.z, t.x, t.y, 1, `?style=${encodeURIComponent(name)}`);
+    const browser = await browserPng(t.z, t.x, t.y, 1);
+    assert.ok(server.body.equals(browser), `style ${name}: ${t.z}/${t.x}/${t.y} differs (server ${sha(server.body)}, browser ${sha(browser)})`);
+    console.log(`  style ${name}: ${t.z}/${t.x}/${t.y} identical (${sha(browser)})`);
+  }
+  await page.selectOption('#style-select', 'default');
+  await idle();
+});
+
+test('editing the style re-renders the visible tiles', async () => {
+  const before = await tilePixels();
+  const original = await editorText();
+  const doc = JSON.parse(original);
+  const bg = doc.layers.find((l) => l.type === 'background');
+  const fill = doc.layers.find((l) => l.type === 'fill');
+  if (bg) (bg.paint ??= {})['background-color'] = '#ff00ff';
+  if (fill) (fill.paint ??= {})['fill-color'] = '#ff00ff';
+  assert.ok(bg || fill, 'the default style has a background or fill layer to recolour');
+  await typeStyle(JSON.stringify(doc, null, 2));
+  await page.waitForFunction(() => window.rasterzenPreview.style.edited);
+  await idle();
+  const afterEdit = await tilePixels();
+  const changed = Object.keys(afterEdit.tiles).filter((k) => before.tiles[k] && before.tiles[k] !== afterEdit.tiles[k]);
+  assert.ok(changed.length >= 1, 'the tiles changed after the edit');
+  assert.equal(Object.keys(before.tiles).filter((k) => afterEdit.tiles[k] && before.tiles[k] === afterEdit.tiles[k]).length, 0, 'every visible tile was re-rendered with the new style');
+  assert.ok(afterEdit.magenta > afterEdit.pixels * 0.01, `the new colour shows (${afterEdit.magenta} magenta pixels)`);
+  assert.ok(await page.isVisible('#edited'), 'the style is marked as edited');
+
+  // renderPng uses the page's current style.
+  const t = tileAt(tj.center[0], tj.center[1], tj.center[2]);
+  const [server, browser] = [await serverPng(t.z, t.x, t.y, 1), await browserPng(t.z, t.x, t.y, 1)];
+  assert.ok(!server.body.equals(browser), 'renderPng follows the edited style');
+
+  // "Download style" saves the editor's text.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  assert.match(download.suggestedFilename(), /\.json$/);
+  const saved = join(OUT, 'downloaded-style.json');
+  await download.saveAs(saved);
+  const { readFileSync } = await import('node:fs');
+  assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), doc);
+
+  // Reset brings the built-in back, and the server's bytes with it.
+  await page.click('#reset');
+  await idle();
+  assert.equal(await page.evaluate(() => window.rasterzenPreview.style.edited), false);
+  assert.deepEqual((await tilePixels()).tiles, before.tiles);
+});
+
+test('style errors are shown where they are', async () => {
+  const original = await editorText();
+
+  // A JSON syntax error: a missing comma.
+  const broken = original.replace('"version": 8,', '"version": 8');
+  assert.notEqual(broken, original, 'the style has "version": 8,');
+  await page.fill('#style-text', broken);
+  await page.waitForSelector('#problem:not([hidden])');
+  const syntax = await page.textContent('#problem');
+  const expectLine = lineOf(broken, '"version": 8') + 1; // the error is where the next key starts
+  assert.match(syntax, new RegExp(`line ${expectLine}\\b`), `syntax error at line ${expectLine}: ${syntax}`);
+  assert.equal(await page.$$eval('#marks .mark-line', (l) => l.length), 1, 'the line is marked');
+
+  // A style error: the renderer names the JSON path; the editor marks that line.
+  const doc = JSON.parse(original);
+  const k = doc.layers.findIndex((l) => l.type === 'line');
+  assert.ok(k >= 0, 'the default style has a line layer');
+  doc.layers[k].paint = { ...(doc.layers[k].paint ?? {}), 'line-width': 'very wide' };
+  const bad = JSON.stringify(doc, null, 2);
+  await page.fill('#style-text', bad);
+  await page.waitForFunction(() => /line-width/.test(document.querySelector('#problem')?.textContent ?? ''), null, { timeout: 20_000 });
+  const problem = await page.textContent('#problem');
+  const want = lineOf(bad, '"very wide"');
+  assert.match(problem, new RegExp(`line ${want}\\b`), `the error points at line ${want}: ${problem}`);
+  const top = await page.$eval('#marks .mark-line', (m) => parseFloat(m.style.top));
+  const lh = await page.$eval('#style-text', (t) => parseFloat(getComputedStyle(t).lineHeight));
+  assert.equal(Math.round((top - 8) / lh) + 1, want, 'the marked line is the one with the error');
+  // The map kept the last valid style.
+  assert.equal(await page.evaluate(() => window.rasterzenPreview.style.edited), false);
+
+  await page.click('#reset');
+  await page.waitForSelector('#problem', { state: 'hidden' });
+  await idle();
+});
+
+test('compare: swipe and server modes show the server\'s png tiles', async () => {
+  await page.click('#mode button[data-mode="swipe"]');
+  await page.waitForSelector('#swipe', { state: 'visible' });
+  await page.waitForFunction(() => {
+    const imgs = [...document.querySelectorAll('.leaflet-server-pane img.leaflet-tile')];
+    return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+  });
+  const srcs = await page.$$eval('.leaflet-server-pane img.leaflet-tile', (l) => l.map((i) => new URL(i.src).pathname));
+  assert.ok(srcs.every((s) => /^\/png\/\d+\/\d+\/\d+\.png$/.test(s)), srcs.join(' '));
+  const clip = await page.$eval('.leaflet-server-pane', (p) => p.style.clip);
+  assert.match(clip, /^rect\(/, 'the server tiles are clipped to the right of the swipe');
+  assert.match(await page.textContent('#server-version'), /✓/);
+
+  await page.click('#mode button[data-mode="server"]');
+  assert.equal(await page.$eval('.leaflet-server-pane', (p) => p.style.clip), '');
+  await page.click('#mode button[data-mode="browser"]');
+  assert.equal(await page.$$eval('.leaflet-server-pane img', (l) => l.length), 0, 'browser mode asks the server for no png');
+});
+
+test('HiDPI screens get @2x tiles', async () => {
+  const p = await context.newPage();
+  try {
+    const cdp = await context.newCDPSession(p);
+    await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1000, height: 700, deviceScaleFactor: 2, mobile: false });
+    await p.goto(`${base}/?compare=swipe`);
+    await p.waitForFunction(() => window.rasterzenPreview?.version);
+    await idle(p);
+    const px = await tilePixels(p);
+    assert.equal(px.width, 1024, 'browser tiles are drawn at 1024 px for 512 CSS px');
+    await p.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll('.leaflet-server-pane img.leaflet-tile')];
+      return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth === 1024);
+    });
+    const srcs = await p.$$eval('.leaflet-server-pane img.leaflet-tile', (l) => l.map((i) => new URL(i.src).pathname));
+    assert.ok(srcs.every((s) => s.endsWith('@2x.png')), srcs.join(' '));
+  } finally {
+    await p.close();
+  }
+});
+
+test('screenshot of the page', async () => {
+  await page.click('#mode button[data-mode="swipe"]');
+  await page.waitForFunction(() => {
+    const imgs = [...document.querySelectorAll('.leaflet-server-pane img.leaflet-tile')];
+    return imgs.length > 0 && imgs.every((i) => i.complete);
+  });
+  await idle();
+  const file = join(OUT, 'preview.png');
+  await page.screenshot({ path: file });
+  if (process.env.RASTERZEN_SCREENSHOT) copyFileSync(file, resolve(process.env.RASTERZEN_SCREENSHOT));
+  await page.click('#mode button[data-mode="browser"]');
+});
+
+test('no errors in the page or its workers', () => {
+  assert.deepEqual(pageProblems, []);
+});
