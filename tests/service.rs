@@ -21,7 +21,11 @@ fn repo() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A scratch directory removed at drop.
@@ -30,7 +34,11 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new(name: &str) -> Scratch {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!("rasterzen-test-{}-{name}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let p = std::env::temp_dir().join(format!(
+            "rasterzen-test-{}-{name}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         Scratch(p)
@@ -57,31 +65,51 @@ impl Server {
         let port = free_port();
         let log = scratch.0.join("stderr.log");
         let mut cmd = Command::new(BIN);
-        cmd.arg("serve").arg("--listen").arg(format!("127.0.0.1:{port}")).args(args);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args);
         // Keep the default cache out of the user's home; keep the caller's RUST_LOG out.
-        cmd.env("XDG_CACHE_HOME", scratch.0.join("xdg")).env_remove("RUST_LOG").env("RASTERZEN_LOG_LEVEL", "info");
+        cmd.env("XDG_CACHE_HOME", scratch.0.join("xdg"))
+            .env_remove("RUST_LOG")
+            .env("RASTERZEN_LOG_LEVEL", "info");
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
         let child = cmd.spawn().expect("start rasterzen serve");
-        let mut server = Server { child, base: format!("http://127.0.0.1:{port}"), log, _scratch: scratch };
+        let mut server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            _scratch: scratch,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("rasterzen serve exited with {status}:\n{}", server.log_text());
+                panic!(
+                    "rasterzen serve exited with {status}:\n{}",
+                    server.log_text()
+                );
             }
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
                 use std::io::{Read, Write};
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let _ =
+                    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut buf = String::new();
                 let _ = s.read_to_string(&mut buf);
                 if buf.starts_with("HTTP/1.1 200") {
                     return server;
                 }
             }
-            assert!(Instant::now() < deadline, "rasterzen serve did not come up:\n{}", server.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "rasterzen serve did not come up:\n{}",
+                server.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -103,7 +131,10 @@ impl Drop for Server {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
 }
 
 struct Got {
@@ -114,7 +145,10 @@ struct Got {
 
 impl Got {
     fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -126,11 +160,18 @@ async fn get_with(c: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> G
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let res = req.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let res = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = res.bytes().await.unwrap().to_vec();
-    Got { status, headers, body }
+    Got {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn get(url: &str) -> Got {
@@ -139,18 +180,28 @@ async fn get(url: &str) -> Got {
 
 fn png_size(b: &[u8]) -> (u32, u32) {
     assert!(b.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    (u32::from_be_bytes(b[16..20].try_into().unwrap()), u32::from_be_bytes(b[20..24].try_into().unwrap()))
+    (
+        u32::from_be_bytes(b[16..20].try_into().unwrap()),
+        u32::from_be_bytes(b[20..24].try_into().unwrap()),
+    )
 }
 
 fn sha256_etag(b: &[u8]) -> String {
-    format!("\"{}\"", Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!(
+        "\"{}\"",
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// The tile at zoom `z` holding a point.
 fn tile_at(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
     let n = 2f64.powi(i32::from(z));
     let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    let y =
+        ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
     (z, x, y)
 }
 
@@ -182,15 +233,27 @@ async fn default_service_answers_every_path() {
     assert_eq!(tj.status, 200);
     let doc: serde_json::Value = serde_json::from_slice(&tj.body).unwrap();
     assert_eq!(doc["tilejson"], "3.0.0");
-    assert_eq!(doc["tiles"][0], format!("{}/png/{{z}}/{{x}}/{{y}}.png", s.base));
+    assert_eq!(
+        doc["tiles"][0],
+        format!("{}/png/{{z}}/{{x}}/{{y}}.png", s.base)
+    );
     assert_eq!(doc["minzoom"], 0);
     assert_eq!(doc["maxzoom"], 20, "source maxzoom 14 + overzoom 6");
-    assert!(doc["attribution"].as_str().unwrap().contains("OpenStreetMap"), "{doc}");
+    assert!(
+        doc["attribution"]
+            .as_str()
+            .unwrap()
+            .contains("OpenStreetMap"),
+        "{doc}"
+    );
     let b = doc["bounds"].as_array().unwrap();
     assert!(b[0].as_f64().unwrap() < FIRENZE.0 && FIRENZE.0 < b[2].as_f64().unwrap());
     let tj2 = get(&s.url("/tilejson.json?format=svg&scale=2&style=light")).await;
     let doc2: serde_json::Value = serde_json::from_slice(&tj2.body).unwrap();
-    assert_eq!(doc2["tiles"][0], format!("{}/svg/{{z}}/{{x}}/{{y}}@2x.svg?style=light", s.base));
+    assert_eq!(
+        doc2["tiles"][0],
+        format!("{}/svg/{{z}}/{{x}}/{{y}}@2x.svg?style=light", s.base)
+    );
 
     let index = get(&s.url("/")).await;
     assert_eq!(index.status, 200);
@@ -211,24 +274,43 @@ async fn default_service_answers_every_path() {
     assert_eq!(again.header("x-rasterzen-cache"), "hit");
     assert_eq!(again.header("etag"), png.header("etag"));
     assert_eq!(again.body, png.body);
-    let nm = get_with(&c, &s.url(&tile_path("png", t, "")), &[("if-none-match", png.header("etag"))]).await;
+    let nm = get_with(
+        &c,
+        &s.url(&tile_path("png", t, "")),
+        &[("if-none-match", png.header("etag"))],
+    )
+    .await;
     assert_eq!(nm.status, 304);
     assert!(nm.body.is_empty());
     assert_eq!(nm.header("etag"), png.header("etag"));
     assert!(!nm.header("x-rasterzen-renderer").is_empty());
-    let other = get_with(&c, &s.url(&tile_path("png", t, "")), &[("if-none-match", "\"nope\"")]).await;
+    let other = get_with(
+        &c,
+        &s.url(&tile_path("png", t, "")),
+        &[("if-none-match", "\"nope\"")],
+    )
+    .await;
     assert_eq!(other.status, 200);
 
     // @2x, SVG, MVT (inflated), GeoJSON.
     let retina = get(&s.url(&tile_path("png", t, "@2x"))).await;
     assert_eq!(png_size(&retina.body), (1024, 1024));
     let svg = get(&s.url(&tile_path("svg", t, ""))).await;
-    assert_eq!((svg.status, svg.header("content-type")), (200, "image/svg+xml"));
+    assert_eq!(
+        (svg.status, svg.header("content-type")),
+        (200, "image/svg+xml")
+    );
     assert!(svg.text().contains("<svg"), "{}", svg.text());
     assert_eq!(svg.header("etag"), sha256_etag(&svg.body));
     let mvt = get(&s.url(&tile_path("mvt", t, ""))).await;
-    assert_eq!((mvt.status, mvt.header("content-type")), (200, "application/vnd.mapbox-vector-tile"));
-    assert!(mvt.body.len() > 100 && !mvt.body.starts_with(&[0x1f, 0x8b]), "uncompressed MVT");
+    assert_eq!(
+        (mvt.status, mvt.header("content-type")),
+        (200, "application/vnd.mapbox-vector-tile")
+    );
+    assert!(
+        mvt.body.len() > 100 && !mvt.body.starts_with(&[0x1f, 0x8b]),
+        "uncompressed MVT"
+    );
     let gj = get(&s.url(&tile_path("geojson", t, ""))).await;
     assert_eq!(gj.status, 200, "{}", gj.text());
     assert!(gj.text().contains("FeatureCollection"));
@@ -238,22 +320,28 @@ async fn default_service_answers_every_path() {
     let deep = tile_at(FIRENZE.0, FIRENZE.1, 17);
     let oz = get(&s.url(&tile_path("png", deep, ""))).await;
     assert_eq!(oz.status, 200, "{}", oz.text());
-    assert_eq!(oz.header("x-rasterzen-data-tile"), format!("14/{}/{}", deep.1 >> 3, deep.2 >> 3));
+    assert_eq!(
+        oz.header("x-rasterzen-data-tile"),
+        format!("14/{}/{}", deep.1 >> 3, deep.2 >> 3)
+    );
     let oz_mvt = get(&s.url(&tile_path("mvt", deep, ""))).await;
     assert_eq!(oz_mvt.status, 200);
-    assert_eq!(oz_mvt.body, mvt.body, "overzoomed /mvt serves the ancestor's data");
+    assert_eq!(
+        oz_mvt.body, mvt.body,
+        "overzoomed /mvt serves the ancestor's data"
+    );
     let too_deep = get(&s.url(&tile_path("png", tile_at(FIRENZE.0, FIRENZE.1, 21), ""))).await;
     assert_eq!(too_deep.status, 404, "{}", too_deep.text());
 
     // Errors: each with its status and a short plain-text reason.
     for (path, status) in [
-        ("/png/14/0/0.png", 404),                 // outside the bounds
-        ("/png/a/b/c.png", 400),                  // not numbers
-        ("/png/1/5/0.png", 400),                  // x outside the grid
-        ("/png/1/0.png", 400),                    // too few parts
-        ("/png/1/0/0.jpg", 400),                  // wrong extension
-        ("/png/31/0/0.png", 400),                 // zoom above 30
-        ("/mvt/1/0/0@2x.mvt", 400),               // no @2x for data
+        ("/png/14/0/0.png", 404),   // outside the bounds
+        ("/png/a/b/c.png", 400),    // not numbers
+        ("/png/1/5/0.png", 400),    // x outside the grid
+        ("/png/1/0.png", 400),      // too few parts
+        ("/png/1/0/0.jpg", 400),    // wrong extension
+        ("/png/31/0/0.png", 400),   // zoom above 30
+        ("/mvt/1/0/0@2x.mvt", 400), // no @2x for data
         ("/nope", 404),
         ("/webp/1/0/0.webp", 404),
     ] {
@@ -271,37 +359,85 @@ async fn default_service_answers_every_path() {
     assert_eq!(bad_style.status, 400, "{}", bad_style.text());
     let light = get(&s.url(&format!("{}?style=light", tile_path("png", t, "")))).await;
     assert_eq!(light.status, 200, "{}", light.text());
-    assert_eq!(light.header("x-rasterzen-cache"), "miss", "another style is another cache key");
+    assert_eq!(
+        light.header("x-rasterzen-cache"),
+        "miss",
+        "another style is another cache key"
+    );
     let version = png.header("x-rasterzen-renderer");
     let pinned = get(&s.url(&format!("{}?renderer={version}", tile_path("png", t, "")))).await;
-    assert_eq!((pinned.status, pinned.header("x-rasterzen-cache")), (200, "hit"));
+    assert_eq!(
+        (pinned.status, pinned.header("x-rasterzen-cache")),
+        (200, "hit")
+    );
     let unknown = get(&s.url(&format!("{}?renderer=0.0.0-nope", tile_path("png", t, "")))).await;
     assert_eq!(unknown.status, 404, "{}", unknown.text());
 
     // CORS preflight.
-    let pre = c.request(reqwest::Method::OPTIONS, s.url(&tile_path("png", t, ""))).send().await.unwrap();
+    let pre = c
+        .request(reqwest::Method::OPTIONS, s.url(&tile_path("png", t, "")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pre.status().as_u16(), 204);
     assert_eq!(pre.headers()["access-control-allow-origin"], "*");
 
     // One access line per tile request, with cache status and timings; no query string.
     let log = s.log_text();
-    assert!(log.contains("cache=\"miss\"") || log.contains("cache=miss"), "{log}");
+    assert!(
+        log.contains("cache=\"miss\"") || log.contains("cache=miss"),
+        "{log}"
+    );
     assert!(log.contains("render_ms"), "{log}");
-    assert!(!log.contains("style=no-such-style\""), "query strings are not logged");
+    assert!(
+        !log.contains("style=no-such-style\""),
+        "query strings are not logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mbtiles_pmtiles_and_directory_sources() {
     let archives = repo().join("tests/fixtures/archives");
-    let mb = Server::start(&["--source", archives.join("monaco-2023-omt.mbtiles").to_str().unwrap(), "--cache", "none", "--style", "omt"], &[]);
-    let pm = Server::start(&["--source", archives.join("monaco-2023-omt.pmtiles").to_str().unwrap(), "--cache", "none", "--style", "omt"], &[]);
-    let tj: serde_json::Value = serde_json::from_slice(&get(&mb.url("/tilejson.json")).await.body).unwrap();
+    let mb = Server::start(
+        &[
+            "--source",
+            archives.join("monaco-2023-omt.mbtiles").to_str().unwrap(),
+            "--cache",
+            "none",
+            "--style",
+            "omt",
+        ],
+        &[],
+    );
+    let pm = Server::start(
+        &[
+            "--source",
+            archives.join("monaco-2023-omt.pmtiles").to_str().unwrap(),
+            "--cache",
+            "none",
+            "--style",
+            "omt",
+        ],
+        &[],
+    );
+    let tj: serde_json::Value =
+        serde_json::from_slice(&get(&mb.url("/tilejson.json")).await.body).unwrap();
     let maxzoom = tj["maxzoom"].as_u64().unwrap() as u8 - 6;
     let t = tile_at(7.4246, 43.7384, maxzoom); // Monaco
     let a = get(&mb.url(&tile_path("png", t, ""))).await;
     let b = get(&pm.url(&tile_path("png", t, ""))).await;
-    assert_eq!((a.status, b.status), (200, 200), "{} / {}", a.text(), b.text());
-    assert_eq!(a.header("etag"), b.header("etag"), "MBTiles (TMS rows) and PMTiles give the same tile");
+    assert_eq!(
+        (a.status, b.status),
+        (200, 200),
+        "{} / {}",
+        a.text(),
+        b.text()
+    );
+    assert_eq!(
+        a.header("etag"),
+        b.header("etag"),
+        "MBTiles (TMS rows) and PMTiles give the same tile"
+    );
     let ma = get(&mb.url(&tile_path("mvt", t, ""))).await;
     let mp = get(&pm.url(&tile_path("mvt", t, ""))).await;
     assert_eq!(ma.body, mp.body);
@@ -311,22 +447,42 @@ async fn mbtiles_pmtiles_and_directory_sources() {
     let dir = Scratch::new("dir");
     let berlin = (14u8, 8803u32, 5376u32);
     std::fs::create_dir_all(dir.0.join("14/8803")).unwrap();
-    std::fs::copy(repo().join("tests/fixtures/tiles/shortbread-berlin-14.mvt"), dir.0.join("14/8803/5376.mvt")).unwrap();
-    let d = Server::start(&["--source", dir.0.to_str().unwrap(), "--cache", "none"], &[]);
+    std::fs::copy(
+        repo().join("tests/fixtures/tiles/shortbread-berlin-14.mvt"),
+        dir.0.join("14/8803/5376.mvt"),
+    )
+    .unwrap();
+    let d = Server::start(
+        &["--source", dir.0.to_str().unwrap(), "--cache", "none"],
+        &[],
+    );
     let png = get(&d.url(&tile_path("png", berlin, ""))).await;
     assert_eq!(png.status, 200, "{}", png.text());
     assert_eq!(png_size(&png.body), (512, 512));
     let missing = get(&d.url("/png/14/8803/5377.png")).await;
-    assert_eq!(missing.status, 200, "inside the zoom range without a tile: an empty (background) tile");
-    assert_eq!(get(&d.url("/png/13/4401/2688.png")).await.status, 404, "below the directory's minzoom");
+    assert_eq!(
+        missing.status, 200,
+        "inside the zoom range without a tile: an empty (background) tile"
+    );
+    assert_eq!(
+        get(&d.url("/png/13/4401/2688.png")).await.status,
+        404,
+        "below the directory's minzoom"
+    );
 }
 
 /// The fake upstream: behaviour by tile column at any zoom: x=0 a valid tile, x=1 hangs,
-/// x=2 answers 500, x=3 garbage, x=4 404. Records each request's `api_key`.
+/// x=2 answers 500, x=3 garbage, x=4 404, x=5 the tile gzip-encoded in transit
+/// (`Content-Encoding: gzip`), x=6 the tile stored gzip-compressed. Records each request's
+/// `api_key`. `/archive.pmtiles` serves the Monaco archive with range requests.
+/// (upstream path, `api_key` it carried), in arrival order.
+type KeyLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 struct Upstream {
     base: String,
-    keys: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    keys: KeyLog,
     hits: Arc<Mutex<HashMap<u32, usize>>>,
+    ranges: Arc<AtomicUsize>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -334,44 +490,116 @@ async fn fake_upstream() -> Upstream {
     use axum::extract::{Path as AxPath, Query};
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let tile = Arc::new(std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap());
-    let keys: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let tile = Arc::new(
+        std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap(),
+    );
+    let keys: KeyLog = Arc::default();
     let hits: Arc<Mutex<HashMap<u32, usize>>> = Arc::default();
     let (k2, h2) = (Arc::clone(&keys), Arc::clone(&hits));
-    let app = axum::Router::new().route(
-        "/tiles/{z}/{x}/{y}",
-        axum::routing::get(move |AxPath((z, x, y)): AxPath<(u8, u32, String)>, Query(q): Query<HashMap<String, String>>| {
-            let (tile, keys, hits) = (Arc::clone(&tile), Arc::clone(&k2), Arc::clone(&h2));
-            async move {
-                keys.lock().unwrap().push((format!("{z}/{x}/{y}"), q.get("api_key").cloned()));
-                *hits.lock().unwrap().entry(x).or_default() += 1;
-                match x {
-                    0 => (StatusCode::OK, tile.as_ref().clone()).into_response(),
-                    1 => {
-                        tokio::time::sleep(Duration::from_secs(30)).await;
-                        StatusCode::OK.into_response()
-                    }
-                    2 => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
-                    3 => (StatusCode::OK, b"<html>this is not a vector tile</html>".to_vec()).into_response(),
-                    _ => StatusCode::NOT_FOUND.into_response(),
-                }
-            }
-        }),
+    let gz = {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&tile).unwrap();
+        Arc::new(e.finish().unwrap())
+    };
+    let archive = Arc::new(
+        std::fs::read(repo().join("tests/fixtures/archives/monaco-2023-omt.pmtiles")).unwrap(),
     );
+    let ranges = Arc::new(AtomicUsize::new(0));
+    let ranges2 = Arc::clone(&ranges);
+    let app = axum::Router::new()
+        .route(
+            "/tiles/{z}/{x}/{y}",
+            axum::routing::get(
+                move |AxPath((z, x, y)): AxPath<(u8, u32, String)>,
+                      Query(q): Query<HashMap<String, String>>| {
+                    let (tile, keys, hits, gz) = (
+                        Arc::clone(&tile),
+                        Arc::clone(&k2),
+                        Arc::clone(&h2),
+                        Arc::clone(&gz),
+                    );
+                    async move {
+                        keys.lock()
+                            .unwrap()
+                            .push((format!("{z}/{x}/{y}"), q.get("api_key").cloned()));
+                        *hits.lock().unwrap().entry(x).or_default() += 1;
+                        match x {
+                            0 => (StatusCode::OK, tile.as_ref().clone()).into_response(),
+                            1 => {
+                                tokio::time::sleep(Duration::from_secs(30)).await;
+                                StatusCode::OK.into_response()
+                            }
+                            2 => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+                            3 => (
+                                StatusCode::OK,
+                                b"<html>this is not a vector tile</html>".to_vec(),
+                            )
+                                .into_response(),
+                            5 => (
+                                StatusCode::OK,
+                                [("content-encoding", "gzip")],
+                                gz.as_ref().clone(),
+                            )
+                                .into_response(),
+                            6 => (StatusCode::OK, gz.as_ref().clone()).into_response(),
+                            _ => StatusCode::NOT_FOUND.into_response(),
+                        }
+                    }
+                },
+            ),
+        )
+        .route(
+            "/archive.pmtiles",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let (archive, ranges) = (Arc::clone(&archive), Arc::clone(&ranges2));
+                async move {
+                    let range = headers
+                        .get("range")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|r| r.strip_prefix("bytes="));
+                    let Some((a, b)) = range.and_then(|r| r.split_once('-')) else {
+                        return (StatusCode::OK, archive.as_ref().clone()).into_response();
+                    };
+                    ranges.fetch_add(1, Ordering::SeqCst);
+                    let a: usize = a.parse().unwrap();
+                    let b: usize = b.parse::<usize>().unwrap().min(archive.len() - 1);
+                    (StatusCode::PARTIAL_CONTENT, archive[a..=b].to_vec()).into_response()
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Upstream { base, keys, hits, _task: task }
+    Upstream {
+        base,
+        keys,
+        hits,
+        ranges,
+        _task: task,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn url_template_upstream_faults_and_api_keys() {
     let up = fake_upstream().await;
-    let template = format!("{}/tiles/{{z}}/{{x}}/{{y}}.mvt?api_key={{api_key}}", up.base);
+    let template = format!(
+        "{}/tiles/{{z}}/{{x}}/{{y}}.mvt?api_key={{api_key}}",
+        up.base
+    );
     let s = Server::start(
-        &["--source", &template, "--cache", "none", "--upstream-timeout-ms", "1000", "--upstream-retries", "2"],
+        &[
+            "--source",
+            &template,
+            "--cache",
+            "none",
+            "--upstream-timeout-ms",
+            "1000",
+            "--upstream-retries",
+            "2",
+        ],
         &[],
     );
 
@@ -398,14 +626,34 @@ async fn url_template_upstream_faults_and_api_keys() {
     // The source tile over /mvt, inflated.
     let mvt = get(&s.url("/mvt/10/0/0.mvt")).await;
     assert_eq!(mvt.status, 200);
-    let fixture = std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap();
+    let fixture =
+        std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap();
     let mut raw = Vec::new();
     if fixture.starts_with(&[0x1f, 0x8b]) {
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&fixture[..]), &mut raw).unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&fixture[..]), &mut raw)
+            .unwrap();
     } else {
         raw = fixture;
     }
     assert_eq!(mvt.body, raw);
+
+    // gzip: in transit (Content-Encoding) and as stored (magic bytes).
+    for x in [5, 6] {
+        let m = get(&s.url(&format!("/mvt/10/{x}/0.mvt"))).await;
+        assert_eq!(
+            (m.status, m.body == raw),
+            (200, true),
+            "x={x}: {}",
+            m.status
+        );
+        let p = get(&s.url(&format!("/png/10/{x}/0.png"))).await;
+        assert_eq!(p.status, 200, "x={x}: {}", p.text());
+        assert_eq!(
+            p.header("etag"),
+            a.header("etag"),
+            "x={x}: the same tile as the raw one"
+        );
+    }
 
     // A hanging upstream: 502 within the timeout (not retried).
     let started = Instant::now();
@@ -413,16 +661,28 @@ async fn url_template_upstream_faults_and_api_keys() {
     let took = started.elapsed();
     assert_eq!(hang.status, 502, "{}", hang.text());
     assert!(hang.text().contains("timed out"), "{}", hang.text());
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
 
     // 500: retried twice with back-off, then 502.
     let fail = get(&s.url("/png/10/2/0.png")).await;
     assert_eq!(fail.status, 502, "{}", fail.text());
     assert!(fail.text().contains("500"), "{}", fail.text());
-    assert_eq!(up.hits.lock().unwrap()[&2], 3, "one attempt and two retries");
+    assert_eq!(
+        up.hits.lock().unwrap()[&2],
+        3,
+        "one attempt and two retries"
+    );
 
     // Garbage: 502 "not a tile" for rendered formats and for /mvt.
-    for path in ["/png/10/3/0.png", "/svg/10/3/0.svg", "/geojson/10/3/0.geojson", "/mvt/10/3/0.mvt"] {
+    for path in [
+        "/png/10/3/0.png",
+        "/svg/10/3/0.svg",
+        "/geojson/10/3/0.geojson",
+        "/mvt/10/3/0.mvt",
+    ] {
         let g = get(&s.url(path)).await;
         assert_eq!(g.status, 502, "{path}: {}", g.text());
         assert!(g.text().contains("not a"), "{path}: {}", g.text());
@@ -437,7 +697,55 @@ async fn url_template_upstream_faults_and_api_keys() {
     assert_eq!(get(&s.url("/healthz")).await.status, 200);
     assert_eq!(get(&s.url("/png/10/0/3.png")).await.status, 200);
     let log = s.log_text();
-    assert!(!log.contains("SECRET"), "an API key leaked into the log:\n{log}");
+    assert!(
+        !log.contains("SECRET"),
+        "an API key leaked into the log:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pmtiles_over_http_range_requests() {
+    let up = fake_upstream().await;
+    let s = Server::start(
+        &[
+            "--source",
+            &format!("{}/archive.pmtiles", up.base),
+            "--cache",
+            "none",
+            "--style",
+            "omt",
+        ],
+        &[],
+    );
+    let local = Server::start(
+        &[
+            "--source",
+            repo()
+                .join("tests/fixtures/archives/monaco-2023-omt.pmtiles")
+                .to_str()
+                .unwrap(),
+            "--cache",
+            "none",
+            "--style",
+            "omt",
+        ],
+        &[],
+    );
+    let tj: serde_json::Value =
+        serde_json::from_slice(&get(&s.url("/tilejson.json")).await.body).unwrap();
+    let t = tile_at(7.4246, 43.7384, tj["maxzoom"].as_u64().unwrap() as u8 - 6);
+    let remote = get(&s.url(&tile_path("png", t, ""))).await;
+    assert_eq!(remote.status, 200, "{}", remote.text());
+    assert_eq!(
+        remote.header("etag"),
+        get(&local.url(&tile_path("png", t, "")))
+            .await
+            .header("etag")
+    );
+    assert!(
+        up.ranges.load(Ordering::SeqCst) >= 2,
+        "header and tile read with range requests"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
@@ -456,10 +764,16 @@ async fn fifty_concurrent_requests_render_once() {
     for t in tasks {
         let r = t.await.unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
-        *statuses.entry(r.header("x-rasterzen-cache").to_string()).or_default() += 1;
+        *statuses
+            .entry(r.header("x-rasterzen-cache").to_string())
+            .or_default() += 1;
         etags.insert(r.header("etag").to_string());
     }
-    assert_eq!(statuses.get("miss"), Some(&1), "exactly one request renders: {statuses:?}");
+    assert_eq!(
+        statuses.get("miss"),
+        Some(&1),
+        "exactly one request renders: {statuses:?}"
+    );
     assert_eq!(etags.len(), 1);
     let m = get(&s.url("/metrics")).await.text();
     assert_eq!(metric(&m, "rasterzen_renders_total"), 1, "{m}");
@@ -468,7 +782,19 @@ async fn fifty_concurrent_requests_render_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn saturated_pool_answers_503_with_retry_after() {
-    let s = Server::start(&["--cache", "none", "--render-workers", "1", "--render-queue", "1", "--style", "default"], &[]);
+    let s = Server::start(
+        &[
+            "--cache",
+            "none",
+            "--render-workers",
+            "1",
+            "--render-queue",
+            "1",
+            "--style",
+            "default",
+        ],
+        &[],
+    );
     let c = client();
     let mut tasks = Vec::new();
     let (_, x0, y0) = tile_at(FIRENZE.0, FIRENZE.1, 16);
@@ -505,22 +831,45 @@ async fn fs_cache_hits_purges_and_survives_faults() {
     assert_eq!(first.header("x-rasterzen-cache"), "miss");
     let files: Vec<PathBuf> = walk(&dir.0);
     assert_eq!(files.len(), 1, "{files:?}");
-    assert!(files[0].to_string_lossy().ends_with(&format!("/png-512@1x/14/{}/{}.png", t.1, t.2)));
+    assert!(files[0]
+        .to_string_lossy()
+        .ends_with(&format!("/png-512@1x/14/{}/{}.png", t.1, t.2)));
     assert_eq!(std::fs::read(&files[0]).unwrap(), first.body);
     let second = get(&s.url(&tile_path("png", t, ""))).await;
     assert_eq!(second.header("x-rasterzen-cache"), "hit");
 
     // `cache purge PREFIX`: the source's tiles go.
-    let rel = files[0].strip_prefix(&dir.0).unwrap().to_string_lossy().into_owned();
+    let rel = files[0]
+        .strip_prefix(&dir.0)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let source_prefix = format!("{}/", rel.split('/').next().unwrap());
-    let out = Command::new(BIN).args(["cache", "purge", &source_prefix, "--cache", &spec]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new(BIN)
+        .args(["cache", "purge", &source_prefix, "--cache", &spec])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(walk(&dir.0).is_empty());
     let third = get(&s.url(&tile_path("png", t, ""))).await;
     assert_eq!(third.header("x-rasterzen-cache"), "miss");
-    let none = Command::new(BIN).args(["cache", "purge", "--cache", &spec]).output().unwrap();
-    assert!(!none.status.success(), "purge without a prefix or --all refuses");
+    let none = Command::new(BIN)
+        .args(["cache", "purge", "--cache", &spec])
+        .output()
+        .unwrap();
+    assert!(
+        !none.status.success(),
+        "purge without a prefix or --all refuses"
+    );
 
     // A cache that cannot be written (its directory is a file): tiles are served anyway.
     let blocker = dir.0.join("not-a-dir");
@@ -529,7 +878,10 @@ async fn fs_cache_hits_purges_and_survives_faults() {
     let r = get(&broken.url(&tile_path("png", t, ""))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let log = broken.log_text();
-    assert!(log.contains("WARN") && log.contains("cache write failed"), "{log}");
+    assert!(
+        log.contains("WARN") && log.contains("cache write failed"),
+        "{log}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -562,12 +914,19 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto_server ({e}): install with: pip install 'moto[server]'"));
-        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server ({e}): install with: pip install 'moto[server]'")
+            });
+        let mut moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited with {status}: install with: pip install 'moto[server]'");
+                panic!(
+                    "moto_server exited with {status}: install with: pip install 'moto[server]'"
+                );
             }
             assert!(Instant::now() < deadline, "moto_server did not come up");
             std::thread::sleep(Duration::from_millis(100));
@@ -610,36 +969,79 @@ async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    let out = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
-    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_cache_against_moto() {
     let mut moto = Moto::start();
     let s3 = s3_client(&moto.endpoint).await;
-    s3.create_bucket().bucket("tiles").send().await.expect("create bucket in moto");
+    s3.create_bucket()
+        .bucket("tiles")
+        .send()
+        .await
+        .expect("create bucket in moto");
     let env = s3_env(&moto.endpoint);
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = Server::start(
-        &["--cache", "s3://tiles/cache/v1", "--cache-acl", "public-read", "--cache-control", "public, max-age=600"],
+        &[
+            "--cache",
+            "s3://tiles/cache/v1",
+            "--cache-acl",
+            "public-read",
+            "--cache-control",
+            "public, max-age=600",
+        ],
         &env_refs,
     );
     let t = tile_at(FIRENZE.0, FIRENZE.1, 14);
     let first = get(&s.url(&tile_path("png", t, ""))).await;
-    assert_eq!((first.status, first.header("x-rasterzen-cache")), (200, "miss"), "{}", first.text());
+    assert_eq!(
+        (first.status, first.header("x-rasterzen-cache")),
+        (200, "miss"),
+        "{}",
+        first.text()
+    );
     assert_eq!(first.header("cache-control"), "public, max-age=600");
 
     let keys = list_keys(&s3, "tiles", "cache/v1/").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].ends_with(&format!("/png-512@1x/14/{}/{}.png", t.1, t.2)), "{keys:?}");
-    let head = s3.head_object().bucket("tiles").key(&keys[0]).send().await.unwrap();
+    assert!(
+        keys[0].ends_with(&format!("/png-512@1x/14/{}/{}.png", t.1, t.2)),
+        "{keys:?}"
+    );
+    let head = s3
+        .head_object()
+        .bucket("tiles")
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_type(), Some("image/png"));
     assert_eq!(head.cache_control(), Some("public, max-age=600"));
     assert_eq!(head.content_length(), Some(first.body.len() as i64));
-    let acl = s3.get_object_acl().bucket("tiles").key(&keys[0]).send().await.unwrap();
+    let acl = s3
+        .get_object_acl()
+        .bucket("tiles")
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
     assert!(
-        acl.grants().iter().any(|g| g.grantee().and_then(|g| g.uri()).is_some_and(|u| u.ends_with("/AllUsers"))),
+        acl.grants().iter().any(|g| g
+            .grantee()
+            .and_then(|g| g.uri())
+            .is_some_and(|u| u.ends_with("/AllUsers"))),
         "public-read ACL: {acl:?}"
     );
 
@@ -648,17 +1050,60 @@ async fn s3_cache_against_moto() {
     assert_eq!(second.body, first.body);
 
     // `cache purge --all` empties the prefix (and nothing outside it).
-    s3.put_object().bucket("tiles").key("other/keep.txt").body(b"keep".to_vec().into()).send().await.unwrap();
+    s3.put_object()
+        .bucket("tiles")
+        .key("other/keep.txt")
+        .body(b"keep".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let out = Command::new(BIN)
         .args(["cache", "purge", "--all", "--cache", "s3://tiles/cache/v1"])
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(list_keys(&s3, "tiles", "cache/v1/").await.is_empty());
     assert_eq!(list_keys(&s3, "tiles", "other/").await.len(), 1);
     let third = get(&s.url(&tile_path("png", t, ""))).await;
     assert_eq!(third.header("x-rasterzen-cache"), "miss");
+
+    // A PMTiles archive read from the bucket with ranged GETs.
+    let archive =
+        std::fs::read(repo().join("tests/fixtures/archives/monaco-2023-omt.pmtiles")).unwrap();
+    s3.put_object()
+        .bucket("tiles")
+        .key("archives/monaco.pmtiles")
+        .body(archive.into())
+        .send()
+        .await
+        .unwrap();
+    let from_s3 = Server::start(
+        &[
+            "--source",
+            "s3://tiles/archives/monaco.pmtiles",
+            "--cache",
+            "none",
+            "--style",
+            "omt",
+        ],
+        &env_refs,
+    );
+    let tj: serde_json::Value =
+        serde_json::from_slice(&get(&from_s3.url("/tilejson.json")).await.body).unwrap();
+    assert_eq!(
+        tj["name"].as_str().map(|n| !n.is_empty()),
+        Some(true),
+        "{tj}"
+    );
+    let mt = tile_at(7.4246, 43.7384, tj["maxzoom"].as_u64().unwrap() as u8 - 6);
+    let m = get(&from_s3.url(&tile_path("png", mt, ""))).await;
+    assert_eq!(m.status, 200, "{}", m.text());
+    drop(from_s3);
 
     // S3 goes away: tiles are still rendered and served, with a warning in the log.
     moto.stop();

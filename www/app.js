@@ -5,7 +5,7 @@
 //
 // For tests: window.rasterzenPreview = { version, renderPng(z, x, y, scale), idle(), ... }.
 
-import { parseWithPositions, lineCol, locateMessage, JsonSyntaxError } from './editor.js';
+import { parseWithPositions, lineCol, locateMessage, formatJson, JsonSyntaxError } from './editor.js';
 
 const L = window.L;
 const $ = (sel) => document.querySelector(sel);
@@ -86,9 +86,9 @@ const style = {
 
 function prettyJson(text) {
   try {
-    return JSON.stringify(JSON.parse(text), null, 2) + '\n';
+    return formatJson(JSON.parse(text));
   } catch {
-    return text;
+    return text; // shown as it is, with its error marked
   }
 }
 

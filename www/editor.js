@@ -168,3 +168,52 @@ export function locateMessage(text, message, pointers) {
   }
   return null;
 }
+
+/**
+ * JSON for people: objects and arrays on one line when they fit in `width` columns (filters,
+ * stops, short paint blocks), expanded with two-space indents when they don't.
+ */
+export function formatJson(value, width = 72) {
+  const go = (v, indent, prefix) => {
+    if (v === null || typeof v !== 'object') return JSON.stringify(v);
+    const one = flatten(v);
+    if (one.length + indent.length + prefix.length <= width) return one;
+    const inner = indent + '  ';
+    if (Array.isArray(v)) {
+      if (v.length === 0) return '[]';
+      // Runs of scalars (stops, numbers) share lines; anything else gets its own line.
+      const lines = [];
+      let run = '';
+      for (const x of v) {
+        if (x !== null && typeof x === 'object') {
+          if (run) lines.push(run);
+          run = '';
+          lines.push(go(x, inner, ''));
+          continue;
+        }
+        const item = JSON.stringify(x);
+        if (run && inner.length + run.length + item.length + 3 > width) {
+          lines.push(run);
+          run = '';
+        }
+        run = run ? `${run}, ${item}` : item;
+      }
+      if (run) lines.push(run);
+      return `[\n${lines.map((l) => inner + l).join(',\n')}\n${indent}]`;
+    }
+    const keys = Object.keys(v);
+    if (keys.length === 0) return '{}';
+    return `{\n${keys.map((k) => {
+      const key = `${JSON.stringify(k)}: `;
+      return inner + key + go(v[k], inner, key);
+    }).join(',\n')}\n${indent}}`;
+  };
+  // One line: `[1, 2]`, `{"a": 1, "b": [2, 3]}` (spaces after separators, none inside strings).
+  const flatten = (v) => {
+    if (v === null || typeof v !== 'object') return JSON.stringify(v);
+    if (Array.isArray(v)) return `[${v.map(flatten).join(', ')}]`;
+    const keys = Object.keys(v);
+    return keys.length ? `{${keys.map((k) => `${JSON.stringify(k)}: ${flatten(v[k])}`).join(', ')}}` : '{}';
+  };
+  return go(value, '', '') + '\n';
+}

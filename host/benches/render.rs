@@ -16,7 +16,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use engine::wasm::{Limits, WasmRenderer};
 use engine::{RenderRequest, Renderer, StyleSpec};
-use rasterzen_render::{mvt, raster, style::Style, svg, Format, TileId};
+use rasterzen_render::{mvt, raster, scene, style::Style, svg, Format, TileId};
 
 fn inputs() -> Vec<(&'static str, TileId, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -43,14 +43,15 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(name);
         g.measurement_time(Duration::from_secs(4)).sample_size(20);
         let decoded = mvt::decode_bytes(&data, &mvt::DecodeLimits::default()).unwrap();
-        let view = svg::View::new(tile, tile, 512, 1);
-        let svg_text = svg::build_svg(&decoded, &style, &view);
-        let pixmap = raster::rasterize(&svg_text, 512).unwrap();
+        let view = scene::View::new(tile, tile, 512, 1);
+        let built = scene::build(&decoded, &style, &view);
+        let pixmap = raster::draw(&built).unwrap();
         g.bench_function("1-decode", |b| b.iter(|| mvt::decode_bytes(&data, &mvt::DecodeLimits::default()).unwrap()));
         g.bench_function("2-style-parse", |b| b.iter(|| Style::builtin("default").unwrap()));
-        g.bench_function("3-svg", |b| b.iter(|| svg::build_svg(&decoded, &style, &view)));
-        g.bench_function("4-raster", |b| b.iter(|| raster::rasterize(&svg_text, 512).unwrap()));
+        g.bench_function("3-scene", |b| b.iter(|| scene::build(&decoded, &style, &view).items.len()));
+        g.bench_function("4-raster", |b| b.iter(|| raster::draw(&built).unwrap()));
         g.bench_function("5-png", |b| b.iter(|| raster::encode_png(&pixmap).unwrap()));
+        g.bench_function("svg-text", |b| b.iter(|| svg::write_svg(&built)));
         let request = RenderRequest {
             tile,
             data_tile: None,

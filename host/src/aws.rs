@@ -26,12 +26,20 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
                         .operation_timeout(Duration::from_secs(25))
                         .build(),
                 )
-                .retry_config(RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(100)))
+                .retry_config(
+                    RetryConfig::standard()
+                        .with_max_attempts(2)
+                        .with_initial_backoff(Duration::from_millis(100)),
+                )
                 .load()
                 .await;
             let custom_endpoint = shared.endpoint_url().is_some()
-                || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-            let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(custom_endpoint).build();
+                || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+            let config = aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(custom_endpoint)
+                .build();
             aws_sdk_s3::Client::from_conf(config)
         })
         .await

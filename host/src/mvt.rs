@@ -27,7 +27,9 @@ pub fn inflate(data: &[u8], max: usize) -> Result<Vec<u8>, MvtError> {
     }
     let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(max));
     let mut decoder = flate2::read::MultiGzDecoder::new(data).take(max as u64 + 1);
-    decoder.read_to_end(&mut out).map_err(|e| MvtError::Gzip(e.to_string()))?;
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| MvtError::Gzip(e.to_string()))?;
     if out.len() > max {
         return Err(MvtError::TooLarge(max));
     }
@@ -40,15 +42,20 @@ pub fn inflate(data: &[u8], max: usize) -> Result<Vec<u8>, MvtError> {
 pub fn check_framing(data: &[u8]) -> Result<(), MvtError> {
     for (field, body) in fields(data)? {
         if field == 3 {
-            let body = body.ok_or_else(|| MvtError::NotATile("field 3 (layers) is not length-delimited".into()))?;
+            let body = body.ok_or_else(|| {
+                MvtError::NotATile("field 3 (layers) is not length-delimited".into())
+            })?;
             fields(body)?;
         }
     }
     Ok(())
 }
 
-/// The (field number, body if length-delimited) pairs of one message.
-fn fields(mut data: &[u8]) -> Result<Vec<(u64, Option<&[u8]>)>, MvtError> {
+/// A field number and its body if length-delimited.
+type Field<'a> = (u64, Option<&'a [u8]>);
+
+/// The fields of one message.
+fn fields(mut data: &[u8]) -> Result<Vec<Field<'_>>, MvtError> {
     let bad = |m: &str| MvtError::NotATile(m.to_string());
     let mut out = Vec::new();
     while !data.is_empty() {
@@ -64,16 +71,26 @@ fn fields(mut data: &[u8]) -> Result<Vec<(u64, Option<&[u8]>)>, MvtError> {
             }
             1 | 5 => {
                 let n = if wire == 1 { 8 } else { 4 };
-                data = data.get(n..).ok_or_else(|| bad("truncated fixed-size field"))?;
+                data = data
+                    .get(n..)
+                    .ok_or_else(|| bad("truncated fixed-size field"))?;
                 None
             }
             2 => {
-                let len = usize::try_from(varint(&mut data).ok_or_else(|| bad("truncated length"))?).unwrap_or(usize::MAX);
-                let body = data.get(..len).ok_or_else(|| bad("a length runs past the end"))?;
+                let len =
+                    usize::try_from(varint(&mut data).ok_or_else(|| bad("truncated length"))?)
+                        .unwrap_or(usize::MAX);
+                let body = data
+                    .get(..len)
+                    .ok_or_else(|| bad("a length runs past the end"))?;
                 data = &data[len..];
                 Some(body)
             }
-            w => return Err(MvtError::NotATile(format!("wire type {w} is not used by vector tiles"))),
+            w => {
+                return Err(MvtError::NotATile(format!(
+                    "wire type {w} is not used by vector tiles"
+                )))
+            }
         };
         out.push((field, body));
     }
@@ -99,13 +116,20 @@ mod tests {
 
     #[test]
     fn framing() {
-        let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/tiles/shortbread-berlin-14.mvt")).unwrap();
+        let fixture = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/tiles/shortbread-berlin-14.mvt"
+        ))
+        .unwrap();
         let raw = inflate(&fixture, 64 << 20).unwrap();
         check_framing(&raw).unwrap();
         check_framing(&[]).unwrap();
         assert!(check_framing(b"this is not a vector tile at all").is_err());
         assert!(check_framing(&raw[..raw.len() / 2]).is_err());
-        assert!(matches!(inflate(&[0x1f, 0x8b, 1, 2, 3], 100), Err(MvtError::Gzip(_))));
+        assert!(matches!(
+            inflate(&[0x1f, 0x8b, 1, 2, 3], 100),
+            Err(MvtError::Gzip(_))
+        ));
     }
 
     #[test]

@@ -63,9 +63,21 @@ pub async fn get_with_retries(
                 let status = resp.status().as_u16();
                 match status {
                     204 | 404 | 410 => return Ok(Fetched::Missing(status)),
-                    200..=299 => return read_body(resp, max_bytes, net.timeout, started).await.map(|body| Fetched::Body { status, body }),
-                    500..=599 => NetError::Status { status, attempts: attempt },
-                    _ => return Err(NetError::Status { status, attempts: attempt }),
+                    200..=299 => {
+                        return read_body(resp, max_bytes, net.timeout, started)
+                            .await
+                            .map(|body| Fetched::Body { status, body })
+                    }
+                    500..=599 => NetError::Status {
+                        status,
+                        attempts: attempt,
+                    },
+                    _ => {
+                        return Err(NetError::Status {
+                            status,
+                            attempts: attempt,
+                        })
+                    }
                 }
             }
             Err(e) if e.is_timeout() => return Err(NetError::Timeout(net.timeout.as_millis())),
@@ -74,12 +86,26 @@ pub async fn get_with_retries(
         if attempt > net.retries {
             return Err(retryable);
         }
-        let jitter = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 50);
-        tokio::time::sleep(Duration::from_millis(100 * (1u64 << (attempt - 1).min(6)) + jitter)).await;
+        let jitter = u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos()
+                % 50,
+        );
+        tokio::time::sleep(Duration::from_millis(
+            100 * (1u64 << (attempt - 1).min(6)) + jitter,
+        ))
+        .await;
     }
 }
 
-async fn read_body(mut resp: reqwest::Response, max_bytes: usize, timeout: Duration, started: Instant) -> Result<Bytes, NetError> {
+async fn read_body(
+    mut resp: reqwest::Response,
+    max_bytes: usize,
+    timeout: Duration,
+    started: Instant,
+) -> Result<Bytes, NetError> {
     if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
         return Err(NetError::TooLarge(max_bytes));
     }
@@ -93,7 +119,9 @@ async fn read_body(mut resp: reqwest::Response, max_bytes: usize, timeout: Durat
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(Bytes::from(buf)),
-            Err(e) if e.is_timeout() || started.elapsed() >= timeout => return Err(NetError::Timeout(timeout.as_millis())),
+            Err(e) if e.is_timeout() || started.elapsed() >= timeout => {
+                return Err(NetError::Timeout(timeout.as_millis()))
+            }
             Err(e) => return Err(NetError::Transport(describe(e))),
         }
     }

@@ -19,7 +19,11 @@ fn default_cache_spec() -> String {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("rasterzen").build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rasterzen")
+        .build()
+        .context("cannot start the async runtime")
 }
 
 pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -32,11 +36,17 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
     let default_style = crate::style_spec(args.style.as_deref())?;
     let mut named = HashMap::new();
     for item in args.named_styles.iter().filter(|s| !s.trim().is_empty()) {
-        let Some((name, file)) = item.split_once('=') else { bail!("--named-style {item:?} is not NAME=FILE") };
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read style {file}"))?;
+        let Some((name, file)) = item.split_once('=') else {
+            bail!("--named-style {item:?} is not NAME=FILE")
+        };
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("cannot read style {file}"))?;
         named.insert(name.trim().to_string(), StyleSpec::Json(text));
     }
-    let styles = Styles { default: default_style, named };
+    let styles = Styles {
+        default: default_style,
+        named,
+    };
     let net = NetOptions {
         timeout: Duration::from_millis(args.upstream_timeout_ms.max(1)),
         retries: args.upstream_retries,
@@ -44,7 +54,10 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
         minzoom: args.source_minzoom,
         maxzoom: args.source_maxzoom,
     };
-    let workers = args.render_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let workers = args
+        .render_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
     let config = ServiceConfig {
         tile_size: args.tile_size,
         cache_control: args.cache_control.clone(),
@@ -52,7 +65,11 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
         render_workers: workers,
         render_queue: args.render_queue,
     };
-    let cache_spec = args.cache.clone().filter(|c| !c.trim().is_empty()).unwrap_or_else(default_cache_spec);
+    let cache_spec = args
+        .cache
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(default_cache_spec);
     let cache_opts = CacheOptions {
         memory_bytes: args.memory_cache_mb.saturating_mul(1 << 20),
         cache_control: args.cache_control.clone(),
@@ -67,21 +84,45 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
             source = %info.name, id = source.id(), minzoom = info.minzoom, maxzoom = info.maxzoom,
             bounds = ?info.bounds, cache = %cache.describe(), spec = %cache_spec, "source open"
         );
-        let service = Arc::new(Service::new(Arc::from(source), cache, renderer, styles, config));
+        let service = Arc::new(Service::new(
+            Arc::from(source),
+            cache,
+            renderer,
+            styles,
+            config,
+        ));
         // Check every configured style now rather than on the first request.
         let r = service.renderer();
-        let mut names: Vec<(String, StyleSpec)> = vec![("default".into(), service.styles.default.clone())];
-        names.extend(service.styles.named.iter().map(|(n, s)| (n.clone(), s.clone())));
+        let mut names: Vec<(String, StyleSpec)> =
+            vec![("default".into(), service.styles.default.clone())];
+        names.extend(
+            service
+                .styles
+                .named
+                .iter()
+                .map(|(n, s)| (n.clone(), s.clone())),
+        );
         for (name, spec) in names {
-            let hash = service.style_hash(&r, &name, &spec).await.map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
+            let hash = service
+                .style_hash(&r, &name, &spec)
+                .await
+                .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
             tracing::info!(style = %name, hash = %hash, "style ready");
         }
-        let state = Arc::new(AppState { service, public_url: args.public_url.clone() });
+        let state = Arc::new(AppState {
+            service,
+            public_url: args.public_url.clone(),
+        });
         let app = routes::router(state);
-        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(address = %addr, "listening on http://{addr}/");
-        axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.context("server failed")?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("server failed")?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -113,15 +154,27 @@ pub fn cmd_purge(args: PurgeArgs) -> anyhow::Result<()> {
         (None, true) => String::new(),
         _ => bail!("give a key prefix to purge (e.g. SOURCE/RENDERER/), or --all"),
     };
-    let spec = args.cache.clone().filter(|c| !c.trim().is_empty()).unwrap_or_else(default_cache_spec);
-    let opts = CacheOptions { memory_bytes: 0, cache_control: String::new(), acl: None };
+    let spec = args
+        .cache
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(default_cache_spec);
+    let opts = CacheOptions {
+        memory_bytes: 0,
+        cache_control: String::new(),
+        acl: None,
+    };
     runtime()?.block_on(async move {
         let cache = Tiered::open(&spec, &opts).await?;
         if cache.is_empty() {
             bail!("cache {spec:?} has no tiers to purge");
         }
         let n = cache.purge(&prefix).await?;
-        println!("removed {n} cached tile(s) under {:?} from {}", prefix, cache.describe());
+        println!(
+            "removed {n} cached tile(s) under {:?} from {}",
+            prefix,
+            cache.describe()
+        );
         Ok(())
     })
 }

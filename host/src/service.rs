@@ -99,7 +99,7 @@ impl CacheStatus {
 pub struct TileResponse {
     pub body: Bytes,
     pub content_type: &'static str,
-    /// The strong ETag, quoted: `"<sha256 of the body>"`.
+    /// The strong ETag, quoted: `"<sha256 of the body>"`; empty for a 204 (`/mvt` of a missing tile).
     pub etag: String,
     /// The renderer that drew it (`None` for `/mvt`).
     pub renderer: Option<String>,
@@ -229,7 +229,13 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl Service {
-    pub fn new(source: Arc<dyn TileSource>, cache: Tiered, renderer: Arc<dyn Renderer>, styles: Styles, config: ServiceConfig) -> Service {
+    pub fn new(
+        source: Arc<dyn TileSource>,
+        cache: Tiered,
+        renderer: Arc<dyn Renderer>,
+        styles: Styles,
+        config: ServiceConfig,
+    ) -> Service {
         let workers = config.render_workers.max(1);
         Service {
             source,
@@ -270,9 +276,19 @@ impl Service {
     }
 
     /// The style's hash under `renderer`, computed once per (renderer version, style name).
-    pub async fn style_hash(&self, renderer: &Arc<dyn Renderer>, name: &str, spec: &StyleSpec) -> Result<String, TileError> {
+    pub async fn style_hash(
+        &self,
+        renderer: &Arc<dyn Renderer>,
+        name: &str,
+        spec: &StyleSpec,
+    ) -> Result<String, TileError> {
         let cache_key = (renderer.version().to_string(), name.to_string());
-        if let Some(h) = self.style_hashes.lock().unwrap_or_else(|p| p.into_inner()).get(&cache_key) {
+        if let Some(h) = self
+            .style_hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&cache_key)
+        {
             return Ok(h.clone());
         }
         let r = Arc::clone(renderer);
@@ -302,10 +318,14 @@ impl Service {
 
     /// Checks the tile against the source; returns the tile and the tile whose data draws it.
     fn locate(&self, req: &TileRequest) -> Result<(TileId, TileId), TileError> {
-        let tile = TileId::new(req.z, req.x, req.y).map_err(|e| TileError::BadRequest(e.to_string()))?;
+        let tile =
+            TileId::new(req.z, req.x, req.y).map_err(|e| TileError::BadRequest(e.to_string()))?;
         let info = self.source.info();
         if tile.z < info.minzoom {
-            return Err(TileError::NotFound(format!("zoom {} is below the source's minzoom {}", tile.z, info.minzoom)));
+            return Err(TileError::NotFound(format!(
+                "zoom {} is below the source's minzoom {}",
+                tile.z, info.minzoom
+            )));
         }
         let limit = info.maxzoom.saturating_add(self.config.overzoom).min(30);
         if tile.z > limit {
@@ -315,21 +335,34 @@ impl Service {
             )));
         }
         if !info.intersects(tile) {
-            return Err(TileError::NotFound(format!("tile {tile} is outside the source's bounds")));
+            return Err(TileError::NotFound(format!(
+                "tile {tile} is outside the source's bounds"
+            )));
         }
-        let data_tile = if tile.z > info.maxzoom { tile.ancestor(info.maxzoom) } else { tile };
+        let data_tile = if tile.z > info.maxzoom {
+            tile.ancestor(info.maxzoom)
+        } else {
+            tile
+        };
         Ok((tile, data_tile))
     }
 
-    async fn fetch(&self, data_tile: TileId, api_key: Option<String>) -> Result<(Bytes, f64), TileError> {
+    async fn fetch(
+        &self,
+        data_tile: TileId,
+        api_key: Option<String>,
+    ) -> Result<(Option<Bytes>, f64), TileError> {
         let started = Instant::now();
-        self.metrics.upstream_fetches.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .upstream_fetches
+            .fetch_add(1, Ordering::Relaxed);
         let ctx = FetchContext { api_key };
         match self.source.get(data_tile, &ctx).await {
-            // No tile there (but inside bounds and zooms): an empty tile, drawn as background.
-            Ok(data) => Ok((data.unwrap_or_default(), ms(started.elapsed()))),
+            Ok(data) => Ok((data, ms(started.elapsed()))),
             Err(e) => {
-                self.metrics.upstream_failures.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .upstream_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(e.into())
             }
         }
@@ -343,7 +376,10 @@ impl Service {
             return self.mvt(tile, data_tile, req.api_key.clone()).await;
         };
         if req.scale != 1 && req.scale != 2 {
-            return Err(TileError::BadRequest(format!("scale {} is not 1 or 2", req.scale)));
+            return Err(TileError::BadRequest(format!(
+                "scale {} is not 1 or 2",
+                req.scale
+            )));
         }
         let renderer = self.renderer();
         if let Some(pin) = req.renderer.as_deref().filter(|p| !p.is_empty()) {
@@ -386,7 +422,13 @@ impl Service {
 
         if let Some((body, tier)) = self.cache.get(&key).await {
             self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-            let r = Rendered { etag: etag_of(&body), body, upstream_ms: None, render_ms: None, tier: Some(tier.to_string()) };
+            let r = Rendered {
+                etag: etag_of(&body),
+                body,
+                upstream_ms: None,
+                render_ms: None,
+                tier: Some(tier.to_string()),
+            };
             return Ok(respond(&r, CacheStatus::Hit));
         }
 
@@ -401,7 +443,11 @@ impl Service {
             Arc::clone(flights.entry(flight_key.clone()).or_default())
         };
         // The guard holds the only clone of this waiter's cell (see its Drop).
-        let guard = FlightGuard { service: self, key: flight_key, cell };
+        let guard = FlightGuard {
+            service: self,
+            key: flight_key,
+            cell,
+        };
         let mut ran = false;
         let result = guard
             .cell
@@ -437,10 +483,27 @@ impl Service {
     ) -> Result<Rendered, TileError> {
         // A flight that just finished may have filled the cache between our miss and now.
         if let Some((body, tier)) = self.cache.get(key).await {
-            return Ok(Rendered { etag: etag_of(&body), body, upstream_ms: None, render_ms: None, tier: Some(tier.to_string()) });
+            return Ok(Rendered {
+                etag: etag_of(&body),
+                body,
+                upstream_ms: None,
+                render_ms: None,
+                tier: Some(tier.to_string()),
+            });
         }
-        let (data, upstream_ms) = self.fetch(data_tile.unwrap_or(tile), req.api_key.clone()).await?;
-        let request = RenderRequest { tile, data_tile, format, size: self.config.tile_size, scale: req.scale, style };
+        let (data, upstream_ms) = self
+            .fetch(data_tile.unwrap_or(tile), req.api_key.clone())
+            .await?;
+        // No tile there (but inside bounds and zooms): an empty tile, drawn as background.
+        let data = data.unwrap_or_default();
+        let request = RenderRequest {
+            tile,
+            data_tile,
+            format,
+            size: self.config.tile_size,
+            scale: req.scale,
+            style,
+        };
         let started = Instant::now();
         let r = Arc::clone(renderer);
         let output = self.run_render(move || r.render(&data, &request)).await?;
@@ -454,12 +517,21 @@ impl Service {
             }
         };
         self.cache.put(key, body.clone()).await;
-        Ok(Rendered { etag: etag_of(&body), body, upstream_ms: Some(upstream_ms), render_ms: Some(render_ms), tier: None })
+        Ok(Rendered {
+            etag: etag_of(&body),
+            body,
+            upstream_ms: Some(upstream_ms),
+            render_ms: Some(render_ms),
+            tier: None,
+        })
     }
 
     /// Runs blocking render work on the bounded pool: at most `render_workers` at once, at most
     /// `render_queue` waiting; beyond that, [`TileError::Overloaded`].
-    pub async fn run_render<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, TileError> {
+    pub async fn run_render<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, TileError> {
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -491,11 +563,35 @@ impl Service {
     }
 
     /// `/mvt`: the source tile, inflated and checked for framing (never decoded here).
-    async fn mvt(&self, tile: TileId, data_tile: TileId, api_key: Option<String>) -> Result<TileResponse, TileError> {
+    async fn mvt(
+        &self,
+        tile: TileId,
+        data_tile: TileId,
+        api_key: Option<String>,
+    ) -> Result<TileResponse, TileError> {
         let (data, upstream_ms) = self.fetch(data_tile, api_key).await?;
+        let data_tile_header = (data_tile != tile).then_some(data_tile);
+        let Some(data) = data else {
+            // No tile there: 204, which map clients take as an empty tile.
+            return Ok(TileResponse {
+                body: Bytes::new(),
+                content_type: "application/vnd.mapbox-vector-tile",
+                etag: String::new(),
+                renderer: None,
+                cache: CacheStatus::Bypass,
+                tier: None,
+                data_tile: data_tile_header,
+                upstream_ms: Some(upstream_ms),
+                render_ms: None,
+            });
+        };
         let raw = crate::mvt::inflate(&data, 64 << 20)
             .and_then(|raw| crate::mvt::check_framing(&raw).map(|()| raw))
-            .map_err(|e| TileError::Upstream(format!("the source tile {data_tile} is not a vector tile: {e}")))?;
+            .map_err(|e| {
+                TileError::Upstream(format!(
+                    "the source tile {data_tile} is not a vector tile: {e}"
+                ))
+            })?;
         let body = Bytes::from(raw);
         Ok(TileResponse {
             etag: etag_of(&body),
@@ -520,10 +616,16 @@ struct FlightGuard<'a> {
 
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
-        let mut flights = self.service.flights.lock().unwrap_or_else(|p| p.into_inner());
+        let mut flights = self
+            .service
+            .flights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(c) = flights.get(&self.key) {
             // Done: later requests find the cache. Not done and nobody else waiting: drop it.
-            if Arc::ptr_eq(c, &self.cell) && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2) {
+            if Arc::ptr_eq(c, &self.cell)
+                && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2)
+            {
                 flights.remove(&self.key);
             }
         }
@@ -537,10 +639,12 @@ fn render_error(e: EngineError) -> TileError {
         EngineError::Rejected(RenderError::InvalidTile(m)) => {
             TileError::Upstream(format!("the source sent something that is not a tile: {m}"))
         }
-        EngineError::Rejected(RenderError::LimitExceeded(m)) => {
-            TileError::Upstream(format!("the source tile exceeds the renderer's limits: {m}"))
+        EngineError::Rejected(RenderError::LimitExceeded(m)) => TileError::Upstream(format!(
+            "the source tile exceeds the renderer's limits: {m}"
+        )),
+        EngineError::Rejected(other) => {
+            TileError::Render(format!("renderer refused the request: {other}"))
         }
-        EngineError::Rejected(other) => TileError::Render(format!("renderer refused the request: {other}")),
         EngineError::Failed(m) => TileError::Render(format!("renderer failed: {m}")),
         EngineError::Unavailable(m) => TileError::Render(format!("renderer unavailable: {m}")),
     }

@@ -4,11 +4,13 @@
 //! WebAssembly component and the browser build give byte-identical output.
 //!
 //! Stages, each split at a data type:
-//! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`svg`]→ SVG text →[`raster`]→ PNG bytes.
+//! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`scene`]→ [`scene::Scene`] →[`svg`]→ SVG text
+//!                                                          →[`raster`]→ pixels → PNG bytes.
 
 pub mod geojson;
 pub mod mvt;
 pub mod raster;
+pub mod scene;
 pub mod style;
 pub mod svg;
 
@@ -177,11 +179,11 @@ pub fn render(data: &[u8], tile: TileId, options: &RenderOptions<'_>) -> Result<
     let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
     let pixels_or_text = |format: Format| -> Result<Vec<u8>, RenderError> {
         let style = load_style(options.style)?;
-        let view = svg::View::new(tile, data_tile, options.size, options.scale);
-        let svg_text = svg::build_svg(&decoded, &style, &view);
+        let view = scene::View::new(tile, data_tile, options.size, options.scale);
+        let scene = scene::build(&decoded, &style, &view);
         match format {
-            Format::Png => raster::svg_to_png(&svg_text, view.pixels()),
-            _ => Ok(svg_text.into_bytes()),
+            Format::Png => raster::scene_to_png(&scene),
+            _ => Ok(svg::write_svg(&scene).into_bytes()),
         }
     };
     match options.format {

@@ -16,7 +16,10 @@ pub struct FsCache {
 
 impl FsCache {
     pub fn new(root: PathBuf) -> FsCache {
-        FsCache { root, counter: AtomicU64::new(0) }
+        FsCache {
+            root,
+            counter: AtomicU64::new(0),
+        }
     }
 }
 
@@ -44,9 +47,15 @@ impl TileCache for FsCache {
         Box::pin(async move {
             let path = self.root.join(key);
             let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-            tokio::fs::create_dir_all(&dir).await.map_err(|e| io("cannot create", &dir, e))?;
+            tokio::fs::create_dir_all(&dir)
+                .await
+                .map_err(|e| io("cannot create", &dir, e))?;
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("tile");
-            let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), self.counter.fetch_add(1, Ordering::Relaxed)));
+            let tmp = dir.join(format!(
+                ".{name}.{}.{}.tmp",
+                std::process::id(),
+                self.counter.fetch_add(1, Ordering::Relaxed)
+            ));
             if let Err(e) = tokio::fs::write(&tmp, &body).await {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(io("cannot write", &tmp, e));
@@ -89,7 +98,11 @@ fn purge_blocking(root: &Path, prefix: &str) -> Result<u64, CacheError> {
         let entries = std::fs::read_dir(&dir).map_err(|e| io("cannot list", &dir, e))?;
         for entry in entries.flatten() {
             let path = entry.path();
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
             if is_dir {
                 // Descend only where the prefix can still match.
@@ -130,15 +143,42 @@ mod tests {
     async fn put_get_purge() {
         let dir = std::env::temp_dir().join(format!("rasterzen-fs-test-{}", std::process::id()));
         let c = FsCache::new(dir.clone());
-        c.put("s/r1/st/png-512@1x/1/0/0.png", Bytes::from_static(b"a")).await.unwrap();
-        c.put("s/r1/st/png-512@1x/1/0/1.png", Bytes::from_static(b"b")).await.unwrap();
-        c.put("s/r2/st/png-512@1x/1/0/0.png", Bytes::from_static(b"c")).await.unwrap();
-        assert_eq!(c.get("s/r1/st/png-512@1x/1/0/1.png").await.unwrap().unwrap(), Bytes::from_static(b"b"));
-        assert!(c.get("s/r1/st/png-512@1x/9/0/1.png").await.unwrap().is_none());
+        c.put("s/r1/st/png-512@1x/1/0/0.png", Bytes::from_static(b"a"))
+            .await
+            .unwrap();
+        c.put("s/r1/st/png-512@1x/1/0/1.png", Bytes::from_static(b"b"))
+            .await
+            .unwrap();
+        c.put("s/r2/st/png-512@1x/1/0/0.png", Bytes::from_static(b"c"))
+            .await
+            .unwrap();
+        assert_eq!(
+            c.get("s/r1/st/png-512@1x/1/0/1.png")
+                .await
+                .unwrap()
+                .unwrap(),
+            Bytes::from_static(b"b")
+        );
+        assert!(c
+            .get("s/r1/st/png-512@1x/9/0/1.png")
+            .await
+            .unwrap()
+            .is_none());
         assert_eq!(c.purge("s/r1/").await.unwrap(), 2);
-        assert!(c.get("s/r1/st/png-512@1x/1/0/0.png").await.unwrap().is_none());
-        assert!(c.get("s/r2/st/png-512@1x/1/0/0.png").await.unwrap().is_some());
-        assert!(!dir.join("s/r1").exists(), "emptied directories are removed");
+        assert!(c
+            .get("s/r1/st/png-512@1x/1/0/0.png")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(c
+            .get("s/r2/st/png-512@1x/1/0/0.png")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            !dir.join("s/r1").exists(),
+            "emptied directories are removed"
+        );
         assert_eq!(c.purge("s/r").await.unwrap(), 1);
         let _ = std::fs::remove_dir_all(dir);
     }

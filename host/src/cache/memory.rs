@@ -53,7 +53,9 @@ impl Lru {
             return;
         }
         while self.bytes + size > self.max_bytes {
-            let Some((_, oldest)) = self.order.pop_first() else { break };
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
             if let Some((b, _)) = self.entries.remove(&oldest) {
                 self.bytes -= b.len() + oldest.len();
             }
@@ -67,7 +69,12 @@ impl Lru {
 
 impl MemoryCache {
     pub fn new(max_bytes: usize) -> MemoryCache {
-        MemoryCache { inner: Mutex::new(Lru { max_bytes, ..Lru::default() }) }
+        MemoryCache {
+            inner: Mutex::new(Lru {
+                max_bytes,
+                ..Lru::default()
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
@@ -98,7 +105,12 @@ impl TileCache for MemoryCache {
 
     fn purge<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
         let mut lru = self.lock();
-        let keys: Vec<String> = lru.entries.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+        let keys: Vec<String> = lru
+            .entries
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
         let n = keys.iter().filter(|k| lru.remove(k)).count() as u64;
         Box::pin(async move { Ok(n) })
     }

@@ -71,8 +71,21 @@ impl CacheKey {
 
 /// A path component safe on every tier (no separators, no `..`).
 fn component(s: &str) -> String {
-    let c: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || "._+-".contains(c) { c } else { '_' }).collect();
-    if c.is_empty() || c.chars().all(|ch| ch == '.') { "_".into() } else { c }
+    let c: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if c.is_empty() || c.chars().all(|ch| ch == '.') {
+        "_".into()
+    } else {
+        c
+    }
 }
 
 pub fn extension(f: Format) -> &'static str {
@@ -138,18 +151,30 @@ impl Tiered {
             } else if part == "memory" {
                 tiers.push(Arc::new(memory::MemoryCache::new(opts.memory_bytes)));
             } else if let Some(mb) = part.strip_prefix("memory:") {
-                let mb: usize = mb.parse().map_err(|_| CacheError::Spec(part.into(), "memory:MB takes a size in MiB".into()))?;
+                let mb: usize = mb.parse().map_err(|_| {
+                    CacheError::Spec(part.into(), "memory:MB takes a size in MiB".into())
+                })?;
                 tiers.push(Arc::new(memory::MemoryCache::new(mb << 20)));
             } else if let Some(dir) = part.strip_prefix("fs:") {
                 if dir.is_empty() {
-                    return Err(CacheError::Spec(part.into(), "fs:DIR needs a directory".into()));
+                    return Err(CacheError::Spec(
+                        part.into(),
+                        "fs:DIR needs a directory".into(),
+                    ));
                 }
                 tiers.push(Arc::new(fs::FsCache::new(PathBuf::from(dir))));
             } else if part.starts_with("s3://") {
-                let (bucket, prefix) = crate::aws::parse_s3_url(part)
-                    .ok_or_else(|| CacheError::Spec(part.into(), "expected s3://BUCKET/PREFIX".into()))?;
+                let (bucket, prefix) = crate::aws::parse_s3_url(part).ok_or_else(|| {
+                    CacheError::Spec(part.into(), "expected s3://BUCKET/PREFIX".into())
+                })?;
                 let client = crate::aws::s3_client().await;
-                tiers.push(Arc::new(s3::S3Cache::new(client, bucket, prefix, opts.cache_control.clone(), opts.acl.clone())));
+                tiers.push(Arc::new(s3::S3Cache::new(
+                    client,
+                    bucket,
+                    prefix,
+                    opts.cache_control.clone(),
+                    opts.acl.clone(),
+                )));
             } else {
                 return Err(CacheError::Spec(
                     part.into(),
@@ -169,7 +194,11 @@ impl Tiered {
         if self.tiers.is_empty() {
             return "none".into();
         }
-        self.tiers.iter().map(|t| t.name()).collect::<Vec<_>>().join(",")
+        self.tiers
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Looks the key up tier by tier; a hit is copied into the faster tiers above it. Faults
@@ -186,7 +215,9 @@ impl Tiered {
                     return Some((body, tier.name()));
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(tier = tier.name(), key, error = %e, "cache read failed (treated as a miss)"),
+                Err(e) => {
+                    tracing::warn!(tier = tier.name(), key, error = %e, "cache read failed (treated as a miss)")
+                }
             }
         }
         None
@@ -239,9 +270,16 @@ mod tests {
             format: Format::Png,
             size: 512,
             scale: 2,
-            tile: TileId { z: 14, x: 8704, y: 5972 },
+            tile: TileId {
+                z: 14,
+                x: 8704,
+                y: 5972,
+            },
         };
-        assert_eq!(k.path(), "firenze-abc/0.1.0+x_../0123456789abcdef/png-512@2x/14/8704/5972.png");
+        assert_eq!(
+            k.path(),
+            "firenze-abc/0.1.0+x_../0123456789abcdef/png-512@2x/14/8704/5972.png"
+        );
         assert_eq!(component(".."), "_");
     }
 }

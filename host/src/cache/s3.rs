@@ -29,13 +29,32 @@ pub struct S3Cache {
 }
 
 impl S3Cache {
-    pub fn new(client: aws_sdk_s3::Client, bucket: String, prefix: String, cache_control: String, acl: Option<String>) -> S3Cache {
-        let acl = acl.filter(|a| !a.is_empty()).map(|a| aws_sdk_s3::types::ObjectCannedAcl::from(a.as_str()));
-        S3Cache { client, bucket, prefix, cache_control, acl, broken_until: Mutex::new(None) }
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        prefix: String,
+        cache_control: String,
+        acl: Option<String>,
+    ) -> S3Cache {
+        let acl = acl
+            .filter(|a| !a.is_empty())
+            .map(|a| aws_sdk_s3::types::ObjectCannedAcl::from(a.as_str()));
+        S3Cache {
+            client,
+            bucket,
+            prefix,
+            cache_control,
+            acl,
+            broken_until: Mutex::new(None),
+        }
     }
 
     fn object_key(&self, key: &str) -> String {
-        if self.prefix.is_empty() { key.to_string() } else { format!("{}/{key}", self.prefix) }
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
     }
 
     /// Whether the breaker is open (S3 failed within the last few seconds).
@@ -52,8 +71,14 @@ impl S3Cache {
     }
 
     fn trip(&self, what: &str, text: String) -> CacheError {
-        *self.broken_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + BREAK_FOR);
-        CacheError::S3(format!("s3://{}/{}: {what}: {text} (S3 tier skipped for {} s)", self.bucket, self.prefix, BREAK_FOR.as_secs()))
+        *self.broken_until.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Instant::now() + BREAK_FOR);
+        CacheError::S3(format!(
+            "s3://{}/{}: {what}: {text} (S3 tier skipped for {} s)",
+            self.bucket,
+            self.prefix,
+            BREAK_FOR.as_secs()
+        ))
     }
 }
 
@@ -67,7 +92,13 @@ impl TileCache for S3Cache {
             if self.broken() {
                 return Ok(None);
             }
-            let result = self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await;
+            let result = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(self.object_key(key))
+                .send()
+                .await;
             let out = match result {
                 Ok(out) => out,
                 Err(e) => {
@@ -107,7 +138,12 @@ impl TileCache for S3Cache {
                 Ok(_) => Ok(()),
                 // 412: already there (the same bytes, by construction of the key); 409: a
                 // concurrent conditional write won.
-                Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 412 | 409)) => Ok(()),
+                Err(e)
+                    if e.raw_response()
+                        .is_some_and(|r| matches!(r.status().as_u16(), 412 | 409)) =>
+                {
+                    Ok(())
+                }
                 Err(e) => Err(self.trip("put", error_text(&e))),
             }
         })
@@ -116,7 +152,9 @@ impl TileCache for S3Cache {
     fn purge<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
         Box::pin(async move {
             let full = self.object_key(prefix.trim_start_matches('/'));
-            let err = |what: &str, t: String| CacheError::S3(format!("s3://{}/{full}: {what}: {t}", self.bucket));
+            let err = |what: &str, t: String| {
+                CacheError::S3(format!("s3://{}/{full}: {what}: {t}", self.bucket))
+            };
             let mut removed = 0u64;
             let mut token: Option<String> = None;
             loop {
@@ -133,7 +171,12 @@ impl TileCache for S3Cache {
                     .contents()
                     .iter()
                     .filter_map(|o| o.key())
-                    .filter_map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(k).build().ok())
+                    .filter_map(|k| {
+                        aws_sdk_s3::types::ObjectIdentifier::builder()
+                            .key(k)
+                            .build()
+                            .ok()
+                    })
                     .collect();
                 if !ids.is_empty() {
                     let n = ids.len() as u64;
@@ -153,7 +196,12 @@ impl TileCache for S3Cache {
                     if let Some(first) = out.errors().first() {
                         return Err(err(
                             "delete",
-                            format!("{} object(s) not deleted, e.g. {:?}: {:?}", out.errors().len(), first.key(), first.message()),
+                            format!(
+                                "{} object(s) not deleted, e.g. {:?}: {:?}",
+                                out.errors().len(),
+                                first.key(),
+                                first.message()
+                            ),
                         ));
                     }
                     removed += n;

@@ -38,7 +38,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/tilejson.json", get(tilejson))
         .route("/{kind}/{*rest}", get(tile))
-        .fallback(|| async { plain(StatusCode::NOT_FOUND, "no such path: try /tilejson.json, /png/{z}/{x}/{y}.png, /healthz") })
+        .fallback(|| async {
+            plain(
+                StatusCode::NOT_FOUND,
+                "no such path: try /tilejson.json, /png/{z}/{x}/{y}.png, /healthz",
+            )
+        })
         .layer(middleware::from_fn(access))
         .with_state(state)
 }
@@ -64,22 +69,36 @@ async fn access(req: Request, next: Next) -> Response {
     let mut res = if method == Method::OPTIONS {
         let mut r = StatusCode::NO_CONTENT.into_response();
         let h = r.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
         r
     } else {
         next.run(req).await
     };
     let h = res.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag, X-Rasterzen-Renderer, X-Rasterzen-Cache, X-Rasterzen-Data-Tile, Retry-After"),
+        HeaderValue::from_static(
+            "ETag, X-Rasterzen-Renderer, X-Rasterzen-Cache, X-Rasterzen-Data-Tile, Retry-After",
+        ),
     );
     let status = res.status().as_u16();
     let total_ms = (started.elapsed().as_secs_f64() * 1e5).round() / 100.0;
-    let bytes = res.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let bytes = axum::body::HttpBody::size_hint(res.body()).exact();
     match res.extensions().get::<AccessInfo>() {
         Some(a) => tracing::info!(
             target: "rasterzen::access",
@@ -88,7 +107,9 @@ async fn access(req: Request, next: Next) -> Response {
             total_ms, bytes, error = a.error.as_deref(),
             "request"
         ),
-        None => tracing::debug!(target: "rasterzen::access", method = %method, path, status, total_ms, "request"),
+        None => {
+            tracing::debug!(target: "rasterzen::access", method = %method, path, status, total_ms, "request")
+        }
     }
     res
 }
@@ -97,7 +118,10 @@ fn plain(status: StatusCode, text: impl Into<String>) -> Response {
     let mut text = text.into();
     text.push('\n');
     let mut r = (status, text).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -119,8 +143,12 @@ fn error_response(e: &TileError) -> Response {
 
 async fn index() -> Response {
     let mut r = INDEX_HTML.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
 }
 
@@ -129,30 +157,58 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
     for (name, help, v) in [
         ("requests", "tile requests", &m.requests),
-        ("cache_hits", "tiles served from a cache tier", &m.cache_hits),
-        ("cache_misses", "tiles rendered for a request", &m.cache_misses),
-        ("coalesced", "requests that waited for another request's render", &m.coalesced),
+        (
+            "cache_hits",
+            "tiles served from a cache tier",
+            &m.cache_hits,
+        ),
+        (
+            "cache_misses",
+            "tiles rendered for a request",
+            &m.cache_misses,
+        ),
+        (
+            "coalesced",
+            "requests that waited for another request's render",
+            &m.coalesced,
+        ),
         ("renders", "renders run", &m.renders),
         ("render_failures", "renders that failed", &m.render_failures),
         ("upstream_fetches", "source reads", &m.upstream_fetches),
-        ("upstream_failures", "source reads that failed", &m.upstream_failures),
+        (
+            "upstream_failures",
+            "source reads that failed",
+            &m.upstream_failures,
+        ),
         ("overloaded", "requests refused with 503", &m.overloaded),
     ] {
         out.push_str(&format!("# HELP rasterzen_{name}_total {help}\n# TYPE rasterzen_{name}_total counter\nrasterzen_{name}_total {}\n", v.load(Ordering::Relaxed)));
     }
     let mut r = out.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 /// Parses `{z}/{x}/{y}.{ext}` (or `{y}@2x.{ext}` for images).
 fn parse_tile_path(kind: Kind, rest: &str) -> Result<(u8, u32, u32, u32), TileError> {
     let ext = kind.name();
-    let bad = |why: &str| TileError::BadRequest(format!("malformed tile path /{ext}/{rest}: {why} (expected /{ext}/{{z}}/{{x}}/{{y}}.{ext})"));
+    let bad = |why: &str| {
+        TileError::BadRequest(format!(
+            "malformed tile path /{ext}/{rest}: {why} (expected /{ext}/{{z}}/{{x}}/{{y}}.{ext})"
+        ))
+    };
     let parts: Vec<&str> = rest.split('/').collect();
-    let [z, x, last] = parts.as_slice() else { return Err(bad("not three parts")) };
-    let stem = last.strip_suffix(&format!(".{ext}")).ok_or_else(|| bad("wrong extension"))?;
+    let [z, x, last] = parts.as_slice() else {
+        return Err(bad("not three parts"));
+    };
+    let stem = last
+        .strip_suffix(&format!(".{ext}"))
+        .ok_or_else(|| bad("wrong extension"))?;
     let (y, scale) = match stem.strip_suffix("@2x") {
         Some(y) if matches!(kind, Kind::Png | Kind::Svg) => (y, 2),
         Some(_) => return Err(bad("@2x is only for png and svg")),
@@ -171,12 +227,16 @@ fn parse_tile_path(kind: Kind, rest: &str) -> Result<(u8, u32, u32, u32), TileEr
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for GET).
 fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').any(|t| {
-            let t = t.trim();
-            t == "*" || strip(t) == strip(etag)
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || strip(t) == strip(etag)
+            })
         })
-    })
 }
 
 async fn tile(
@@ -190,9 +250,22 @@ async fn tile(
         "svg" => Kind::Svg,
         "mvt" => Kind::Mvt,
         "geojson" => Kind::Geojson,
-        _ => return plain(StatusCode::NOT_FOUND, format!("no such path: /{kind}/{rest}")),
+        _ => {
+            return plain(
+                StatusCode::NOT_FOUND,
+                format!("no such path: /{kind}/{rest}"),
+            )
+        }
     };
-    let mut info = AccessInfo { kind: kind.name(), tile: rest.clone(), cache: None, tier: None, upstream_ms: None, render_ms: None, error: None };
+    let mut info = AccessInfo {
+        kind: kind.name(),
+        tile: rest.clone(),
+        cache: None,
+        tier: None,
+        upstream_ms: None,
+        render_ms: None,
+        error: None,
+    };
     let result = match parse_tile_path(kind, &rest) {
         Ok((z, x, y, scale)) => {
             info.tile = format!("{z}/{x}/{y}{}", if scale == 2 { "@2x" } else { "" });
@@ -228,12 +301,23 @@ async fn tile(
 }
 
 fn tile_response(state: &AppState, t: TileResponse, req_headers: &HeaderMap) -> Response {
+    if t.etag.is_empty() {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        return r;
+    }
     let not_modified = etag_matches(req_headers, &t.etag);
     let mut res = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = Response::new(Body::from(t.body.clone()));
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(t.content_type));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(t.content_type),
+        );
         r
     };
     let h = res.headers_mut();
@@ -243,11 +327,18 @@ fn tile_response(state: &AppState, t: TileResponse, req_headers: &HeaderMap) -> 
     if let Ok(v) = HeaderValue::from_str(&state.service.config.cache_control) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    if let Some(v) = t.renderer.as_deref().and_then(|r| HeaderValue::from_str(r).ok()) {
+    if let Some(v) = t
+        .renderer
+        .as_deref()
+        .and_then(|r| HeaderValue::from_str(r).ok())
+    {
         h.insert(X_RENDERER, v);
     }
     h.insert(X_CACHE, HeaderValue::from_static(t.cache.as_str()));
-    if let Some(d) = t.data_tile.and_then(|d| HeaderValue::from_str(&d.to_string()).ok()) {
+    if let Some(d) = t
+        .data_tile
+        .and_then(|d| HeaderValue::from_str(&d.to_string()).ok())
+    {
         h.insert(X_DATA_TILE, d);
     }
     res
@@ -255,7 +346,11 @@ fn tile_response(state: &AppState, t: TileResponse, req_headers: &HeaderMap) -> 
 
 /// TileJSON 3.0.0 for the raster tiles. `?format=svg`, `?scale=2`, `?style=`, `?renderer=` and
 /// `?api_key=` carry over into the tile URLs.
-async fn tilejson(State(state): State<Arc<AppState>>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+async fn tilejson(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let svc = &state.service;
     let info = svc.source.info();
     let base = match &state.public_url {
@@ -266,19 +361,32 @@ async fn tilejson(State(state): State<Arc<AppState>>, Query(query): Query<HashMa
                 .or_else(|| headers.get(header::HOST))
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("localhost");
-            let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+            let proto = headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("http");
             format!("{proto}://{host}")
         }
     };
     let format = match query.get("format").map(String::as_str) {
         None | Some("png") => "png",
         Some("svg") => "svg",
-        Some(other) => return plain(StatusCode::BAD_REQUEST, format!("format {other:?} is not png or svg")),
+        Some(other) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("format {other:?} is not png or svg"),
+            )
+        }
     };
     let retina = match query.get("scale").map(String::as_str) {
         None | Some("1") => "",
         Some("2") => "@2x",
-        Some(other) => return plain(StatusCode::BAD_REQUEST, format!("scale {other:?} is not 1 or 2")),
+        Some(other) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("scale {other:?} is not 1 or 2"),
+            )
+        }
     };
     let mut params: Vec<String> = Vec::new();
     for k in ["style", "renderer", "api_key"] {
@@ -286,7 +394,11 @@ async fn tilejson(State(state): State<Arc<AppState>>, Query(query): Query<HashMa
             params.push(format!("{k}={}", encode(v)));
         }
     }
-    let qs = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+    let qs = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
+    };
     let maxzoom = info.maxzoom.saturating_add(svc.config.overzoom).min(30);
     let renderer = svc.renderer();
     let mut doc = serde_json::json!({
@@ -305,12 +417,31 @@ async fn tilejson(State(state): State<Arc<AppState>>, Query(query): Query<HashMa
     if let Some(a) = &info.attribution {
         doc["attribution"] = serde_json::Value::String(a.clone());
     }
-    if let Some(c) = info.center {
-        doc["center"] = serde_json::json!([c[0], c[1], (c[2].round() as i64).clamp(i64::from(info.minzoom), i64::from(maxzoom))]);
-    }
+    let [w, s, e, n] = info.bounds;
+    let (lon, lat, zoom) = match info.center {
+        Some([lon, lat, z]) if z >= 1.0 => (lon, lat, z),
+        // No centre zoom (or 0, as in many archives): the zoom at which the bounds span about two tiles.
+        other => {
+            let span = (e - w).max((n - s) * 1.5).max(1e-6);
+            let fit = (360.0 / span).log2().floor() + 1.0;
+            let (lon, lat) = other.map_or(((w + e) / 2.0, (s + n) / 2.0), |c| (c[0], c[1]));
+            (lon, lat, fit)
+        }
+    };
+    doc["center"] = serde_json::json!([
+        lon,
+        lat,
+        (zoom.round() as i64).clamp(i64::from(info.minzoom), i64::from(maxzoom))
+    ]);
     let mut r = doc.to_string().into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     r
 }
 
@@ -332,11 +463,34 @@ mod tests {
 
     #[test]
     fn tile_paths() {
-        assert_eq!(parse_tile_path(Kind::Png, "14/8704/5972.png").unwrap(), (14, 8704, 5972, 1));
-        assert_eq!(parse_tile_path(Kind::Png, "14/8704/5972@2x.png").unwrap(), (14, 8704, 5972, 2));
-        assert_eq!(parse_tile_path(Kind::Mvt, "0/0/0.mvt").unwrap(), (0, 0, 0, 1));
-        for bad in ["14/8704.png", "a/1/2.png", "1/2/3.svg", "1/2/-3.png", "1/2/3@3x.png", "999/0/0.png", "1/2/3/4.png"] {
-            assert!(matches!(parse_tile_path(Kind::Png, bad), Err(TileError::BadRequest(_))), "{bad}");
+        assert_eq!(
+            parse_tile_path(Kind::Png, "14/8704/5972.png").unwrap(),
+            (14, 8704, 5972, 1)
+        );
+        assert_eq!(
+            parse_tile_path(Kind::Png, "14/8704/5972@2x.png").unwrap(),
+            (14, 8704, 5972, 2)
+        );
+        assert_eq!(
+            parse_tile_path(Kind::Mvt, "0/0/0.mvt").unwrap(),
+            (0, 0, 0, 1)
+        );
+        for bad in [
+            "14/8704.png",
+            "a/1/2.png",
+            "1/2/3.svg",
+            "1/2/-3.png",
+            "1/2/3@3x.png",
+            "999/0/0.png",
+            "1/2/3/4.png",
+        ] {
+            assert!(
+                matches!(
+                    parse_tile_path(Kind::Png, bad),
+                    Err(TileError::BadRequest(_))
+                ),
+                "{bad}"
+            );
         }
         assert!(parse_tile_path(Kind::Mvt, "1/2/3@2x.mvt").is_err());
     }
@@ -344,7 +498,10 @@ mod tests {
     #[test]
     fn if_none_match() {
         let mut h = HeaderMap::new();
-        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"x\", W/\"abc\""));
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"x\", W/\"abc\""),
+        );
         assert!(etag_matches(&h, "\"abc\""));
         assert!(!etag_matches(&h, "\"abd\""));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));

@@ -25,18 +25,38 @@ impl DirSource {
             .filter(|z| *z <= 30)
             .collect();
         let (Some(&lo), Some(&hi)) = (zooms.iter().min(), zooms.iter().max()) else {
-            return Err(SourceError::Open(format!("{}: no {{z}}/{{x}}/{{y}}.mvt tiles in this directory", root.display())));
+            return Err(SourceError::Open(format!(
+                "{}: no {{z}}/{{x}}/{{y}}.mvt tiles in this directory",
+                root.display()
+            )));
         };
-        let name = root.file_name().and_then(|s| s.to_str()).unwrap_or("tiles").to_string();
+        let name = root
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("tiles")
+            .to_string();
         let mut info = SourceInfo::world(name.clone(), lo, hi);
         if let Ok(text) = std::fs::read_to_string(root.join("metadata.json")) {
             if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(&text) {
-                let nums = |k: &str| -> Option<Vec<f64>> { Some(m.get(k)?.as_array()?.iter().filter_map(|v| v.as_f64()).collect()) };
+                let nums = |k: &str| -> Option<Vec<f64>> {
+                    Some(
+                        m.get(k)?
+                            .as_array()?
+                            .iter()
+                            .filter_map(|v| v.as_f64())
+                            .collect(),
+                    )
+                };
                 if let Some(n) = m.get("name").and_then(|v| v.as_str()) {
                     info.name = n.to_string();
                 }
-                info.attribution = m.get("attribution").and_then(|v| v.as_str()).map(str::to_string);
-                if let Some(b) = nums("bounds").filter(|b| b.len() == 4 && b[0] < b[2] && b[1] < b[3]) {
+                info.attribution = m
+                    .get("attribution")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
+                if let Some(b) =
+                    nums("bounds").filter(|b| b.len() == 4 && b[0] < b[2] && b[1] < b[3])
+                {
                     info.bounds = [b[0], b[1], b[2], b[3]];
                 }
                 if let Some(c) = nums("center").filter(|c| c.len() == 3) {
@@ -51,8 +71,16 @@ impl DirSource {
             }
         }
         let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        let id = format!("{}-{}", super::slug(&name), super::short_hash(&[canonical.to_string_lossy().as_bytes()]));
-        Ok(DirSource { root: root.to_path_buf(), info, id })
+        let id = format!(
+            "{}-{}",
+            super::slug(&name),
+            super::short_hash(&[canonical.to_string_lossy().as_bytes()])
+        );
+        Ok(DirSource {
+            root: root.to_path_buf(),
+            info,
+            id,
+        })
     }
 }
 
@@ -65,13 +93,22 @@ impl TileSource for DirSource {
         &self.id
     }
 
-    fn get<'a>(&'a self, tile: TileId, _ctx: &'a FetchContext) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>> {
+    fn get<'a>(
+        &'a self,
+        tile: TileId,
+        _ctx: &'a FetchContext,
+    ) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>> {
         Box::pin(async move {
             for ext in ["mvt", "pbf"] {
-                let path = self.root.join(format!("{}/{}/{}.{ext}", tile.z, tile.x, tile.y));
+                let path = self
+                    .root
+                    .join(format!("{}/{}/{}.{ext}", tile.z, tile.x, tile.y));
                 match tokio::fs::metadata(&path).await {
                     Ok(m) if m.len() > super::MAX_TILE_BYTES as u64 => {
-                        return Err(SourceError::NotATile(format!("tile {tile} is {} bytes, above the limit", m.len())));
+                        return Err(SourceError::NotATile(format!(
+                            "tile {tile} is {} bytes, above the limit",
+                            m.len()
+                        )));
                     }
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

@@ -18,39 +18,70 @@ pub struct MbtilesSource {
 }
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 impl MbtilesSource {
     pub fn open(path: &Path) -> Result<MbtilesSource, SourceError> {
-        let open_err = |e: rusqlite::Error| SourceError::Open(format!("{}: not a readable MBTiles file: {e}", path.display()));
+        let open_err = |e: rusqlite::Error| {
+            SourceError::Open(format!(
+                "{}: not a readable MBTiles file: {e}",
+                path.display()
+            ))
+        };
         let conn = connect(path).map_err(open_err)?;
         let mut meta = std::collections::HashMap::<String, String>::new();
         {
-            let mut stmt = conn.prepare("SELECT name, value FROM metadata").map_err(open_err)?;
+            let mut stmt = conn
+                .prepare("SELECT name, value FROM metadata")
+                .map_err(open_err)?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1).unwrap_or_default())))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1).unwrap_or_default(),
+                    ))
+                })
                 .map_err(open_err)?;
             for row in rows.flatten() {
                 meta.insert(row.0, row.1);
             }
         }
-        if let Some(f) = meta.get("format").filter(|f| !matches!(f.as_str(), "pbf" | "mvt")) {
-            return Err(SourceError::Open(format!("{}: holds {f} tiles, not vector tiles (pbf)", path.display())));
+        if let Some(f) = meta
+            .get("format")
+            .filter(|f| !matches!(f.as_str(), "pbf" | "mvt"))
+        {
+            return Err(SourceError::Open(format!(
+                "{}: holds {f} tiles, not vector tiles (pbf)",
+                path.display()
+            )));
         }
         let (mut minzoom, mut maxzoom) = (
-            meta.get("minzoom").and_then(|v| v.trim().parse::<u8>().ok()),
-            meta.get("maxzoom").and_then(|v| v.trim().parse::<u8>().ok()),
+            meta.get("minzoom")
+                .and_then(|v| v.trim().parse::<u8>().ok()),
+            meta.get("maxzoom")
+                .and_then(|v| v.trim().parse::<u8>().ok()),
         );
         if minzoom.is_none() || maxzoom.is_none() {
             let (lo, hi): (Option<u8>, Option<u8>) = conn
-                .query_row("SELECT min(zoom_level), max(zoom_level) FROM tiles", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(
+                    "SELECT min(zoom_level), max(zoom_level) FROM tiles",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .map_err(open_err)?;
             minzoom = minzoom.or(lo);
             maxzoom = maxzoom.or(hi);
         }
         let floats = |key: &str, n: usize| -> Option<Vec<f64>> {
-            let v: Vec<f64> = meta.get(key)?.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+            let v: Vec<f64> = meta
+                .get(key)?
+                .split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .collect();
             (v.len() == n).then_some(v)
         };
         let minzoom = minzoom.unwrap_or(0).min(30);
@@ -59,17 +90,41 @@ impl MbtilesSource {
             .get("name")
             .cloned()
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| path.file_stem().and_then(|s| s.to_str()).unwrap_or("mbtiles").to_string());
+            .unwrap_or_else(|| {
+                path.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("mbtiles")
+                    .to_string()
+            });
         let bounds = floats("bounds", 4)
             .map(|b| [b[0], b[1], b[2], b[3]])
             .filter(|b| b[0] < b[2] && b[1] < b[3])
             .unwrap_or(super::WORLD);
         let center = floats("center", 3).map(|c| [c[0], c[1], c[2]]);
-        let info = SourceInfo { name: name.clone(), attribution: meta.get("attribution").cloned(), minzoom, maxzoom, bounds, center };
+        let info = SourceInfo {
+            name: name.clone(),
+            attribution: meta.get("attribution").cloned(),
+            minzoom,
+            maxzoom,
+            bounds,
+            center,
+        };
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("mbtiles");
-        let id = format!("{}-{}", super::slug(stem), super::short_hash(&[canonical.to_string_lossy().as_bytes()]));
-        Ok(MbtilesSource { path: path.to_path_buf(), pool: Arc::new(Mutex::new(vec![conn])), info, id })
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("mbtiles");
+        let id = format!(
+            "{}-{}",
+            super::slug(stem),
+            super::short_hash(&[canonical.to_string_lossy().as_bytes()])
+        );
+        Ok(MbtilesSource {
+            path: path.to_path_buf(),
+            pool: Arc::new(Mutex::new(vec![conn])),
+            info,
+            id,
+        })
     }
 }
 
@@ -82,7 +137,11 @@ impl TileSource for MbtilesSource {
         &self.id
     }
 
-    fn get<'a>(&'a self, tile: TileId, _ctx: &'a FetchContext) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>> {
+    fn get<'a>(
+        &'a self,
+        tile: TileId,
+        _ctx: &'a FetchContext,
+    ) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>> {
         let pool = Arc::clone(&self.pool);
         let path = self.path.clone();
         Box::pin(async move {
@@ -124,14 +183,25 @@ mod tests {
 
     #[tokio::test]
     async fn monaco_rows_are_tms() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/archives/monaco-2023-omt.mbtiles");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/archives/monaco-2023-omt.mbtiles");
         let s = MbtilesSource::open(&path).unwrap();
-        let pm = super::super::pmtiles::PmtilesSource::open_file(&path.with_extension("pmtiles")).await.unwrap();
+        let pm = super::super::pmtiles::PmtilesSource::open_file(&path.with_extension("pmtiles"))
+            .await
+            .unwrap();
         let c = s.info().center.or(pm.info().center).unwrap();
         let t = crate::source::tile_at(c[0], c[1], s.info().maxzoom.min(14));
         let ctx = FetchContext::default();
-        let a = s.get(t, &ctx).await.unwrap().expect("mbtiles has the centre tile");
-        let b = pm.get(t, &ctx).await.unwrap().expect("pmtiles has the centre tile");
+        let a = s
+            .get(t, &ctx)
+            .await
+            .unwrap()
+            .expect("mbtiles has the centre tile");
+        let b = pm
+            .get(t, &ctx)
+            .await
+            .unwrap()
+            .expect("pmtiles has the centre tile");
         let inflate = |d: &[u8]| crate::mvt::inflate(d, 64 << 20).unwrap();
         assert_eq!(inflate(&a), inflate(&b), "the same tile from both archives");
     }

@@ -63,7 +63,14 @@ pub struct SourceInfo {
 impl SourceInfo {
     /// The whole world, zooms `minzoom..=maxzoom`.
     pub fn world(name: impl Into<String>, minzoom: u8, maxzoom: u8) -> SourceInfo {
-        SourceInfo { name: name.into(), attribution: None, minzoom, maxzoom, bounds: WORLD, center: None }
+        SourceInfo {
+            name: name.into(),
+            attribution: None,
+            minzoom,
+            maxzoom,
+            bounds: WORLD,
+            center: None,
+        }
     }
 
     /// Whether `tile` overlaps the bounds (edges touching count as outside).
@@ -81,7 +88,12 @@ pub const WORLD: [f64; 4] = [-180.0, -85.051_128_779_806_6, 180.0, 85.051_128_77
 pub fn tile_bounds(t: TileId) -> [f64; 4] {
     let n = 2f64.powi(i32::from(t.z));
     let lon = |x: f64| x / n * 360.0 - 180.0;
-    let lat = |y: f64| (std::f64::consts::PI * (1.0 - 2.0 * y / n)).sinh().atan().to_degrees();
+    let lat = |y: f64| {
+        (std::f64::consts::PI * (1.0 - 2.0 * y / n))
+            .sinh()
+            .atan()
+            .to_degrees()
+    };
     let (x, y) = (f64::from(t.x), f64::from(t.y));
     [lon(x), lat(y + 1.0), lon(x + 1.0), lat(y)]
 }
@@ -92,8 +104,14 @@ pub fn tile_at(lon: f64, lat: f64, z: u8) -> TileId {
     let n = 2f64.powi(i32::from(z));
     let lat = lat.clamp(WORLD[1], WORLD[3]).to_radians();
     let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
-    let y = ((1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor().clamp(0.0, n - 1.0);
-    TileId { z, x: x as u32, y: y as u32 }
+    let y = ((1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0 * n)
+        .floor()
+        .clamp(0.0, n - 1.0);
+    TileId {
+        z,
+        x: x as u32,
+        y: y as u32,
+    }
 }
 
 /// Per-request context for a fetch.
@@ -110,7 +128,11 @@ pub trait TileSource: Send + Sync {
     /// A short stable identifier of this source (part of the cache key).
     fn id(&self) -> &str;
     /// The tile's bytes as stored (raw or gzip MVT); `Ok(None)` when the source has no tile there.
-    fn get<'a>(&'a self, tile: TileId, ctx: &'a FetchContext) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>>;
+    fn get<'a>(
+        &'a self,
+        tile: TileId,
+        ctx: &'a FetchContext,
+    ) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>>;
 }
 
 /// Options for network sources.
@@ -129,12 +151,21 @@ pub struct NetOptions {
 
 impl Default for NetOptions {
     fn default() -> Self {
-        NetOptions { timeout: Duration::from_secs(10), retries: 2, api_key: None, minzoom: None, maxzoom: None }
+        NetOptions {
+            timeout: Duration::from_secs(10),
+            retries: 2,
+            api_key: None,
+            minzoom: None,
+            maxzoom: None,
+        }
     }
 }
 
 /// Opens a source from its spec (see the module docs); `None` opens the embedded archive.
-pub async fn open(spec: Option<&str>, net: &NetOptions) -> Result<Box<dyn TileSource>, SourceError> {
+pub async fn open(
+    spec: Option<&str>,
+    net: &NetOptions,
+) -> Result<Box<dyn TileSource>, SourceError> {
     let Some(spec) = spec.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(Box::new(pmtiles::PmtilesSource::embedded().await?));
     };
@@ -146,7 +177,9 @@ pub async fn open(spec: Option<&str>, net: &NetOptions) -> Result<Box<dyn TileSo
     let path_part = lower.split(['?', '#']).next().unwrap_or("");
     if is_url || lower.starts_with("s3://") {
         if path_part.ends_with(".pmtiles") || lower.starts_with("s3://") {
-            return Ok(Box::new(pmtiles::PmtilesSource::open_remote(spec, net).await?));
+            return Ok(Box::new(
+                pmtiles::PmtilesSource::open_remote(spec, net).await?,
+            ));
         }
         return Err(SourceError::Open(format!(
             "{spec}: a URL source is either a template with {{z}}, {{x}} and {{y}} or a .pmtiles archive"
@@ -157,7 +190,9 @@ pub async fn open(spec: Option<&str>, net: &NetOptions) -> Result<Box<dyn TileSo
         return Ok(Box::new(dir::DirSource::open(path)?));
     }
     if !path.is_file() {
-        return Err(SourceError::Open(format!("{spec}: no such file or directory")));
+        return Err(SourceError::Open(format!(
+            "{spec}: no such file or directory"
+        )));
     }
     if path_part.ends_with(".mbtiles") {
         return Ok(Box::new(mbtiles::MbtilesSource::open(path)?));
@@ -167,15 +202,20 @@ pub async fn open(spec: Option<&str>, net: &NetOptions) -> Result<Box<dyn TileSo
     }
     // Sniff: SQLite files start with "SQLite format 3\0", PMTiles with "PMTiles".
     let mut head = [0u8; 16];
-    let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(|e| SourceError::Open(format!("{spec}: {e}")))?, &mut head)
-        .unwrap_or(0);
+    let n = std::io::Read::read(
+        &mut std::fs::File::open(path).map_err(|e| SourceError::Open(format!("{spec}: {e}")))?,
+        &mut head,
+    )
+    .unwrap_or(0);
     if head[..n].starts_with(b"SQLite format 3") {
         return Ok(Box::new(mbtiles::MbtilesSource::open(path)?));
     }
     if head[..n].starts_with(b"PMTiles") {
         return Ok(Box::new(pmtiles::PmtilesSource::open_file(path).await?));
     }
-    Err(SourceError::Open(format!("{spec}: not a .pmtiles or .mbtiles archive, a directory or a URL template")))
+    Err(SourceError::Open(format!(
+        "{spec}: not a .pmtiles or .mbtiles archive, a directory or a URL template"
+    )))
 }
 
 /// A short hex digest, for source identifiers.
@@ -185,18 +225,32 @@ pub(crate) fn short_hash(parts: &[&[u8]]) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p);
     }
-    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A file name made safe for a cache path component.
 pub(crate) fn slug(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
     let s = s.trim_matches(['.', '-']).to_string();
-    if s.is_empty() { "source".into() } else { s }
+    if s.is_empty() {
+        "source".into()
+    } else {
+        s
+    }
 }
 
 /// Maximum size of one tile as stored (compressed), from any source.
@@ -211,7 +265,10 @@ mod tests {
         let b = tile_bounds(TileId { z: 0, x: 0, y: 0 });
         assert!((b[0] + 180.0).abs() < 1e-9 && (b[2] - 180.0).abs() < 1e-9);
         assert!((b[3] - WORLD[3]).abs() < 1e-9);
-        let florence = SourceInfo { bounds: [11.15, 43.72, 11.34, 43.83], ..SourceInfo::world("f", 0, 14) };
+        let florence = SourceInfo {
+            bounds: [11.15, 43.72, 11.34, 43.83],
+            ..SourceInfo::world("f", 0, 14)
+        };
         let t = tile_at(11.25, 43.77, 14);
         assert_eq!((t.x, t.y), (8704, 5972));
         assert!(florence.intersects(t));

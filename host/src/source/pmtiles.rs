@@ -7,10 +7,15 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use pmtiles::{AsyncBackend, AsyncPmTilesReader, BackendResponse, DirEntry, Directory, DirectoryCache, PmtError, PmtResult};
+use pmtiles::{
+    AsyncBackend, AsyncPmTilesReader, BackendResponse, DirEntry, Directory, DirectoryCache,
+    PmtError, PmtResult,
+};
 use rasterzen_render::TileId;
 
-use super::{BoxFuture, FetchContext, NetOptions, SourceError, SourceInfo, TileSource, EMBEDDED_ARCHIVE};
+use super::{
+    BoxFuture, FetchContext, NetOptions, SourceError, SourceInfo, TileSource, EMBEDDED_ARCHIVE,
+};
 use crate::net;
 
 /// A PMTiles archive.
@@ -24,46 +29,93 @@ impl PmtilesSource {
     /// The archive built into this binary.
     pub async fn embedded() -> Result<PmtilesSource, SourceError> {
         let id = format!("firenze-{}", super::short_hash(&[EMBEDDED_ARCHIVE]));
-        Self::open_backend(Backend::Memory(Bytes::from_static(EMBEDDED_ARCHIVE)), "firenze (embedded)", id).await
+        Self::open_backend(
+            Backend::Memory(Bytes::from_static(EMBEDDED_ARCHIVE)),
+            "firenze (embedded)",
+            id,
+        )
+        .await
     }
 
     /// A local `.pmtiles` file.
     pub async fn open_file(path: &Path) -> Result<PmtilesSource, SourceError> {
-        let file = std::fs::File::open(path).map_err(|e| SourceError::Open(format!("{}: {e}", path.display())))?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| SourceError::Open(format!("{}: {e}", path.display())))?;
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("archive").to_string();
-        let id = format!("{}-{}", super::slug(&name), super::short_hash(&[canonical.to_string_lossy().as_bytes()]));
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("archive")
+            .to_string();
+        let id = format!(
+            "{}-{}",
+            super::slug(&name),
+            super::short_hash(&[canonical.to_string_lossy().as_bytes()])
+        );
         Self::open_backend(Backend::File(Arc::new(file)), &name, id).await
     }
 
     /// `http(s)://…/FILE.pmtiles` (range requests) or `s3://BUCKET/KEY` (ranged `GetObject`).
     pub async fn open_remote(spec: &str, net: &NetOptions) -> Result<PmtilesSource, SourceError> {
-        let name = spec.rsplit('/').next().unwrap_or(spec).split(['?', '#']).next().unwrap_or("archive");
+        let name = spec
+            .rsplit('/')
+            .next()
+            .unwrap_or(spec)
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("archive");
         let name = name.strip_suffix(".pmtiles").unwrap_or(name).to_string();
-        let id = format!("{}-{}", super::slug(&name), super::short_hash(&[spec.as_bytes()]));
+        let id = format!(
+            "{}-{}",
+            super::slug(&name),
+            super::short_hash(&[spec.as_bytes()])
+        );
         let backend = if let Some(rest) = spec.strip_prefix("s3://") {
             let (bucket, key) = rest
                 .split_once('/')
                 .filter(|(b, k)| !b.is_empty() && !k.is_empty())
                 .ok_or_else(|| SourceError::Open(format!("{spec}: expected s3://BUCKET/KEY")))?;
             let client = crate::aws::s3_client().await;
-            Backend::S3 { client, bucket: bucket.to_string(), key: key.to_string() }
+            Backend::S3 {
+                client,
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            }
         } else {
             let client = net::client(net).map_err(|e| SourceError::Open(format!("{spec}: {e}")))?;
-            Backend::Http { client, url: spec.to_string(), net: net.clone() }
+            Backend::Http {
+                client,
+                url: spec.to_string(),
+                net: net.clone(),
+            }
         };
         Self::open_backend(backend, &name, id).await
     }
 
-    async fn open_backend(backend: Backend, name: &str, id: String) -> Result<PmtilesSource, SourceError> {
+    async fn open_backend(
+        backend: Backend,
+        name: &str,
+        id: String,
+    ) -> Result<PmtilesSource, SourceError> {
         let reader = AsyncPmTilesReader::try_from_cached_source(backend, DirCache::default())
             .await
-            .map_err(|e| SourceError::Open(format!("{name}: not a readable PMTiles v3 archive: {e}")))?;
+            .map_err(|e| {
+                SourceError::Open(format!("{name}: not a readable PMTiles v3 archive: {e}"))
+            })?;
         let h = reader.get_header();
-        if !matches!(h.tile_type, pmtiles::TileType::Mvt | pmtiles::TileType::Unknown) {
-            return Err(SourceError::Open(format!("{name}: holds {:?} tiles, not vector tiles (MVT)", h.tile_type)));
+        if !matches!(
+            h.tile_type,
+            pmtiles::TileType::Mvt | pmtiles::TileType::Unknown
+        ) {
+            return Err(SourceError::Open(format!(
+                "{name}: holds {:?} tiles, not vector tiles (MVT)",
+                h.tile_type
+            )));
         }
-        if !matches!(h.tile_compression, pmtiles::Compression::None | pmtiles::Compression::Gzip | pmtiles::Compression::Unknown) {
+        if !matches!(
+            h.tile_compression,
+            pmtiles::Compression::None | pmtiles::Compression::Gzip | pmtiles::Compression::Unknown
+        ) {
             return Err(SourceError::Open(format!(
                 "{name}: tiles are {:?}-compressed; only gzip and uncompressed are supported",
                 h.tile_compression
@@ -74,18 +126,33 @@ impl PmtilesSource {
             attribution: None,
             minzoom: h.min_zoom,
             maxzoom: h.max_zoom.max(h.min_zoom),
-            bounds: [h.min_longitude, h.min_latitude, h.max_longitude, h.max_latitude],
-            center: Some([h.center_longitude, h.center_latitude, f64::from(h.center_zoom)]),
+            bounds: [
+                h.min_longitude,
+                h.min_latitude,
+                h.max_longitude,
+                h.max_latitude,
+            ],
+            center: Some([
+                h.center_longitude,
+                h.center_latitude,
+                f64::from(h.center_zoom),
+            ]),
         };
         if !(info.bounds[0] < info.bounds[2] && info.bounds[1] < info.bounds[3]) {
             info.bounds = super::WORLD;
         }
         if let Ok(meta) = reader.get_metadata().await {
-            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&meta) {
+            if let Ok(serde_json::Value::Object(m)) =
+                serde_json::from_str::<serde_json::Value>(&meta)
+            {
                 if let Some(a) = m.get("attribution").and_then(|v| v.as_str()) {
                     info.attribution = Some(a.to_string());
                 }
-                if let Some(n) = m.get("name").and_then(|v| v.as_str()).filter(|n| !n.is_empty()) {
+                if let Some(n) = m
+                    .get("name")
+                    .and_then(|v| v.as_str())
+                    .filter(|n| !n.is_empty())
+                {
                     info.name = n.to_string();
                 }
             }
@@ -103,16 +170,23 @@ impl TileSource for PmtilesSource {
         &self.id
     }
 
-    fn get<'a>(&'a self, tile: TileId, _ctx: &'a FetchContext) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>> {
+    fn get<'a>(
+        &'a self,
+        tile: TileId,
+        _ctx: &'a FetchContext,
+    ) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>> {
         Box::pin(async move {
             let coord = pmtiles::TileCoord::new(tile.z, tile.x, tile.y)
                 .map_err(|e| SourceError::Upstream(format!("tile {tile}: {e}")))?;
             match self.reader.get_tile(coord).await {
-                Ok(Some(b)) if b.len() > super::MAX_TILE_BYTES => {
-                    Err(SourceError::NotATile(format!("tile {tile} is {} bytes, above the limit", b.len())))
-                }
+                Ok(Some(b)) if b.len() > super::MAX_TILE_BYTES => Err(SourceError::NotATile(
+                    format!("tile {tile} is {} bytes, above the limit", b.len()),
+                )),
                 Ok(t) => Ok(t),
-                Err(e) => Err(SourceError::Upstream(format!("reading tile {tile} from {}: {e}", self.info.name))),
+                Err(e) => Err(SourceError::Upstream(format!(
+                    "reading tile {tile} from {}: {e}",
+                    self.info.name
+                ))),
             }
         })
     }
@@ -122,8 +196,16 @@ impl TileSource for PmtilesSource {
 enum Backend {
     Memory(Bytes),
     File(Arc<std::fs::File>),
-    Http { client: reqwest::Client, url: String, net: NetOptions },
-    S3 { client: aws_sdk_s3::Client, bucket: String, key: String },
+    Http {
+        client: reqwest::Client,
+        url: String,
+        net: NetOptions,
+    },
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        key: String,
+    },
 }
 
 fn io_err(msg: impl Into<String>) -> PmtError {
@@ -134,7 +216,9 @@ impl AsyncBackend for Backend {
     async fn read(&self, offset: u64, length: usize) -> PmtResult<BackendResponse> {
         match self {
             Backend::Memory(bytes) => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
                 let end = start.saturating_add(length).min(bytes.len());
                 Ok(BackendResponse::new(bytes.slice(start..end)))
             }
@@ -161,22 +245,31 @@ impl AsyncBackend for Backend {
             Backend::Http { client, url, net } => {
                 let end = offset + length as u64 - 1;
                 let range = format!("bytes={offset}-{end}");
-                let fetched = net::get_with_retries(client, url, Some(&range), net, length.saturating_add(1))
-                    .await
-                    .map_err(|e| io_err(e.to_string()))?;
+                let fetched =
+                    net::get_with_retries(client, url, Some(&range), net, length.saturating_add(1))
+                        .await
+                        .map_err(|e| io_err(e.to_string()))?;
                 match fetched {
                     net::Fetched::Body { status: 206, body } => Ok(BackendResponse::new(body)),
                     // A server that ignores Range sends the whole file: take our slice of it.
                     net::Fetched::Body { status: 200, body } => {
-                        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(body.len());
+                        let start = usize::try_from(offset)
+                            .unwrap_or(usize::MAX)
+                            .min(body.len());
                         let end = start.saturating_add(length).min(body.len());
                         Ok(BackendResponse::new(body.slice(start..end)))
                     }
-                    net::Fetched::Body { status, .. } => Err(io_err(format!("{url}: HTTP {status} to a range request"))),
+                    net::Fetched::Body { status, .. } => {
+                        Err(io_err(format!("{url}: HTTP {status} to a range request")))
+                    }
                     net::Fetched::Missing(status) => Err(io_err(format!("{url}: HTTP {status}"))),
                 }
             }
-            Backend::S3 { client, bucket, key } => {
+            Backend::S3 {
+                client,
+                bucket,
+                key,
+            } => {
                 let end = offset + length as u64 - 1;
                 let out = client
                     .get_object()
@@ -185,7 +278,12 @@ impl AsyncBackend for Backend {
                     .range(format!("bytes={offset}-{end}"))
                     .send()
                     .await
-                    .map_err(|e| io_err(format!("s3://{bucket}/{key}: {}", crate::aws::error_text(&e))))?;
+                    .map_err(|e| {
+                        io_err(format!(
+                            "s3://{bucket}/{key}: {}",
+                            crate::aws::error_text(&e)
+                        ))
+                    })?;
                 let body = out
                     .body
                     .collect()
@@ -193,7 +291,10 @@ impl AsyncBackend for Backend {
                     .map_err(|e| io_err(format!("s3://{bucket}/{key}: reading the body: {e}")))?
                     .into_bytes();
                 if body.len() > length {
-                    return Err(io_err(format!("s3://{bucket}/{key}: {} bytes for a {length}-byte range", body.len())));
+                    return Err(io_err(format!(
+                        "s3://{bucket}/{key}: {} bytes for a {length}-byte range",
+                        body.len()
+                    )));
                 }
                 Ok(BackendResponse::new(body))
             }
@@ -211,7 +312,11 @@ struct DirCache {
 
 impl Default for DirCache {
     fn default() -> Self {
-        DirCache { dirs: RwLock::default(), bytes: 0.into(), max_bytes: 64 << 20 }
+        DirCache {
+            dirs: RwLock::default(),
+            bytes: 0.into(),
+            max_bytes: 64 << 20,
+        }
     }
 }
 
@@ -223,7 +328,12 @@ impl DirectoryCache for DirCache {
         fetcher: impl std::future::Future<Output = PmtResult<Directory>> + Send,
     ) -> PmtResult<Option<DirEntry>> {
         use std::sync::atomic::Ordering;
-        let cached = self.dirs.read().unwrap_or_else(|p| p.into_inner()).get(&offset).cloned();
+        let cached = self
+            .dirs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&offset)
+            .cloned();
         let dir = match cached {
             Some(d) => d,
             None => {
@@ -253,17 +363,32 @@ mod tests {
         let s = PmtilesSource::embedded().await.unwrap();
         let info = s.info();
         assert_eq!((info.minzoom, info.maxzoom), (0, 14));
-        assert!(info.attribution.as_deref().unwrap_or("").contains("OpenStreetMap"), "{info:?}");
+        assert!(
+            info.attribution
+                .as_deref()
+                .unwrap_or("")
+                .contains("OpenStreetMap"),
+            "{info:?}"
+        );
         let c = info.center.unwrap();
         let t = crate::source::tile_at(c[0], c[1], 14);
-        let bytes = s.get(t, &FetchContext::default()).await.unwrap().expect("a tile at the centre");
+        let bytes = s
+            .get(t, &FetchContext::default())
+            .await
+            .unwrap()
+            .expect("a tile at the centre");
         assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip tiles");
-        assert!(s.get(TileId { z: 14, x: 0, y: 0 }, &FetchContext::default()).await.unwrap().is_none());
+        assert!(s
+            .get(TileId { z: 14, x: 0, y: 0 }, &FetchContext::default())
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]
     async fn monaco_file() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/archives/monaco-2023-omt.pmtiles");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/archives/monaco-2023-omt.pmtiles");
         let s = PmtilesSource::open_file(&path).await.unwrap();
         let c = s.info().center.unwrap();
         let t = crate::source::tile_at(c[0], c[1], s.info().maxzoom);

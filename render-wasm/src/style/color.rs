@@ -59,7 +59,7 @@ impl Color {
     /// The inverse of [`Color::premultiplied`] (components clamped).
     pub(crate) fn from_premultiplied(p: [f64; 4]) -> Color {
         let a = p[3].clamp(0.0, 1.0);
-        if a <= 0.0 {
+        if a.is_nan() || a <= 0.0 {
             return Color::TRANSPARENT;
         }
         let c = |v: f64| to_u8(v / a * 255.0);

@@ -587,6 +587,9 @@ impl<'w> Compiler<'w> {
         }
         // Fast path: a property compared with a literal.
         if matches!(cmp, CmpOp::Eq | CmpOp::Ne) && !case_insensitive {
+            if let (Expr::GeometryType, Expr::Lit(Lit::Str(name))) | (Expr::Lit(Lit::Str(name)), Expr::GeometryType) = (&lhs, &rhs) {
+                return Ok((Expr::GeomTypeEq { name: name.clone(), negate: cmp == CmpOp::Ne }, Ty::Bool));
+            }
             let pair = match (&lhs, &rhs) {
                 (Expr::Get(k), Expr::Lit(l)) | (Expr::Lit(l), Expr::Get(k)) => Some((k.clone(), l.clone())),
                 _ => None,
@@ -650,7 +653,7 @@ impl<'w> Compiler<'w> {
             ty = merge(ty, t);
             outputs.push(out);
         }
-        labels.strs.sort_by(|a, b| a.0.cmp(&b.0));
+        labels.sort();
         let (default, t) = self.sub(args, args.len() - 1, path, expected)?;
         ty = merge(ty, t);
         Ok((Expr::Match { input, labels, outputs, default: Box::new(default) }, ty))
@@ -1018,7 +1021,7 @@ fn property_function(p: &str, ftype: &str, base: f64, pairs: &[(&Json, Lit)], de
                     }
                     outputs.push(Expr::Lit(out.clone()));
                 }
-                labels.strs.sort_by(|a, b| a.0.cmp(&b.0));
+                labels.sort();
                 Ok(Expr::Match { input: Box::new(get()), labels, outputs, default: Box::new(Expr::Lit(default)) })
             } else {
                 let mut branches = Vec::new();

@@ -213,11 +213,39 @@ pub(crate) enum Key {
     Id,
 }
 
-/// `match` branch labels, sorted for binary search; the `usize` indexes the outputs.
+/// `match` branch labels; the `usize` indexes the outputs. String labels are sorted by
+/// (length, bytes) so most comparisons are decided by the length alone.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Labels {
     pub strs: Vec<(Box<str>, usize)>,
     pub nums: Vec<(f64, usize)>,
+}
+
+fn label_order(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| {
+        if bytes_eq(a.as_bytes(), b.as_bytes()) {
+            Ordering::Equal
+        } else {
+            a.as_bytes().cmp(b.as_bytes())
+        }
+    })
+}
+
+/// Byte-string equality (one place to tune the hot comparisons).
+#[inline(always)]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a == b
+}
+
+impl Labels {
+    pub(crate) fn sort(&mut self) {
+        self.strs.sort_by(|a, b| label_order(&a.0, &b.0));
+    }
+
+    #[inline]
+    fn find_str(&self, s: &str) -> Option<usize> {
+        self.strs.binary_search_by(|(l, _)| label_order(l, s)).ok().map(|i| self.strs[i].1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -239,6 +267,11 @@ pub(crate) enum Expr {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
         case_insensitive: bool,
+    },
+    /// Fast path for `["==", ["geometry-type"], "Polygon"]` (and `!=`).
+    GeomTypeEq {
+        name: Box<str>,
+        negate: bool,
     },
     /// Fast path for `["==", ["get", key], literal]` (and `!=`).
     PropEq {
@@ -337,6 +370,7 @@ impl Expr {
             Expr::Get(_)
             | Expr::Has(_)
             | Expr::GeometryType
+            | Expr::GeomTypeEq { .. }
             | Expr::Id
             | Expr::PropEq { .. }
             | Expr::LegacyCmp { .. }
@@ -434,21 +468,9 @@ impl Expr {
         match self {
             Expr::Lit(l) => Ok(l.as_val()),
             Expr::Get(k) => Ok(get(ctx, k)),
-            Expr::GetDyn(k) => match k.eval(ctx)? {
-                Val::Str(k) => Ok(get(ctx, &k)),
-                _ => Err(EvalError),
-            },
-            Expr::Has(k) => Ok(Val::Bool(ctx.feature.is_some_and(|f| f.get(k).is_some()))),
-            Expr::HasDyn(k) => match k.eval(ctx)? {
-                Val::Str(k) => Ok(Val::Bool(ctx.feature.is_some_and(|f| f.get(&k).is_some()))),
-                _ => Err(EvalError),
-            },
+            Expr::Has(k) => Ok(Val::Bool(ctx.feature.is_some_and(|f| prop(f, k).is_some()))),
             Expr::GeometryType => Ok(match ctx.feature {
                 Some(f) => Val::Str(Cow::Borrowed(f.geom_type().name())),
-                None => Val::Null,
-            }),
-            Expr::Id => Ok(match ctx.feature.and_then(|f| f.id()) {
-                Some(id) => Val::Num(id as f64),
                 None => Val::Null,
             }),
             Expr::Zoom => Ok(Val::Num(ctx.zoom)),
@@ -474,10 +496,14 @@ impl Expr {
                 let b = rhs.eval(ctx)?;
                 compare(*op, &a, &b, *case_insensitive).map(Val::Bool)
             }
+            Expr::GeomTypeEq { name, negate } => {
+                let eq = ctx.feature.is_some_and(|f| bytes_eq(f.geom_type().name().as_bytes(), name.as_bytes()));
+                Ok(Val::Bool(eq != *negate))
+            }
             Expr::PropEq { key, value, negate } => {
-                let eq = match (ctx.feature.and_then(|f| f.get(key)), value) {
+                let eq = match (ctx.feature.and_then(|f| prop(f, key)), value) {
                     (None, Lit::Null) => true,
-                    (Some(Value::String(a)), Lit::Str(b)) => a.as_str() == &**b,
+                    (Some(Value::String(a)), Lit::Str(b)) => bytes_eq(a.as_bytes(), b.as_bytes()),
                     (Some(Value::Number(a)), Lit::Num(b)) => a == b,
                     (Some(Value::Bool(a)), Lit::Bool(b)) => a == b,
                     _ => false,
@@ -486,11 +512,7 @@ impl Expr {
             }
             Expr::Match { input, labels, outputs, default } => {
                 let i = match input.eval(ctx)? {
-                    Val::Str(s) => labels
-                        .strs
-                        .binary_search_by(|(l, _)| (**l).cmp(s.as_ref()))
-                        .ok()
-                        .map(|i| labels.strs[i].1),
+                    Val::Str(s) => labels.find_str(&s),
                     Val::Num(n) => labels.nums.iter().find(|(l, _)| *l == n).map(|(_, i)| *i),
                     _ => None,
                 };
@@ -521,6 +543,9 @@ impl Expr {
                 if !matches!(n, Val::Null | Val::Num(_) | Val::Bool(_) | Val::Str(_)) {
                     return Err(EvalError);
                 }
+                if let Expr::Lit(Lit::Array(items)) = &**haystack {
+                    return Ok(Val::Bool(items.iter().any(|l| lit_eq(l, &n))));
+                }
                 match haystack.eval(ctx)? {
                     Val::Str(h) => match n {
                         Val::Str(n) => Ok(Val::Bool(h.contains(n.as_ref()))),
@@ -530,6 +555,76 @@ impl Expr {
                     _ => Err(EvalError),
                 }
             }
+            Expr::Step { input, first, stops } => {
+                let x = input.eval_num(ctx)?;
+                // The output for the last stop <= x.
+                let n = stops.partition_point(|(s, _)| *s <= x);
+                if n == 0 {
+                    first.eval(ctx)
+                } else {
+                    stops[n - 1].1.eval(ctx)
+                }
+            }
+            Expr::Interpolate { interp, input, stops } => {
+                let x = input.eval_num(ctx)?;
+                let last = stops.len() - 1;
+                if stops.len() == 1 || x <= stops[0].0 {
+                    return stops[0].1.eval(ctx);
+                }
+                if x >= stops[last].0 {
+                    return stops[last].1.eval(ctx);
+                }
+                let i = stops.partition_point(|(s, _)| *s <= x) - 1;
+                let (x0, e0) = &stops[i];
+                let (x1, e1) = &stops[i + 1];
+                let t = interpolation_factor(*interp, x, *x0, *x1);
+                let a = e0.eval(ctx)?;
+                let b = e1.eval(ctx)?;
+                lerp(a, b, t)
+            }
+            Expr::Let { value, body } => {
+                let frame = Frame { value: value.eval(ctx)?, parent: ctx.vars };
+                let inner = Ctx { feature: ctx.feature, zoom: ctx.zoom, vars: Some(&frame) };
+                body.eval(&inner)
+            }
+            Expr::Var(depth) => {
+                let mut frame = ctx.vars;
+                for _ in 0..*depth {
+                    frame = frame.and_then(|f| f.parent);
+                }
+                frame.map(|f| f.value.clone()).ok_or(EvalError)
+            }
+            Expr::LegacyCmp { key, op, value } => Ok(Val::Bool(legacy_cmp(ctx, key, *op, value))),
+            Expr::LegacyIn { key, values } => Ok(Val::Bool(match legacy_get(ctx, key) {
+                Some(v) => values.iter().any(|l| lit_eq(l, &v)),
+                None => false,
+            })),
+            Expr::LegacyHas(key) => Ok(Val::Bool(match key {
+                Key::Type => true,
+                Key::Id => ctx.feature.is_some_and(|f| f.id().is_some()),
+                Key::Prop(k) => ctx.feature.is_some_and(|f| prop(f, k).is_some()),
+            })),
+            _ => self.eval_cold(ctx),
+        }
+    }
+
+    /// The rarely used operators, kept out of [`Expr::eval`] so its stack frame stays small
+    /// (it recurses for every node).
+    #[inline(never)]
+    fn eval_cold<'a>(&'a self, ctx: &Ctx<'a, '_>) -> EvalResult<'a> {
+        match self {
+            Expr::GetDyn(k) => match k.eval(ctx)? {
+                Val::Str(k) => Ok(get(ctx, &k)),
+                _ => Err(EvalError),
+            },
+            Expr::HasDyn(k) => match k.eval(ctx)? {
+                Val::Str(k) => Ok(Val::Bool(ctx.feature.is_some_and(|f| prop(f, &k).is_some()))),
+                _ => Err(EvalError),
+            },
+            Expr::Id => Ok(match ctx.feature.and_then(|f| f.id()) {
+                Some(id) => Val::Num(id as f64),
+                None => Val::Null,
+            }),
             Expr::IndexOf { needle, haystack, from } => {
                 let n = needle.eval(ctx)?;
                 let from = match from {
@@ -609,33 +704,6 @@ impl Expr {
                     }
                     _ => Err(EvalError),
                 }
-            }
-            Expr::Step { input, first, stops } => {
-                let x = input.eval_num(ctx)?;
-                // The output for the last stop <= x.
-                let n = stops.partition_point(|(s, _)| *s <= x);
-                if n == 0 {
-                    first.eval(ctx)
-                } else {
-                    stops[n - 1].1.eval(ctx)
-                }
-            }
-            Expr::Interpolate { interp, input, stops } => {
-                let x = input.eval_num(ctx)?;
-                let last = stops.len() - 1;
-                if stops.len() == 1 || x <= stops[0].0 {
-                    return stops[0].1.eval(ctx);
-                }
-                if x >= stops[last].0 {
-                    return stops[last].1.eval(ctx);
-                }
-                let i = stops.partition_point(|(s, _)| *s <= x) - 1;
-                let (x0, e0) = &stops[i];
-                let (x1, e1) = &stops[i + 1];
-                let t = interpolation_factor(*interp, x, *x0, *x1);
-                let a = e0.eval(ctx)?;
-                let b = e1.eval(ctx)?;
-                lerp(a, b, t)
             }
             Expr::Math(op, args) => math(*op, args, ctx).map(Val::Num),
             Expr::Concat(args) => {
@@ -745,34 +813,33 @@ impl Expr {
                 }
                 Ok(Val::Color(Color::rgba(c[0].round() as u8, c[1].round() as u8, c[2].round() as u8, c[3] as f32)))
             }
-            Expr::Let { value, body } => {
-                let frame = Frame { value: value.eval(ctx)?, parent: ctx.vars };
-                let inner = Ctx { feature: ctx.feature, zoom: ctx.zoom, vars: Some(&frame) };
-                body.eval(&inner)
-            }
-            Expr::Var(depth) => {
-                let mut frame = ctx.vars;
-                for _ in 0..*depth {
-                    frame = frame.and_then(|f| f.parent);
-                }
-                frame.map(|f| f.value.clone()).ok_or(EvalError)
-            }
-            Expr::LegacyCmp { key, op, value } => Ok(Val::Bool(legacy_cmp(ctx, key, *op, value))),
-            Expr::LegacyIn { key, values } => Ok(Val::Bool(match legacy_get(ctx, key) {
-                Some(v) => values.iter().any(|l| l.as_val() == v),
-                None => false,
-            })),
-            Expr::LegacyHas(key) => Ok(Val::Bool(match key {
-                Key::Type => true,
-                Key::Id => ctx.feature.is_some_and(|f| f.id().is_some()),
-                Key::Prop(k) => ctx.feature.is_some_and(|f| f.get(k).is_some()),
-            })),
+            _ => Err(EvalError),
         }
     }
 }
 
+/// A feature's property. Like [`FeatureRef::get`], but rejects most non-matching keys by
+/// length and first/last byte before comparing bytes (this is the hot path of evaluation).
+#[inline]
+pub(crate) fn prop<'a>(f: FeatureRef<'a>, key: &str) -> Option<&'a Value> {
+    let kb = key.as_bytes();
+    let (first, last) = match (kb.first(), kb.last()) {
+        (Some(a), Some(b)) => (*a, *b),
+        _ => return f.get(key),
+    };
+    let layer = f.layer;
+    for &(k, v) in &f.feature.tags {
+        let Some(name) = layer.keys.get(k as usize) else { continue };
+        let nb = name.as_bytes();
+        if nb.len() == kb.len() && nb[0] == first && nb[nb.len() - 1] == last && bytes_eq(nb, kb) {
+            return layer.values.get(v as usize);
+        }
+    }
+    None
+}
+
 fn get<'a>(ctx: &Ctx<'a, '_>, key: &str) -> Val<'a> {
-    match ctx.feature.and_then(|f| f.get(key)) {
+    match ctx.feature.and_then(|f| prop(f, key)) {
         Some(v) => Val::from_value(v),
         None => Val::Null,
     }
@@ -781,9 +848,22 @@ fn get<'a>(ctx: &Ctx<'a, '_>, key: &str) -> Val<'a> {
 fn legacy_get<'a>(ctx: &Ctx<'a, '_>, key: &'a Key) -> Option<Val<'a>> {
     let f = ctx.feature?;
     match key {
-        Key::Prop(k) => f.get(k).map(Val::from_value),
+        Key::Prop(k) => prop(f, k).map(Val::from_value),
         Key::Type => Some(Val::Str(Cow::Borrowed(f.geom_type().name()))),
         Key::Id => f.id().map(|id| Val::Num(id as f64)),
+    }
+}
+
+/// `lit == v` for scalars, without building a [`Val`].
+#[inline]
+fn lit_eq(l: &Lit, v: &Val<'_>) -> bool {
+    match (l, v) {
+        (Lit::Str(a), Val::Str(b)) => bytes_eq(a.as_bytes(), b.as_bytes()),
+        (Lit::Num(a), Val::Num(b)) => a == b,
+        (Lit::Bool(a), Val::Bool(b)) => a == b,
+        (Lit::Null, Val::Null) => true,
+        (Lit::Str(_) | Lit::Num(_) | Lit::Bool(_) | Lit::Null, _) => false,
+        _ => l.as_val() == *v,
     }
 }
 

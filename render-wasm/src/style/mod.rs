@@ -17,6 +17,8 @@ mod parse;
 
 pub use color::Color;
 
+use std::sync::{Arc, OnceLock};
+
 use crate::mvt::FeatureRef;
 use expr::{Ctx, Expr, Lit, Val};
 
@@ -31,13 +33,13 @@ pub enum StyleError {
     Invalid { path: String, message: String },
 }
 
-/// A parsed, compiled style.
+/// A parsed, compiled style. Cloning is cheap (the compiled layers are shared).
 #[derive(Debug, Clone)]
 pub struct Style {
-    name: Option<String>,
-    hash: String,
-    warnings: Vec<String>,
-    layers: Vec<StyleLayer>,
+    name: Option<Arc<str>>,
+    hash: Arc<str>,
+    warnings: Arc<[String]>,
+    layers: Arc<[StyleLayer]>,
 }
 
 impl Style {
@@ -49,10 +51,13 @@ impl Style {
         parse::parse_style(text)
     }
 
-    /// A built-in style by name (see [`Style::BUILTIN_NAMES`]).
+    /// A built-in style by name (see [`Style::BUILTIN_NAMES`]). Parsed once per process,
+    /// then shared: later calls only clone a handle.
     pub fn builtin(name: &str) -> Option<Style> {
+        static CACHE: [OnceLock<Style>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        let i = Style::BUILTIN_NAMES.iter().position(|n| *n == name)?;
         let json = Style::builtin_json(name)?;
-        Some(Style::from_json(json).expect("built-in styles are valid"))
+        Some(CACHE[i].get_or_init(|| Style::from_json(json).expect("built-in styles are valid")).clone())
     }
 
     /// The JSON text of a built-in style, e.g. to let users download and edit it.

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
@@ -161,7 +162,7 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
     for b in &digest[..8] {
         let _ = write!(hash, "{b:02x}");
     }
-    Ok(Style { name, hash, warnings, layers })
+    Ok(Style { name: name.map(Arc::from), hash: hash.into(), warnings: warnings.into(), layers: layers.into() })
 }
 
 /// JSON with object keys sorted and no whitespace: the input of [`Style::hash_hex`].
