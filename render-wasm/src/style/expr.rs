@@ -222,13 +222,7 @@ pub(crate) struct Labels {
 }
 
 fn label_order(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| {
-        if bytes_eq(a.as_bytes(), b.as_bytes()) {
-            Ordering::Equal
-        } else {
-            a.as_bytes().cmp(b.as_bytes())
-        }
-    })
+    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 /// Byte-string equality (one place to tune the hot comparisons).
@@ -867,6 +861,7 @@ fn lit_eq(l: &Lit, v: &Val<'_>) -> bool {
     }
 }
 
+#[inline(never)]
 fn legacy_cmp(ctx: &Ctx<'_, '_>, key: &Key, op: CmpOp, value: &Lit) -> bool {
     let Some(a) = legacy_get(ctx, key) else {
         return op == CmpOp::Ne;
@@ -888,6 +883,7 @@ fn legacy_cmp(ctx: &Ctx<'_, '_>, key: &Key, op: CmpOp, value: &Lit) -> bool {
     }
 }
 
+#[inline(never)]
 fn compare(op: CmpOp, a: &Val<'_>, b: &Val<'_>, case_insensitive: bool) -> Result<bool, EvalError> {
     let str_cmp = |x: &str, y: &str| {
         if case_insensitive {
@@ -924,6 +920,7 @@ fn compare(op: CmpOp, a: &Val<'_>, b: &Val<'_>, case_insensitive: bool) -> Resul
 }
 
 /// MapLibre's interpolation factor for `x` between stops `x0 < x1`.
+#[inline(never)]
 pub(crate) fn interpolation_factor(interp: Interp, x: f64, x0: f64, x1: f64) -> f64 {
     match interp {
         Interp::Linear => exponential_factor(x, 1.0, x0, x1),
@@ -989,6 +986,7 @@ fn unit_bezier(p1x: f64, p1y: f64, p2x: f64, p2y: f64, x: f64) -> f64 {
     sample_y(t)
 }
 
+#[inline(never)]
 fn lerp<'a>(a: Val<'a>, b: Val<'a>, t: f64) -> EvalResult<'a> {
     match (&a, &b) {
         (Val::Num(x), Val::Num(y)) => Ok(Val::Num(x + (y - x) * t)),
