@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Rasterzen from a fresh clone, installing what it needs (rustup target, wasm-tools,
 # wasm-bindgen-cli, the preview page's npm packages).
-#   ./build.sh [component|web|host|all]      (default: all)
+#   ./build.sh [component|web|host|lambda|all]      (default: all)
 # Produces target/rasterzen-renderer.wasm (the renderer component, no imports), the browser
 # build of the same renderer for the preview page (www/pkg, www/vendor) and
 # target/release/rasterzen (the host, with that component and www/ built in).
@@ -84,10 +84,60 @@ build_host() {
     cargo build --release -p rasterzen
 }
 
+# Renderers for the tests only: a visibly different version and two hostile ones (see the
+# test-* features in render-wasm/Cargo.toml). Never published anywhere but test registries.
+build_test_renderers() {
+    need_wasm_target
+    need_wasm_tools
+    mkdir -p target/test-renderers
+    local variant features version
+    for variant in variant:test-variant:0.1.0-variant loop:test-hostile-loop:0.1.0-hostile-loop memory:test-hostile-memory:0.1.0-hostile-memory; do
+        IFS=: read -r name features version <<<"$variant"
+        say "building test renderer $name ($version)"
+        RASTERZEN_VERSION="$version" cargo build -p rasterzen-render --lib --target wasm32-unknown-unknown \
+            --profile wasm --features "component,$features"
+        wasm-tools component new "$CORE" -o "target/test-renderers/$name.wasm"
+    done
+}
+
+# AWS Lambda (custom runtime `provided.al2023`, x86_64; deploy/template.yaml deploys it):
+# everything `all` builds, then the host as `bootstrap` in target/lambda/rasterzen-lambda.zip.
+# The binary links glibc dynamically; provided.al2023 has glibc 2.34, so no symbol may be newer.
+LAMBDA_GLIBC=2.34
+build_lambda() {
+    if [[ "$(uname -m)" != x86_64 ]]; then
+        echo "build.sh lambda: builds the x86_64 function on an x86_64 machine (this one is $(uname -m))" >&2
+        exit 1
+    fi
+    build_component
+    build_web
+    build_host
+    local bin=target/release/rasterzen dir=target/lambda
+    if ! command -v zip >/dev/null || ! command -v objdump >/dev/null; then
+        say "installing zip and binutils (apt-get)"
+        apt-get update -qq && apt-get install -y -qq zip binutils >/dev/null
+    fi
+    local newest
+    newest="$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)"
+    if [[ "$(printf '%s\n%s\n' "$newest" "$LAMBDA_GLIBC" | sort -V | tail -1)" != "$LAMBDA_GLIBC" ]]; then
+        echo "build.sh lambda: $bin needs glibc $newest; provided.al2023 has $LAMBDA_GLIBC" >&2
+        exit 1
+    fi
+    rm -rf "$dir/package" "$dir/rasterzen-lambda.zip"
+    mkdir -p "$dir/package"
+    cp "$bin" "$dir/package/bootstrap"
+    strip "$dir/package/bootstrap"
+    chmod 755 "$dir/package/bootstrap"
+    (cd "$dir/package" && zip -q -X -9 ../rasterzen-lambda.zip bootstrap)
+    say "$dir/rasterzen-lambda.zip: $(wc -c < "$dir/rasterzen-lambda.zip") bytes (bootstrap $(wc -c < "$dir/package/bootstrap") bytes, x86_64, needs glibc $newest <= $LAMBDA_GLIBC)"
+}
+
 case "${1:-all}" in
     component) build_component ;;
     web) build_web ;;
     host) build_host ;;
+    lambda) build_lambda ;;
+    test-renderers) build_test_renderers ;;
     all) build_component; build_web; build_host ;;
-    *) echo "usage: $0 [component|web|host|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [component|web|host|lambda|test-renderers|all]" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./build.sh all
+./build.sh test-renderers   # a second, visibly different renderer and two hostile ones
 cargo test --release --workspace --no-fail-fast
 (cd tests/browser && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
 node --test --test-reporter=spec tests/browser/preview.test.mjs

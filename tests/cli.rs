@@ -356,3 +356,32 @@ fn gzip_zeros(n: usize) -> Vec<u8> {
     }
     enc.finish().unwrap()
 }
+
+fn test_renderer(name: &str) -> PathBuf {
+    let p = repo().join("target/test-renderers").join(format!("{name}.wasm"));
+    assert!(p.is_file(), "{} is missing: run ./build.sh test-renderers", p.display());
+    p
+}
+
+/// A hostile renderer that loops forever is stopped at its deadline; one that allocates without
+/// end is stopped at its memory limit. Both end in one line, quickly.
+#[test]
+fn the_sandbox_stops_hostile_renderers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = fixtures().join("tiles/nextzen-10-301-384.mvt");
+    let out = tmp.path().join("o.png");
+    let looping = test_renderer("loop");
+    let started = std::time::Instant::now();
+    let o = render(&input, "10/301/384", "wasm", &["--renderer", looping.to_str().unwrap(), "--render-timeout-ms", "300"], &out);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("deadline of 300 ms"), "{err}");
+    assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
+    let hoarding = test_renderer("memory");
+    let o = render(&input, "10/301/384", "wasm", &["--renderer", hoarding.to_str().unwrap(), "--memory-limit-mb", "64"], &out);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("memory limit of 64 MiB"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!out.exists());
+}

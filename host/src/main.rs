@@ -54,7 +54,8 @@ fn build_renderer(args: &EngineArgs) -> anyhow::Result<Arc<dyn Renderer>> {
         deadline: Duration::from_millis(args.render_timeout_ms),
     };
     let cache = args.compiled_cache.clone().unwrap_or_else(engine::wasm::default_compiled_cache);
-    let (renderer, _) = match (&args.renderer, engine::wasm::embedded_component()) {
+    let started = std::time::Instant::now();
+    let (renderer, how) = match (&args.renderer, engine::wasm::embedded_component()) {
         (Some(path), _) => WasmRenderer::load_file(path, Some(&cache), limits)?,
         (None, Some(bytes)) => WasmRenderer::load(bytes, Some(&cache), limits)?,
         (None, None) => {
@@ -66,6 +67,8 @@ fn build_renderer(args: &EngineArgs) -> anyhow::Result<Arc<dyn Renderer>> {
             WasmRenderer::load_file(&beside, Some(&cache), limits)?
         }
     };
+    // Compiled (Cranelift, a cold machine) or deserialized (a precompiled artifact): the cold-start cost.
+    tracing::info!(load = ?how, ms = started.elapsed().as_millis() as u64, cache = %cache.display(), "renderer component loaded");
     Ok(Arc::new(renderer))
 }
 

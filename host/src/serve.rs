@@ -28,6 +28,25 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::logging::init(&args.log);
+    runtime()?.block_on(async move {
+        let (_state, app) = build_app(&args).await?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(address = %addr, "listening on http://{addr}/");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Builds the service (renderer, styles, source, cache) and its router from the options, once
+/// per process: `serve` listens with it, the Lambda function (`crate::lambda`) answers events with it.
+pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum::Router)> {
     let renderer = crate::build_renderer(&args.engine)?;
     tracing::info!(version = renderer.version(), engine = ?args.engine.engine, "renderer ready");
     if let Some(reg) = &args.renderers {
@@ -76,56 +95,44 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
         acl: args.cache_acl.clone(),
     };
 
-    runtime()?.block_on(async move {
-        let source = source::open(args.source.as_deref(), &net).await?;
-        let cache = Tiered::open(&cache_spec, &cache_opts).await?;
-        let info = source.info().clone();
-        tracing::info!(
-            source = %info.name, id = source.id(), minzoom = info.minzoom, maxzoom = info.maxzoom,
-            bounds = ?info.bounds, cache = %cache.describe(), spec = %cache_spec, "source open"
-        );
-        let service = Arc::new(Service::new(
-            Arc::from(source),
-            cache,
-            renderer,
-            styles,
-            config,
-        ));
-        // Check every configured style now rather than on the first request.
-        let r = service.renderer();
-        let mut names: Vec<(String, StyleSpec)> =
-            vec![("default".into(), service.styles.default.clone())];
-        names.extend(
-            service
-                .styles
-                .named
-                .iter()
-                .map(|(n, s)| (n.clone(), s.clone())),
-        );
-        for (name, spec) in names {
-            let hash = service
-                .style_hash(&r, &name, &spec)
-                .await
-                .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
-            tracing::info!(style = %name, hash = %hash, "style ready");
-        }
-        let state = Arc::new(AppState {
-            service,
-            public_url: args.public_url.clone(),
-        });
-        let app = routes::router(state);
-        let listener = tokio::net::TcpListener::bind(&args.listen)
+    let source = source::open(args.source.as_deref(), &net).await?;
+    let cache = Tiered::open(&cache_spec, &cache_opts).await?;
+    let info = source.info().clone();
+    tracing::info!(
+        source = %info.name, id = source.id(), minzoom = info.minzoom, maxzoom = info.maxzoom,
+        bounds = ?info.bounds, cache = %cache.describe(), spec = %cache_spec, "source open"
+    );
+    let service = Arc::new(Service::new(
+        Arc::from(source),
+        cache,
+        renderer,
+        styles,
+        config,
+    ));
+    // Check every configured style now rather than on the first request.
+    let r = service.renderer();
+    let mut names: Vec<(String, StyleSpec)> =
+        vec![("default".into(), service.styles.default.clone())];
+    names.extend(
+        service
+            .styles
+            .named
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone())),
+    );
+    for (name, spec) in names {
+        let hash = service
+            .style_hash(&r, &name, &spec)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(address = %addr, "listening on http://{addr}/");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .context("server failed")?;
-        tracing::info!("stopped");
-        Ok(())
-    })
+            .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
+        tracing::info!(style = %name, hash = %hash, "style ready");
+    }
+    let state = Arc::new(AppState {
+        service,
+        public_url: args.public_url.clone(),
+    });
+    let app = routes::router(Arc::clone(&state));
+    Ok((state, app))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -181,11 +181,26 @@ pub fn render(data: &[u8], tile: TileId, options: &RenderOptions<'_>) -> Result<
             d
         }
     };
+    #[cfg(feature = "test-hostile-loop")]
+    #[allow(clippy::empty_loop)]
+    loop {}
+    #[cfg(feature = "test-hostile-memory")]
+    {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            hoard.push(vec![1u8; 1 << 20]);
+            std::hint::black_box(&hoard);
+        }
+    }
+    #[allow(unreachable_code)]
     let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
     let pixels_or_text = |format: Format| -> Result<Vec<u8>, RenderError> {
         let style = load_style(options.style)?;
         let view = scene::View::new(tile, data_tile, options.size, options.scale);
-        let scene = scene::build(&decoded, &style, &view);
+        #[allow(unused_mut)]
+        let mut scene = scene::build(&decoded, &style, &view);
+        #[cfg(feature = "test-variant")]
+        scene.items.push(scene::Item::Background { color: style::Color { r: 255, g: 0, b: 255, a: 1.0 }, opacity: 0.3 });
         match format {
             Format::Png => raster::scene_to_png(&scene),
             _ => Ok(svg::write_svg(&scene).into_bytes()),

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -164,13 +164,29 @@ async function editorText() {
   return page.$eval('#style-text', (t) => t.value);
 }
 
-/** Replaces the editor's text as a user would (an input event), then waits for the map. */
-async function typeStyle(text) {
-  await page.fill('#style-text', text);
+/**
+ * Edits the editor as a user would: selects the first `search` at or after offset `from` and
+ * types `replacement` over it (input events and all). Returns the new text.
+ */
+async function typeOver(search, replacement, from = 0) {
+  const found = await page.$eval('#style-text', (t, [search, from]) => {
+    const i = t.value.indexOf(search, from);
+    if (i < 0) return false;
+    t.focus();
+    t.setSelectionRange(i, i + search.length);
+    return true;
+  }, [search, from]);
+  assert.ok(found, `the editor has ${search}`);
+  await page.keyboard.insertText(replacement);
+  return editorText();
+}
+
+/** Waits until the editor's current text has been checked (and applied, if valid). */
+async function checked() {
   await page.waitForFunction(() => {
     const t = document.querySelector('#style-text');
     return t.rzChecked === t.value;
-  }, null, { timeout: 20_000 }).catch(() => {});
+  }, null, { timeout: 20_000 });
   await idle();
 }
 
@@ -300,19 +316,20 @@ test('renderPng in the browser is byte-identical to the server\'s /png', async (
 test('editing the style re-renders the visible tiles', async () => {
   const before = await tilePixels();
   const original = await editorText();
-  const doc = JSON.parse(original);
-  const bg = doc.layers.find((l) => l.type === 'background');
-  const fill = doc.layers.find((l) => l.type === 'fill');
-  if (bg) (bg.paint ??= {})['background-color'] = '#ff00ff';
-  if (fill) (fill.paint ??= {})['fill-color'] = '#ff00ff';
-  assert.ok(bg || fill, 'the default style has a background or fill layer to recolour');
-  await typeStyle(JSON.stringify(doc, null, 2));
-  await page.waitForFunction(() => window.rasterzenPreview.style.edited);
-  await idle();
+  const bg = original.indexOf('"background-color"');
+  const earth = original.indexOf('"fill-color"');
+  assert.ok(bg >= 0 && earth >= 0, 'the default style has a background and a fill layer to recolour');
+  const colour = (at) => /"(#[0-9a-fA-F]{3,8})"/.exec(original.slice(at))[1];
+  await typeOver(colour(bg), '#ff00ff', bg);
+  await typeOver(colour(earth), '#ff00ff', earth);
+  await checked();
+  assert.equal(await page.evaluate(() => window.rasterzenPreview.style.edited), true);
+  const edited = await editorText();
   const afterEdit = await tilePixels();
   const changed = Object.keys(afterEdit.tiles).filter((k) => before.tiles[k] && before.tiles[k] !== afterEdit.tiles[k]);
   assert.ok(changed.length >= 1, 'the tiles changed after the edit');
-  assert.equal(Object.keys(before.tiles).filter((k) => afterEdit.tiles[k] && before.tiles[k] === afterEdit.tiles[k]).length, 0, 'every visible tile was re-rendered with the new style');
+  const unchanged = Object.keys(before.tiles).filter((k) => afterEdit.tiles[k] && before.tiles[k] === afterEdit.tiles[k]);
+  assert.deepEqual(unchanged, [], 'every visible tile was re-rendered with the new style');
   assert.ok(afterEdit.magenta > afterEdit.pixels * 0.01, `the new colour shows (${afterEdit.magenta} magenta pixels)`);
   assert.ok(await page.isVisible('#edited'), 'the style is marked as edited');
 
@@ -326,44 +343,51 @@ test('editing the style re-renders the visible tiles', async () => {
   assert.match(download.suggestedFilename(), /\.json$/);
   const saved = join(OUT, 'downloaded-style.json');
   await download.saveAs(saved);
-  const { readFileSync } = await import('node:fs');
-  assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), doc);
+  assert.equal(readFileSync(saved, 'utf8'), edited);
 
-  // Reset brings the built-in back, and the server's bytes with it.
+  // Reset brings the built-in back, and the very same pixels.
   await page.click('#reset');
   await idle();
   assert.equal(await page.evaluate(() => window.rasterzenPreview.style.edited), false);
+  assert.equal(await editorText(), original);
   assert.deepEqual((await tilePixels()).tiles, before.tiles);
 });
 
 test('style errors are shown where they are', async () => {
   const original = await editorText();
+  const markedLine = async () => {
+    const top = await page.$eval('#marks .mark-line', (m) => parseFloat(m.style.top));
+    const [lh, pad] = await page.$eval('#style-text', (t) => [parseFloat(getComputedStyle(t).lineHeight), parseFloat(getComputedStyle(t).paddingTop)]);
+    return Math.round((top - pad) / lh) + 1;
+  };
 
-  // A JSON syntax error: a missing comma.
-  const broken = original.replace('"version": 8,', '"version": 8');
-  assert.notEqual(broken, original, 'the style has "version": 8,');
-  await page.fill('#style-text', broken);
+  // A JSON syntax error: a missing comma. The parser stops where the next key starts.
+  const broken = await typeOver('"version": 8,', '"version": 8');
+  await checked();
   await page.waitForSelector('#problem:not([hidden])');
   const syntax = await page.textContent('#problem');
-  const expectLine = lineOf(broken, '"version": 8') + 1; // the error is where the next key starts
-  assert.match(syntax, new RegExp(`line ${expectLine}\\b`), `syntax error at line ${expectLine}: ${syntax}`);
+  const want1 = lineOf(broken, '"version": 8') + 1;
+  assert.match(syntax, new RegExp(`line ${want1}\\b`), `syntax error at line ${want1}: ${syntax.slice(0, 300)}`);
   assert.equal(await page.$$eval('#marks .mark-line', (l) => l.length), 1, 'the line is marked');
+  assert.equal(await markedLine(), want1);
+  await typeOver('"version": 8', '"version": 8,');
+  await checked();
+  assert.equal(await page.isVisible('#problem'), false, 'fixing it clears the error');
 
   // A style error: the renderer names the JSON path; the editor marks that line.
   const doc = JSON.parse(original);
-  const k = doc.layers.findIndex((l) => l.type === 'line');
-  assert.ok(k >= 0, 'the default style has a line layer');
-  doc.layers[k].paint = { ...(doc.layers[k].paint ?? {}), 'line-width': 'very wide' };
-  const bad = JSON.stringify(doc, null, 2);
-  await page.fill('#style-text', bad);
-  await page.waitForFunction(() => /line-width/.test(document.querySelector('#problem')?.textContent ?? ''), null, { timeout: 20_000 });
+  const line = doc.layers.find((l) => l.type === 'line' && typeof l.paint?.['line-color'] === 'string');
+  assert.ok(line, 'the default style has a line layer with a plain line-color');
+  const at = original.indexOf(`"id": ${JSON.stringify(line.id)}`);
+  const bad = await typeOver(JSON.stringify(line.paint['line-color']), '"bluish"', at);
+  await checked();
+  await page.waitForSelector('#problem:not([hidden])');
   const problem = await page.textContent('#problem');
-  const want = lineOf(bad, '"very wide"');
-  assert.match(problem, new RegExp(`line ${want}\\b`), `the error points at line ${want}: ${problem}`);
-  const top = await page.$eval('#marks .mark-line', (m) => parseFloat(m.style.top));
-  const lh = await page.$eval('#style-text', (t) => parseFloat(getComputedStyle(t).lineHeight));
-  assert.equal(Math.round((top - 8) / lh) + 1, want, 'the marked line is the one with the error');
-  // The map kept the last valid style.
+  assert.match(problem, /line-color/, problem.slice(0, 300));
+  const want2 = lineOf(bad, '"bluish"');
+  assert.match(problem, new RegExp(`line ${want2}\\b`), `the error points at line ${want2}: ${problem.slice(0, 300)}`);
+  assert.equal(await markedLine(), want2, 'the marked line is the one with the error');
+  // The map keeps the last valid style (the built-in): nothing was re-rendered.
   assert.equal(await page.evaluate(() => window.rasterzenPreview.style.edited), false);
 
   await page.click('#reset');

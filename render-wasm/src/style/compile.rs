@@ -1089,3 +1089,73 @@ pub(crate) fn val_matches(v: &Val<'_>, ty: Ty) -> bool {
         Ty::Null => matches!(v, Val::Null),
     }
 }
+
+/// Finds subexpressions that occur more than once across `roots` (a layer's paint
+/// properties), moves them to the returned list and replaces them with [`Expr::Shared`]:
+/// evaluated once per `paint()` call instead of once per property.
+pub(crate) fn share_common(roots: &mut [&mut Expr]) -> Vec<Expr> {
+    fn candidate(e: &Expr) -> bool {
+        !matches!(
+            e,
+            Expr::Lit(_)
+                | Expr::Get(_)
+                | Expr::Has(_)
+                | Expr::GeometryType
+                | Expr::GeomTypeEq { .. }
+                | Expr::Id
+                | Expr::Zoom
+                | Expr::PropEq { .. }
+                | Expr::Var(_)
+                | Expr::Shared(_)
+                | Expr::LegacyCmp { .. }
+                | Expr::LegacyIn { .. }
+                | Expr::LegacyHas(_)
+        ) && e.deps().feature
+            && !e.has_free_var(0)
+            && e.size() >= 3
+    }
+    fn collect<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+        if candidate(e) {
+            out.push(e);
+        }
+        e.for_each_child(&mut |c| collect(c, out));
+    }
+    fn rewrite(e: &mut Expr, shared: &[Expr], skip: Option<usize>) {
+        if let Some(k) = shared.iter().enumerate().position(|(k, s)| Some(k) != skip && s == e) {
+            *e = Expr::Shared(k);
+            return;
+        }
+        e.for_each_child_mut(&mut |c| rewrite(c, shared, skip));
+    }
+    let mut shared: Vec<Expr> = Vec::new();
+    {
+        let mut cands: Vec<&Expr> = Vec::new();
+        for r in roots.iter() {
+            collect(r, &mut cands);
+        }
+        cands.sort_by_key(|e| std::cmp::Reverse(e.size()));
+        for (i, c) in cands.iter().enumerate() {
+            if shared.len() == super::expr::MAX_SHARED {
+                break;
+            }
+            if shared.iter().any(|s| s == *c) {
+                continue;
+            }
+            if cands[i + 1..].iter().any(|o| o == c) {
+                shared.push((*c).clone());
+            }
+        }
+    }
+    if shared.is_empty() {
+        return shared;
+    }
+    for r in roots.iter_mut() {
+        rewrite(r, &shared, None);
+    }
+    for k in 0..shared.len() {
+        let mut e = shared[k].clone();
+        e.for_each_child_mut(&mut |c| rewrite(c, &shared, Some(k)));
+        shared[k] = e;
+    }
+    shared
+}

@@ -4,6 +4,7 @@
 //! property default (or rejects the feature, for filters).
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
@@ -95,6 +96,17 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// Drops the value, calling the (out-of-line) drop glue only when it owns heap data:
+    /// temporaries on the hot path are nearly always borrowed.
+    #[inline(always)]
+    pub(crate) fn discard(self) {
+        match self {
+            Val::Null | Val::Num(_) | Val::Bool(_) | Val::Color(_) => {}
+            Val::Str(Cow::Borrowed(_)) | Val::Array(Cow::Borrowed(_)) | Val::Object(Cow::Borrowed(_)) => {}
+            owned => drop(owned),
+        }
+    }
+
     pub(crate) fn as_num(&self) -> Option<f64> {
         match self {
             Val::Num(n) => Some(*n),
@@ -138,11 +150,41 @@ pub(crate) struct Ctx<'a, 'f> {
     pub zoom: f64,
     /// Innermost `let` binding.
     vars: Option<&'f Frame<'a, 'f>>,
+    /// Values of subexpressions shared by several properties (see [`Memo`]).
+    memo: Option<&'f Memo<'a>>,
 }
 
-impl<'a> Ctx<'a, '_> {
+impl<'a, 'f> Ctx<'a, 'f> {
     pub(crate) fn new(feature: Option<FeatureRef<'a>>, zoom: f64) -> Self {
-        Ctx { feature, zoom, vars: None }
+        Ctx { feature, zoom, vars: None, memo: None }
+    }
+
+    pub(crate) fn with_memo(feature: Option<FeatureRef<'a>>, zoom: f64, memo: &'f Memo<'a>) -> Self {
+        Ctx { feature, zoom, vars: None, memo: Some(memo) }
+    }
+}
+
+/// The most subexpressions one layer shares between its paint properties.
+pub(crate) const MAX_SHARED: usize = 4;
+
+/// Per-evaluation cache of a layer's shared subexpressions ([`Expr::Shared`]): a road class
+/// computed from several properties, used by both the colour and the width, is evaluated
+/// once per feature.
+pub(crate) struct Memo<'a> {
+    exprs: &'a [Expr],
+    cells: [OnceCell<Result<Val<'a>, EvalError>>; MAX_SHARED],
+}
+
+impl<'a> Memo<'a> {
+    pub(crate) fn new(exprs: &'a [Expr]) -> Self {
+        Memo { exprs, cells: Default::default() }
+    }
+
+    fn get(&self, i: usize, feature: Option<FeatureRef<'a>>, zoom: f64) -> EvalResult<'a> {
+        let (Some(cell), Some(e)) = (self.cells.get(i), self.exprs.get(i)) else {
+            return Err(EvalError);
+        };
+        cell.get_or_init(|| e.eval(&Ctx { feature, zoom, vars: None, memo: Some(self) })).clone()
     }
 }
 
@@ -330,6 +372,8 @@ pub(crate) enum Expr {
     },
     /// A `let` binding by distance from the innermost one.
     Var(usize),
+    /// A subexpression shared by several properties of a layer, evaluated once per call.
+    Shared(usize),
     /// Legacy `filter-==` / `filter-<`...: strict type match, missing property is false.
     LegacyCmp {
         key: Key,
@@ -360,6 +404,10 @@ impl Expr {
     fn collect_deps(&self, d: &mut Deps) {
         match self {
             Expr::Lit(_) | Expr::Var(_) => {}
+            Expr::Shared(_) => {
+                d.feature = true;
+                d.zoom = true;
+            }
             Expr::Zoom => d.zoom = true,
             Expr::Get(_)
             | Expr::Has(_)
@@ -439,22 +487,209 @@ impl Expr {
         }
     }
 
-    /// Evaluates to a boolean (filters): anything but `true`, including errors, is false.
-    pub(crate) fn test(&self, ctx: &Ctx<'_, '_>) -> bool {
-        matches!(self.eval(ctx), Ok(Val::Bool(true)))
+    /// Number of nodes (for choosing the largest shared subexpressions first).
+    pub(crate) fn size(&self) -> usize {
+        let mut n = 1;
+        self.for_each_child(&mut |c| n += c.size());
+        n
     }
 
-    fn eval_bool(&self, ctx: &Ctx<'_, '_>) -> Result<bool, EvalError> {
-        match self.eval(ctx)? {
-            Val::Bool(b) => Ok(b),
-            _ => Err(EvalError),
+    /// Whether the expression refers to a `let` binding outside itself (then it cannot be
+    /// moved out of its scope).
+    pub(crate) fn has_free_var(&self, depth: usize) -> bool {
+        match self {
+            Expr::Var(i) => *i >= depth,
+            Expr::Let { value, body } => value.has_free_var(depth) || body.has_free_var(depth + 1),
+            _ => {
+                let mut free = false;
+                self.for_each_child(&mut |c| free = free || c.has_free_var(depth));
+                free
+            }
         }
     }
 
-    fn eval_num(&self, ctx: &Ctx<'_, '_>) -> Result<f64, EvalError> {
+    pub(crate) fn for_each_child<'e>(&'e self, f: &mut dyn FnMut(&'e Expr)) {
+        match self {
+            Expr::Lit(_)
+            | Expr::Get(_)
+            | Expr::Has(_)
+            | Expr::GeometryType
+            | Expr::GeomTypeEq { .. }
+            | Expr::Id
+            | Expr::Zoom
+            | Expr::PropEq { .. }
+            | Expr::Var(_)
+            | Expr::Shared(_)
+            | Expr::LegacyCmp { .. }
+            | Expr::LegacyIn { .. }
+            | Expr::LegacyHas(_) => {}
+            Expr::GetDyn(e)
+            | Expr::HasDyn(e)
+            | Expr::Not(e)
+            | Expr::Length(e)
+            | Expr::Downcase(e)
+            | Expr::Upcase(e)
+            | Expr::TypeOf(e)
+            | Expr::ToString(e)
+            | Expr::TypeIs(_, e)
+            | Expr::ToBoolean(e) => f(e),
+            Expr::All(v)
+            | Expr::Any(v)
+            | Expr::Coalesce(v)
+            | Expr::Math(_, v)
+            | Expr::Concat(v)
+            | Expr::ToNumber(v)
+            | Expr::ToColor(v)
+            | Expr::Assert(_, v)
+            | Expr::Rgba(v) => v.iter().for_each(f),
+            Expr::Cmp { lhs, rhs, .. } | Expr::In { needle: lhs, haystack: rhs } | Expr::At(lhs, rhs) => {
+                f(lhs);
+                f(rhs);
+            }
+            Expr::Let { value, body } => {
+                f(value);
+                f(body);
+            }
+            Expr::IndexOf { needle, haystack, from } => {
+                f(needle);
+                f(haystack);
+                if let Some(x) = from {
+                    f(x);
+                }
+            }
+            Expr::Slice { input, start, end } => {
+                f(input);
+                f(start);
+                if let Some(x) = end {
+                    f(x);
+                }
+            }
+            Expr::Match { input, outputs, default, .. } => {
+                f(input);
+                outputs.iter().for_each(&mut *f);
+                f(default);
+            }
+            Expr::Case { branches, default } => {
+                for (c, o) in branches {
+                    f(c);
+                    f(o);
+                }
+                f(default);
+            }
+            Expr::Step { input, first, stops } => {
+                f(input);
+                f(first);
+                stops.iter().for_each(|(_, e)| f(e));
+            }
+            Expr::Interpolate { input, stops, .. } => {
+                f(input);
+                stops.iter().for_each(|(_, e)| f(e));
+            }
+        }
+    }
+
+    pub(crate) fn for_each_child_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Expr::Lit(_)
+            | Expr::Get(_)
+            | Expr::Has(_)
+            | Expr::GeometryType
+            | Expr::GeomTypeEq { .. }
+            | Expr::Id
+            | Expr::Zoom
+            | Expr::PropEq { .. }
+            | Expr::Var(_)
+            | Expr::Shared(_)
+            | Expr::LegacyCmp { .. }
+            | Expr::LegacyIn { .. }
+            | Expr::LegacyHas(_) => {}
+            Expr::GetDyn(e)
+            | Expr::HasDyn(e)
+            | Expr::Not(e)
+            | Expr::Length(e)
+            | Expr::Downcase(e)
+            | Expr::Upcase(e)
+            | Expr::TypeOf(e)
+            | Expr::ToString(e)
+            | Expr::TypeIs(_, e)
+            | Expr::ToBoolean(e) => f(e),
+            Expr::All(v)
+            | Expr::Any(v)
+            | Expr::Coalesce(v)
+            | Expr::Math(_, v)
+            | Expr::Concat(v)
+            | Expr::ToNumber(v)
+            | Expr::ToColor(v)
+            | Expr::Assert(_, v)
+            | Expr::Rgba(v) => v.iter_mut().for_each(f),
+            Expr::Cmp { lhs, rhs, .. } | Expr::In { needle: lhs, haystack: rhs } | Expr::At(lhs, rhs) => {
+                f(lhs);
+                f(rhs);
+            }
+            Expr::Let { value, body } => {
+                f(value);
+                f(body);
+            }
+            Expr::IndexOf { needle, haystack, from } => {
+                f(needle);
+                f(haystack);
+                if let Some(x) = from {
+                    f(x);
+                }
+            }
+            Expr::Slice { input, start, end } => {
+                f(input);
+                f(start);
+                if let Some(x) = end {
+                    f(x);
+                }
+            }
+            Expr::Match { input, outputs, default, .. } => {
+                f(input);
+                outputs.iter_mut().for_each(&mut *f);
+                f(default);
+            }
+            Expr::Case { branches, default } => {
+                for (c, o) in branches {
+                    f(c);
+                    f(o);
+                }
+                f(default);
+            }
+            Expr::Step { input, first, stops } => {
+                f(input);
+                f(first);
+                stops.iter_mut().for_each(|(_, e)| f(e));
+            }
+            Expr::Interpolate { input, stops, .. } => {
+                f(input);
+                stops.iter_mut().for_each(|(_, e)| f(e));
+            }
+        }
+    }
+
+    /// Evaluates to a boolean (filters): anything but `true`, including errors, is false.
+    pub(crate) fn test<'a>(&'a self, ctx: &Ctx<'a, '_>) -> bool {
+        matches!(self.eval(ctx), Ok(Val::Bool(true)))
+    }
+
+    fn eval_bool<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Result<bool, EvalError> {
+        match self.eval(ctx)? {
+            Val::Bool(b) => Ok(b),
+            other => {
+                other.discard();
+                Err(EvalError)
+            }
+        }
+    }
+
+    fn eval_num<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Result<f64, EvalError> {
         match self.eval(ctx)? {
             Val::Num(n) => Ok(n),
-            _ => Err(EvalError),
+            other => {
+                other.discard();
+                Err(EvalError)
+            }
         }
     }
 
@@ -487,8 +722,17 @@ impl Expr {
             }
             Expr::Cmp { op, lhs, rhs, case_insensitive } => {
                 let a = lhs.eval(ctx)?;
-                let b = rhs.eval(ctx)?;
-                compare(*op, &a, &b, *case_insensitive).map(Val::Bool)
+                let b = match rhs.eval(ctx) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        a.discard();
+                        return Err(e);
+                    }
+                };
+                let r = compare(*op, &a, &b, *case_insensitive).map(Val::Bool);
+                a.discard();
+                b.discard();
+                r
             }
             Expr::GeomTypeEq { name, negate } => {
                 let eq = ctx.feature.is_some_and(|f| bytes_eq(f.geom_type().name().as_bytes(), name.as_bytes()));
@@ -505,11 +749,13 @@ impl Expr {
                 Ok(Val::Bool(eq != *negate))
             }
             Expr::Match { input, labels, outputs, default } => {
-                let i = match input.eval(ctx)? {
-                    Val::Str(s) => labels.find_str(&s),
-                    Val::Num(n) => labels.nums.iter().find(|(l, _)| *l == n).map(|(_, i)| *i),
+                let v = input.eval(ctx)?;
+                let i = match &v {
+                    Val::Str(s) => labels.find_str(s),
+                    Val::Num(n) => labels.nums.iter().find(|(l, _)| l == n).map(|(_, i)| *i),
                     _ => None,
                 };
+                v.discard();
                 match i {
                     Some(i) => outputs[i].eval(ctx),
                     None => default.eval(ctx),
@@ -526,7 +772,7 @@ impl Expr {
             Expr::Coalesce(v) => {
                 for e in v {
                     let r = e.eval(ctx)?;
-                    if r != Val::Null {
+                    if !matches!(r, Val::Null) {
                         return Ok(r);
                     }
                 }
@@ -538,7 +784,9 @@ impl Expr {
                     return Err(EvalError);
                 }
                 if let Expr::Lit(Lit::Array(items)) = &**haystack {
-                    return Ok(Val::Bool(items.iter().any(|l| lit_eq(l, &n))));
+                    let r = items.iter().any(|l| lit_eq(l, &n));
+                    n.discard();
+                    return Ok(Val::Bool(r));
                 }
                 match haystack.eval(ctx)? {
                     Val::Str(h) => match n {
@@ -578,9 +826,13 @@ impl Expr {
             }
             Expr::Let { value, body } => {
                 let frame = Frame { value: value.eval(ctx)?, parent: ctx.vars };
-                let inner = Ctx { feature: ctx.feature, zoom: ctx.zoom, vars: Some(&frame) };
+                let inner = Ctx { feature: ctx.feature, zoom: ctx.zoom, vars: Some(&frame), memo: ctx.memo };
                 body.eval(&inner)
             }
+            Expr::Shared(i) => match ctx.memo {
+                Some(m) => m.get(*i, ctx.feature, ctx.zoom),
+                None => Err(EvalError),
+            },
             Expr::Var(depth) => {
                 let mut frame = ctx.vars;
                 for _ in 0..*depth {
@@ -862,7 +1114,7 @@ fn lit_eq(l: &Lit, v: &Val<'_>) -> bool {
 }
 
 #[inline(never)]
-fn legacy_cmp(ctx: &Ctx<'_, '_>, key: &Key, op: CmpOp, value: &Lit) -> bool {
+fn legacy_cmp<'a>(ctx: &Ctx<'a, '_>, key: &'a Key, op: CmpOp, value: &Lit) -> bool {
     let Some(a) = legacy_get(ctx, key) else {
         return op == CmpOp::Ne;
     };
@@ -1010,7 +1262,7 @@ fn lerp<'a>(a: Val<'a>, b: Val<'a>, t: f64) -> EvalResult<'a> {
     }
 }
 
-fn math(op: MathOp, args: &[Expr], ctx: &Ctx<'_, '_>) -> Result<f64, EvalError> {
+fn math<'a>(op: MathOp, args: &'a [Expr], ctx: &Ctx<'a, '_>) -> Result<f64, EvalError> {
     let arg = |i: usize| args[i].eval_num(ctx);
     Ok(match op {
         MathOp::Add => {

@@ -20,7 +20,7 @@ pub use color::Color;
 use std::sync::{Arc, OnceLock};
 
 use crate::mvt::FeatureRef;
-use expr::{Ctx, Expr, Lit, Val};
+use expr::{Ctx, Expr, Lit, Memo, Val};
 
 /// Why a style was refused. The message starts with the JSON path of the problem.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -239,11 +239,15 @@ impl<T: FromVal + Clone> Prop<T> {
     /// The value for `ctx`; `default` when the expression fails or yields the wrong type
     /// (MapLibre falls back to the property default the same way).
     #[inline]
-    fn eval(&self, ctx: &Ctx<'_, '_>, default: T) -> T {
+    fn eval<'a>(&'a self, ctx: &Ctx<'a, '_>, default: T) -> T {
         match self {
             Prop::Const(v) => v.clone(),
             Prop::Expr(e) => match e.eval(ctx) {
-                Ok(v) => T::from_val(&v).unwrap_or(default),
+                Ok(v) => {
+                    let r = T::from_val(&v).unwrap_or(default);
+                    v.discard();
+                    r
+                }
                 Err(_) => default,
             },
         }
@@ -291,6 +295,41 @@ pub(crate) enum PaintSpec {
     },
 }
 
+impl PaintSpec {
+    /// The expression-valued properties (for sharing common subexpressions).
+    pub(crate) fn exprs_mut(&mut self) -> Vec<&mut Expr> {
+        let mut out: Vec<&mut Expr> = Vec::new();
+        macro_rules! push {
+            ($($p:expr),*) => {$(
+                if let Prop::Expr(x) = $p {
+                    out.push(&mut **x);
+                }
+            )*};
+        }
+        match self {
+            PaintSpec::Background { color, opacity } => {
+                push!(color, opacity);
+            }
+            PaintSpec::Fill { color, opacity, outline_color, antialias } => {
+                push!(color, opacity, antialias);
+                if let Some(Prop::Expr(x)) = outline_color {
+                    out.push(&mut **x);
+                }
+            }
+            PaintSpec::Line { color, opacity, width, gap_width, offset, blur, dasharray, cap, join, miter_limit } => {
+                push!(color, opacity, width, gap_width, offset, blur, cap, join, miter_limit);
+                if let Some(Prop::Expr(x)) = dasharray {
+                    out.push(&mut **x);
+                }
+            }
+            PaintSpec::Circle { color, opacity, radius, blur, stroke_width, stroke_color, stroke_opacity } => {
+                push!(color, opacity, radius, blur, stroke_width, stroke_color, stroke_opacity);
+            }
+        }
+        out
+    }
+}
+
 /// One drawable layer of a [`Style`].
 #[derive(Debug, Clone)]
 pub struct StyleLayer {
@@ -303,6 +342,8 @@ pub struct StyleLayer {
     filter: Option<Expr>,
     sort_key: Option<Expr>,
     paint: PaintSpec,
+    /// Subexpressions shared by several paint properties ([`Expr::Shared`]).
+    shared: Vec<Expr>,
 }
 
 fn opacity(v: f32) -> f32 {
@@ -351,7 +392,12 @@ impl StyleLayer {
 
     /// Paint for a feature (`None` for background layers, which take no feature).
     pub fn paint(&self, feature: Option<&FeatureRef<'_>>, zoom: f64) -> Paint {
-        let ctx = Ctx::new(feature.copied(), zoom);
+        let memo = Memo::new(&self.shared);
+        let ctx = if self.shared.is_empty() {
+            Ctx::new(feature.copied(), zoom)
+        } else {
+            Ctx::with_memo(feature.copied(), zoom, &memo)
+        };
         let ctx = &ctx;
         match &self.paint {
             PaintSpec::Background { color, opacity: o } => Paint::Background {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
 use super::color::Color;
-use super::compile::{describe, fold, is_expression, val_matches, CompileError, Compiler, FnSpec, Ty};
+use super::compile::{self, describe, fold, is_expression, val_matches, CompileError, Compiler, FnSpec, Ty};
 use super::expr::{Expr, Lit};
 use super::{FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, Style, StyleError, StyleLayer};
 
@@ -532,8 +532,11 @@ impl LayerParser<'_, '_> {
                 stroke_opacity: typed(&mut props, "circle-stroke-opacity", 1.0),
             },
         };
+        let mut paint = paint;
+        let shared = compile::share_common(&mut paint.exprs_mut());
         Ok(Some(StyleLayer {
             id: self.id.to_string(),
+            shared,
             kind,
             source_layer,
             minzoom,

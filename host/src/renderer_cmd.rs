@@ -1,0 +1,95 @@
+//! `rasterzen renderer publish|list|activate`: manage renderer versions in a registry.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use crate::cli::EngineArgs;
+use crate::engine::registry::Registry;
+use crate::engine::wasm::Limits;
+
+#[derive(Debug, Subcommand)]
+pub enum RendererCommand {
+    /// Validate a renderer component and store it as a new version.
+    Publish(PublishArgs),
+    /// List the published versions; the active one is marked with `*`.
+    List(RegistryArgs),
+    /// Make VERSION the active renderer; running hosts pick it up without a restart.
+    Activate(ActivateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// The registry: a directory or s3://BUCKET/PREFIX.
+    #[arg(long, env = "RASTERZEN_REGISTRY")]
+    pub registry: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The component (.wasm) to publish.
+    pub file: PathBuf,
+    /// Also make it the active version.
+    #[arg(long, env = "RASTERZEN_ACTIVATE")]
+    pub activate: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    /// The version to activate (see `rasterzen renderer list`).
+    pub version: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Opens the registry the arguments name, with the engine's limits for validation.
+pub fn open_registry(args: &RegistryArgs) -> anyhow::Result<Registry> {
+    let limits = Limits {
+        memory_bytes: args.engine.memory_limit_mb.saturating_mul(1 << 20),
+        deadline: std::time::Duration::from_millis(args.engine.render_timeout_ms),
+    };
+    let cache = args.engine.compiled_cache.clone().unwrap_or_else(crate::engine::wasm::default_compiled_cache);
+    Ok(Registry::open(&args.registry, Some(cache), limits)?)
+}
+
+pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match command {
+            RendererCommand::Publish(args) => {
+                let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+                let registry = open_registry(&args.registry)?;
+                let manifest = registry.publish(bytes, args.activate).await.with_context(|| format!("{} was not published", args.file.display()))?;
+                println!(
+                    "published {} (sha256 {}, interface {}){}",
+                    manifest.version,
+                    &manifest.sha256[..16],
+                    manifest.interface_version,
+                    if args.activate { ", active" } else { "" }
+                );
+            }
+            RendererCommand::List(args) => {
+                let registry = open_registry(&args)?;
+                let (versions, active) = registry.list().await?;
+                if versions.is_empty() {
+                    println!("no renderer versions in {}", args.registry);
+                }
+                for m in versions {
+                    let mark = if active.as_deref() == Some(m.version.as_str()) { "*" } else { " " };
+                    println!("{mark} {:<24} {}  {:>9} bytes  sha256 {}", m.version, m.published_at, m.size_bytes, &m.sha256[..16]);
+                }
+            }
+            RendererCommand::Activate(args) => {
+                let registry = open_registry(&args.registry)?;
+                registry.activate(&args.version).await?;
+                println!("active: {}", args.version);
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,920 @@
+//! End-to-end tests of the AWS Lambda mode: the real `rasterzen` binary started as a Lambda
+//! custom runtime (`AWS_LAMBDA_RUNTIME_API` set, no arguments) against an emulator of the Lambda
+//! Runtime API running in this process on 127.0.0.1, fed AWS's sample events (`tests/events/`,
+//! see `SOURCES.md` there) for API Gateway REST (v1), HTTP API (v2) and function URLs.
+//!
+//! S3 caching runs against `moto_server` (install with `pip install 'moto[server]'`); a fake
+//! upstream (a small axum server here) stands in for a failing URL-template source.
+//!
+//! `cargo test --release -p rasterzen --test lambda -- --nocapture --test-threads 1` also prints
+//! the cold-start and warm-request timings.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rasterzen");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A scratch directory removed at drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "rasterzen-lambda-test-{}-{name}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Lambda Runtime API emulator
+// ---------------------------------------------------------------------------------------------
+
+/// One invocation handed to the function by `GET …/invocation/next`.
+struct Invocation {
+    id: String,
+    body: Vec<u8>,
+    deadline_ms: u64,
+}
+
+/// What the function posted back for an invocation.
+#[derive(Debug)]
+enum Outcome {
+    /// `POST …/invocation/{id}/response`
+    Response(Vec<u8>),
+    /// `POST …/invocation/{id}/error`: the error type header and the body.
+    Error(String, Vec<u8>),
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>;
+
+/// The Runtime API (`/2018-06-01/runtime/…`) on 127.0.0.1: invocations are queued by the test
+/// and long-polled by the function, as Lambda does.
+struct Emulator {
+    address: String,
+    queue: mpsc::UnboundedSender<Invocation>,
+    waiters: Waiters,
+    first_poll: Arc<Mutex<Option<Instant>>>,
+    init_error: Arc<Mutex<Option<(String, Value)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Emulator {
+    async fn start() -> Emulator {
+        use axum::extract::{Path as AxPath, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::response::IntoResponse;
+        use axum::routing::{get, post};
+
+        #[derive(Clone)]
+        struct St {
+            next: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>,
+            waiters: Waiters,
+            first_poll: Arc<Mutex<Option<Instant>>>,
+            init_error: Arc<Mutex<Option<(String, Value)>>>,
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let st = St {
+            next: Arc::new(tokio::sync::Mutex::new(rx)),
+            waiters: Arc::default(),
+            first_poll: Arc::default(),
+            init_error: Arc::default(),
+        };
+        fn deliver(st: &St, id: &str, outcome: Outcome) -> StatusCode {
+            match st.waiters.lock().unwrap().remove(id) {
+                Some(w) => {
+                    let _ = w.send(outcome);
+                    StatusCode::ACCEPTED
+                }
+                None => StatusCode::NOT_FOUND,
+            }
+        }
+        let app = axum::Router::new()
+            .route(
+                "/2018-06-01/runtime/invocation/next",
+                get(|State(st): State<St>| async move {
+                    st.first_poll.lock().unwrap().get_or_insert_with(Instant::now);
+                    let Some(inv) = st.next.lock().await.recv().await else {
+                        return StatusCode::GONE.into_response();
+                    };
+                    (
+                        [
+                            ("lambda-runtime-aws-request-id", inv.id),
+                            ("lambda-runtime-deadline-ms", inv.deadline_ms.to_string()),
+                            (
+                                "lambda-runtime-invoked-function-arn",
+                                "arn:aws:lambda:us-east-1:123456789012:function:rasterzen-test".into(),
+                            ),
+                            ("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into()),
+                            ("content-type", "application/json".into()),
+                        ],
+                        inv.body,
+                    )
+                        .into_response()
+                }),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(|State(st): State<St>, AxPath(id): AxPath<String>, body: axum::body::Bytes| async move {
+                    deliver(&st, &id, Outcome::Response(body.to_vec()))
+                }),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(
+                    |State(st): State<St>, AxPath(id): AxPath<String>, headers: HeaderMap, body: axum::body::Bytes| async move {
+                        let kind = headers
+                            .get("lambda-runtime-function-error-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        deliver(&st, &id, Outcome::Error(kind, body.to_vec()))
+                    },
+                ),
+            )
+            .route(
+                "/2018-06-01/runtime/init/error",
+                post(|State(st): State<St>, headers: HeaderMap, body: axum::body::Bytes| async move {
+                    let kind = headers
+                        .get("lambda-runtime-function-error-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    *st.init_error.lock().unwrap() = Some((kind, body));
+                    StatusCode::ACCEPTED
+                }),
+            )
+            .with_state(st.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Emulator {
+            address,
+            queue: tx,
+            waiters: st.waiters,
+            first_poll: st.first_poll,
+            init_error: st.init_error,
+            task,
+        }
+    }
+
+    /// Queues an invocation with `budget` until its deadline and waits for what comes back.
+    async fn invoke_raw(&self, body: Vec<u8>, budget: Duration) -> Outcome {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let id = format!("8476a536-e9f4-11e8-9739-{:012x}", N.fetch_add(1, Ordering::SeqCst) + 1);
+        self.invoke_with_id(&id, body, budget).await
+    }
+
+    async fn invoke_with_id(&self, id: &str, body: Vec<u8>, budget: Duration) -> Outcome {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().unwrap().insert(id.to_string(), tx);
+        let deadline = SystemTime::now() + budget;
+        let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        self.queue.send(Invocation { id: id.to_string(), body, deadline_ms }).unwrap();
+        tokio::time::timeout(budget + Duration::from_secs(30), rx)
+            .await
+            .unwrap_or_else(|_| panic!("invocation {id}: no answer from the function"))
+            .unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The function: the real binary as a custom runtime
+// ---------------------------------------------------------------------------------------------
+
+/// `rasterzen` as Lambda starts `bootstrap`: no arguments, configuration in the environment.
+/// Killed at drop; its output (stdout and stderr, as CloudWatch gets them) goes to a log file.
+struct Function {
+    child: Child,
+    log: PathBuf,
+    emulator: Emulator,
+    started: Instant,
+    /// Spawn → first `GET …/invocation/next`: the cold start as Lambda sees it.
+    init: Duration,
+    _scratch: Scratch,
+}
+
+impl Function {
+    async fn start(envs: &[(&str, &str)]) -> Function {
+        let mut f = Function::spawn(envs).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(t) = *f.emulator.first_poll.lock().unwrap() {
+                f.init = t - f.started;
+                return f;
+            }
+            if let Ok(Some(status)) = f.child.try_wait() {
+                panic!("the function exited with {status} during its cold start:\n{}", f.log_text());
+            }
+            assert!(Instant::now() < deadline, "the function never asked for an event:\n{}", f.log_text());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn spawn(envs: &[(&str, &str)]) -> Function {
+        let emulator = Emulator::start().await;
+        let scratch = Scratch::new("function");
+        let log = scratch.0.join("output.log");
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", scratch.0.join("home"))
+            .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "rasterzen-test")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/rasterzen-test")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/24/[$LATEST]0123456789abcdef")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TMPDIR", scratch.0.join("tmp"))
+            .env("RASTERZEN_COMPILED_CACHE", scratch.0.join("compiled"));
+        std::fs::create_dir_all(scratch.0.join("tmp")).unwrap();
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = std::fs::File::create(&log).unwrap();
+        cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out);
+        let started = Instant::now();
+        let child = cmd.spawn().expect("start rasterzen as a Lambda function");
+        Function { child, log, emulator, started, init: Duration::ZERO, _scratch: scratch }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Every log line, parsed (each must be a JSON object).
+    fn log_lines(&self) -> Vec<Value> {
+        self.log_text()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Invokes with an HTTP event and decodes the HTTP response it answers.
+    async fn http(&mut self, event: &Value) -> Http {
+        self.http_within(event, Duration::from_secs(60)).await
+    }
+
+    async fn http_within(&mut self, event: &Value, budget: Duration) -> Http {
+        let started = Instant::now();
+        let outcome = self.emulator.invoke_raw(event.to_string().into_bytes(), budget).await;
+        let elapsed = started.elapsed();
+        match outcome {
+            Outcome::Response(body) => Http::parse(&body, elapsed),
+            Outcome::Error(kind, body) => panic!(
+                "invocation error {kind}: {}\n{}",
+                String::from_utf8_lossy(&body),
+                self.log_text()
+            ),
+        }
+    }
+
+    fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the function exited with {status}:\n{}", self.log_text());
+        }
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP response as the function returned it to API Gateway / the function URL.
+#[derive(Debug)]
+struct Http {
+    raw: Value,
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+    base64: bool,
+    elapsed: Duration,
+}
+
+impl Http {
+    fn parse(bytes: &[u8], elapsed: Duration) -> Http {
+        let raw: Value = serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", String::from_utf8_lossy(bytes)));
+        let status = raw["statusCode"].as_u64().unwrap_or_else(|| panic!("no statusCode: {raw}")) as u16;
+        let mut headers = HashMap::new();
+        if let Some(h) = raw.get("multiValueHeaders").and_then(Value::as_object) {
+            for (k, v) in h {
+                let joined: Vec<&str> = v.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                headers.insert(k.to_ascii_lowercase(), joined.join(", "));
+            }
+        }
+        if let Some(h) = raw.get("headers").and_then(Value::as_object) {
+            for (k, v) in h {
+                headers.insert(k.to_ascii_lowercase(), v.as_str().unwrap().to_string());
+            }
+        }
+        let base64 = raw["isBase64Encoded"].as_bool().unwrap_or(false);
+        let text = raw.get("body").and_then(Value::as_str).unwrap_or("");
+        let body = if base64 { base64_decode(text) } else { text.as_bytes().to_vec() };
+        Http { raw, status, headers, body, base64, elapsed }
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c:?}"),
+        }
+    };
+    let clean: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c) << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sample events (tests/events/, verbatim AWS samples) with the request fields a test sets
+// ---------------------------------------------------------------------------------------------
+
+fn sample(name: &str) -> Value {
+    let path = repo().join("tests/events").join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+fn split_query(path: &str) -> (&str, &str) {
+    path.split_once('?').unwrap_or((path, ""))
+}
+
+fn query_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// API Gateway REST API (v1) proxy event, named stage `testStage` (as in the sample): the
+/// client asked for `/testStage{path}`, the event's `path` is `{path}`.
+fn rest_event(path_and_query: &str, headers: &[(&str, &str)]) -> Value {
+    let (path, query) = split_query(path_and_query);
+    let mut e = sample("apigw-rest-request.json");
+    let stage = e["requestContext"]["stage"].as_str().unwrap().to_string();
+    e["httpMethod"] = json!("GET");
+    e["path"] = json!(path);
+    e["body"] = Value::Null;
+    e["pathParameters"] = json!({ "proxy": path.trim_start_matches('/') });
+    e["requestContext"]["httpMethod"] = json!("GET");
+    e["requestContext"]["path"] = json!(format!("/{stage}{path}"));
+    let pairs = query_pairs(query);
+    e["queryStringParameters"] = if pairs.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+    };
+    e["multiValueQueryStringParameters"] = if pairs.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!([v]))).collect())
+    };
+    for (k, v) in headers {
+        e["headers"][*k] = json!(v);
+        e["multiValueHeaders"][*k] = json!([v]);
+    }
+    e
+}
+
+/// Payload format 2.0 (HTTP API, function URL): `rawPath` is what the client asked for (on a
+/// named stage, with the stage in front).
+fn v2_event(sample_name: &str, raw_path_and_query: &str, headers: &[(&str, &str)]) -> Value {
+    let (path, query) = split_query(raw_path_and_query);
+    let mut e = sample(sample_name);
+    e["rawPath"] = json!(path);
+    e["rawQueryString"] = json!(query);
+    let pairs = query_pairs(query);
+    match e.as_object_mut() {
+        Some(o) if pairs.is_empty() => {
+            o.remove("queryStringParameters");
+        }
+        _ => e["queryStringParameters"] = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
+    }
+    e["requestContext"]["http"]["method"] = json!("GET");
+    e["requestContext"]["http"]["path"] = json!(path);
+    if let Some(o) = e.as_object_mut() {
+        o.remove("body");
+    }
+    e["isBase64Encoded"] = json!(false);
+    for (k, v) in headers {
+        e["headers"][*k] = json!(v);
+    }
+    e
+}
+
+fn url_event(path_and_query: &str, headers: &[(&str, &str)]) -> Value {
+    v2_event("function-url-request.json", path_and_query, headers)
+}
+
+fn http_api_event(path_and_query: &str, headers: &[(&str, &str)]) -> Value {
+    v2_event("apigw-http-request.json", path_and_query, headers)
+}
+
+/// HTTP API on the named stage `Prod` (the sample's): `rawPath` is `/Prod{path}`.
+fn http_api_prod_event(path_and_query: &str) -> Value {
+    v2_event("apigw-http-request-named-stage.json", &format!("/Prod{path_and_query}"), &[])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiles, PNGs, moto
+// ---------------------------------------------------------------------------------------------
+
+const FIRENZE: (f64, f64) = (11.2550, 43.7700);
+
+fn tile_at(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
+    let n = 2f64.powi(i32::from(z));
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let lat = lat.to_radians();
+    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    (z, x, y)
+}
+
+fn tile_path(kind: &str, t: (u8, u32, u32), suffix: &str) -> String {
+    format!("/{kind}/{}/{}/{}{suffix}.{kind}", t.0, t.1, t.2)
+}
+
+/// Decodes a PNG fully; returns (width, height, number of distinct pixel values).
+fn decode_png(bytes: &[u8]) -> (u32, u32, usize) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().expect("a valid PNG");
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).expect("PNG pixels");
+    let bpp = info.line_size / info.width as usize;
+    let distinct: std::collections::HashSet<&[u8]> = buf[..info.buffer_size()].chunks(bpp.max(1)).collect();
+    (info.width, info.height, distinct.len())
+}
+
+fn sha256(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `moto_server` on a free port, killed at drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto_server ({e}): install with: pip install 'moto[server]'"));
+        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited with {status}: install with: pip install 'moto[server]'");
+            }
+            assert!(Instant::now() < deadline, "moto_server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ]
+}
+
+fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let out = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+/// REST (v1, named stage), HTTP API (v2, `$default` and a named stage) and function URL events
+/// through the same router; PNG as base64, SVG and JSON as text; tiles cached in S3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
+    let moto = Moto::start();
+    let s3 = s3_client(&moto.endpoint);
+    s3.create_bucket().bucket("tiles").send().await.expect("create bucket in moto");
+    let env = s3_env(&moto.endpoint);
+    let mut envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The seed's `bucket=tiles prefix=lambda/v1 region=us-east-1` and `ACL=public-read`.
+    envs.extend([
+        ("RASTERZEN_CACHE", "s3://tiles/lambda/v1"),
+        ("RASTERZEN_CACHE_ACL", "public-read"),
+        ("RASTERZEN_CACHE_CONTROL", "public, max-age=600"),
+    ]);
+    let mut f = Function::start(&envs).await;
+    let t = tile_at(FIRENZE.0, FIRENZE.1, 14);
+
+    // REST API on the named stage `testStage`: without the stage fix the router would see
+    // `/testStage/png/…` and answer 404.
+    let png = f.http(&rest_event(&tile_path("png", t, ""), &[("Accept", "image/png")])).await;
+    assert_eq!(png.status, 200, "{}\n{}", png.text(), f.log_text());
+    assert!(png.base64, "PNG must be base64: {}", png.raw);
+    assert_eq!(png.header("content-type"), "image/png");
+    assert_eq!(png.header("x-rasterzen-cache"), "miss");
+    assert_eq!(png.header("access-control-allow-origin"), "*");
+    assert_eq!(png.header("cache-control"), "public, max-age=600");
+    assert!(png.header("etag").starts_with('"'), "{:?}", png.headers);
+    assert!(!png.header("x-rasterzen-renderer").is_empty());
+    assert!(png.raw["headers"].as_object().is_none_or(|h| h.is_empty()), "v1 answers in multiValueHeaders only");
+    let (w, h, colours) = decode_png(&png.body);
+    assert_eq!((w, h), (512, 512));
+    assert!(colours > 3, "a drawn map, not a blank tile ({colours} colours)");
+    assert_eq!(png.header("x-rasterzen-data-tile"), "", "z14 is not overzoomed");
+
+    // The tile landed in S3, with its type, Cache-Control and ACL, byte for byte.
+    let keys = list_keys(&s3, "tiles", "lambda/v1/").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].ends_with(&format!("/png-512@1x/14/{}/{}.png", t.1, t.2)), "{keys:?}");
+    let object = s3.get_object().bucket("tiles").key(&keys[0]).send().await.unwrap();
+    assert_eq!(object.content_type(), Some("image/png"));
+    assert_eq!(object.cache_control(), Some("public, max-age=600"));
+    assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), png.body.as_slice());
+    let acl = s3.get_object_acl().bucket("tiles").key(&keys[0]).send().await.unwrap();
+    assert!(
+        acl.grants().iter().any(|g| g.grantee().and_then(|g| g.uri()).is_some_and(|u| u.ends_with("/AllUsers"))),
+        "public-read ACL: {acl:?}"
+    );
+
+    // The right image: the same bytes as the CLI renders from the source tile the function
+    // serves (MVT: binary, so base64 too).
+    let mvt = f.http(&url_event(&tile_path("mvt", t, ""), &[])).await;
+    assert_eq!(mvt.status, 200, "{}", mvt.text());
+    assert!(mvt.base64);
+    assert_eq!(mvt.header("content-type"), "application/vnd.mapbox-vector-tile");
+    let scratch = Scratch::new("cli");
+    std::fs::write(scratch.0.join("tile.mvt"), &mvt.body).unwrap();
+    let out = Command::new(BIN)
+        .args(["render", "--input"])
+        .arg(scratch.0.join("tile.mvt"))
+        .args(["--tile", &format!("{}/{}/{}", t.0, t.1, t.2), "-o"])
+        .arg(scratch.0.join("cli.png"))
+        .env("RASTERZEN_COMPILED_CACHE", scratch.0.join("compiled"))
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli = std::fs::read(scratch.0.join("cli.png")).unwrap();
+    assert_eq!(sha256(&cli), sha256(&png.body), "the Lambda PNG is the CLI's rendering of the tile");
+
+    // Function URL: the same tile, now from S3 (the only tier), same bytes and ETag.
+    let hit = f.http(&url_event(&tile_path("png", t, ""), &[])).await;
+    assert_eq!((hit.status, hit.header("x-rasterzen-cache")), (200, "hit"), "{}", hit.text());
+    assert!(hit.base64);
+    assert_eq!(hit.body, png.body);
+    assert_eq!(hit.header("etag"), png.header("etag"));
+    assert!(hit.raw.get("multiValueHeaders").is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty())));
+
+    // HTTP API on the named stage `Prod` (rawPath `/Prod/svg/…`): SVG goes back as text.
+    let svg = f.http(&http_api_prod_event(&tile_path("svg", t, ""))).await;
+    assert_eq!(svg.status, 200, "{}\n{}", svg.text(), f.log_text());
+    assert!(!svg.base64, "SVG is text");
+    assert_eq!(svg.header("content-type"), "image/svg+xml");
+    assert!(svg.text().contains("<svg"), "{}", &svg.text()[..svg.text().len().min(200)]);
+
+    // HTTP API `$default` stage: @2x PNG, then a conditional request answered 304.
+    let retina = f.http(&http_api_event(&tile_path("png", t, "@2x"), &[])).await;
+    assert_eq!(retina.status, 200, "{}", retina.text());
+    assert_eq!(decode_png(&retina.body).0, 1024);
+    let etag = retina.header("etag").to_string();
+    let same = f.http(&http_api_event(&tile_path("png", t, "@2x"), &[("if-none-match", &etag)])).await;
+    assert_eq!(same.status, 304, "{}", same.text());
+    assert!(same.body.is_empty());
+    assert_eq!(same.header("etag"), etag);
+
+    // TileJSON through the function URL: JSON as text, tile URLs on the URL's host, https.
+    let tj = f.http(&url_event("/tilejson.json?style=light", &[])).await;
+    assert_eq!(tj.status, 200, "{}", tj.text());
+    assert!(!tj.base64);
+    assert_eq!(tj.header("content-type"), "application/json");
+    let doc: Value = serde_json::from_slice(&tj.body).unwrap();
+    let url = doc["tiles"][0].as_str().unwrap();
+    assert_eq!(url, "https://id.lambda-url.eu-west-2.on.aws/png/{z}/{x}/{y}.png?style=light", "{doc}");
+
+    // The REST API's root and health check on the named stage.
+    let ok = f.http(&rest_event("/healthz", &[])).await;
+    assert_eq!((ok.status, ok.text().trim()), (200, "ok"));
+    let index = f.http(&rest_event("/", &[])).await;
+    assert_eq!(index.status, 200);
+    assert!(index.header("content-type").starts_with("text/html"));
+    assert!(!index.base64);
+
+    // Logs: JSON lines; every line written during an invocation carries its request id.
+    f.assert_alive();
+    let lines = f.log_lines();
+    let invocations: Vec<&Value> = lines.iter().filter(|l| l["message"] == "invocation").collect();
+    assert_eq!(invocations.len(), 9, "{}", f.log_text());
+    for l in &invocations {
+        assert!(l["requestId"].as_str().is_some_and(|r| r.starts_with("8476a536-")), "{l}");
+        assert!(l["xrayTraceId"].as_str().is_some_and(|r| r.starts_with("Root=")), "{l}");
+    }
+    let access: Vec<&Value> = lines.iter().filter(|l| l["target"] == "rasterzen::access").collect();
+    assert!(!access.is_empty(), "{}", f.log_text());
+    assert!(access.iter().all(|l| l["requestId"].is_string()), "{}", f.log_text());
+    assert_eq!(invocations[0]["cold_start"], true);
+    assert!(invocations[1..].iter().all(|l| l["cold_start"] == false));
+    assert_eq!(invocations[0]["event"], "apigw-rest");
+    assert_eq!(invocations[0]["path"], tile_path("png", t, ""));
+    let kinds: Vec<&str> = invocations.iter().filter_map(|l| l["event"].as_str()).collect();
+    assert!(kinds.contains(&"function-url") && kinds.contains(&"apigw-http"), "{kinds:?}");
+    eprintln!(
+        "lambda (S3 cache, moto): init {} ms; first tile (miss, render, S3 put) {} ms; S3 hit {} ms; SVG {} ms",
+        f.init.as_millis(),
+        png.elapsed.as_millis(),
+        hit.elapsed.as_millis(),
+        svg.elapsed.as_millis()
+    );
+}
+
+/// The fake upstream: x=0 a valid tile, x=1 hangs, x=2 answers 500, x=3 garbage.
+async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::Path as AxPath;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let tile = Arc::new(std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap());
+    let app = axum::Router::new().route(
+        "/tiles/{z}/{x}/{y}",
+        axum::routing::get(move |AxPath((_z, x, _y)): AxPath<(u8, u32, String)>| {
+            let tile = Arc::clone(&tile);
+            async move {
+                match x {
+                    0 => (StatusCode::OK, tile.as_ref().clone()).into_response(),
+                    1 => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        StatusCode::OK.into_response()
+                    }
+                    2 => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+                    3 => (StatusCode::OK, b"<html>not a tile</html>".to_vec()).into_response(),
+                    _ => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, task)
+}
+
+/// A render over its limit, upstream failures, malformed events, a panic while reading the
+/// event and a request that outlives its invocation: each answers a proper HTTP error (or, for a
+/// payload that is not JSON at all, an invocation error), and the next invocation is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn errors_answer_http_and_the_function_keeps_serving() {
+    let (upstream, _up) = fake_upstream().await;
+    let template = format!("{upstream}/tiles/{{z}}/{{x}}/{{y}}.mvt");
+    let mut f = Function::start(&[
+        ("RASTERZEN_SOURCE", template.as_str()),
+        ("RASTERZEN_CACHE", "none"),
+        ("RASTERZEN_UPSTREAM_RETRIES", "0"),
+        ("RASTERZEN_UPSTREAM_TIMEOUT_MS", "30000"),
+        // Too little memory for any 512 px render; the style check at start still fits.
+        ("RASTERZEN_MEMORY_LIMIT_MB", "4"),
+    ])
+    .await;
+    let healthy = |f: &mut Function| {
+        f.assert_alive();
+    };
+    // The source works (no render involved).
+    let mvt = f.http(&url_event("/mvt/10/0/384.mvt", &[])).await;
+    assert_eq!(mvt.status, 200, "{}\n{}", mvt.text(), f.log_text());
+
+    // A render over its memory limit: 500 with the reason.
+    let limit = f.http(&url_event("/png/10/0/384.png", &[])).await;
+    assert_eq!(limit.status, 500, "{}", limit.text());
+    assert!(limit.text().contains("memory limit"), "{}", limit.text());
+    assert!(!limit.base64);
+    assert_eq!(limit.header("content-type"), "text/plain; charset=utf-8");
+    healthy(&mut f);
+
+    // Upstream failures: 502 with the reason.
+    for x in [2, 3] {
+        let up = f.http(&rest_event(&format!("/png/10/{x}/384.png"), &[])).await;
+        assert_eq!(up.status, 502, "x={x}: {}", up.text());
+        assert!(!up.text().trim().is_empty());
+    }
+    let ok = f.http(&url_event("/mvt/10/0/384.mvt", &[])).await;
+    assert_eq!(ok.status, 200);
+
+    // Malformed events: not an HTTP event at all; a REST event whose method is no method; a
+    // function URL event whose Host header is no host (lambda_http panics converting it); a
+    // malformed tile path.
+    let not_http = f.http(&json!({"hello": "world"})).await;
+    assert_eq!(not_http.status, 400, "{}", not_http.text());
+    assert!(not_http.text().contains("not an HTTP event"), "{}", not_http.text());
+    let mut bad_method = rest_event("/healthz", &[]);
+    bad_method["httpMethod"] = json!("GE T");
+    let r = f.http(&bad_method).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("malformed apigw-rest event"), "{}", r.text());
+    let bad_host = f.http(&url_event("/healthz", &[("host", "bad host name")])).await;
+    assert_eq!(bad_host.status, 400, "{}", bad_host.text());
+    assert!(bad_host.text().contains("malformed function-url event"), "{}", bad_host.text());
+    let bad_path = f.http(&http_api_prod_event("/png/a/b/c.png")).await;
+    assert_eq!(bad_path.status, 400, "{}", bad_path.text());
+    assert!(bad_path.text().contains("malformed tile path"), "{}", bad_path.text());
+    healthy(&mut f);
+
+    // Not JSON at all: the runtime reports an invocation error; the function goes on.
+    match f.emulator.invoke_raw(b"\x00 not json".to_vec(), Duration::from_secs(30)).await {
+        Outcome::Error(kind, body) => {
+            assert!(!kind.is_empty(), "{}", String::from_utf8_lossy(&body));
+        }
+        other => panic!("expected an invocation error, got {other:?}"),
+    }
+    let ok = f.http(&rest_event("/healthz", &[])).await;
+    assert_eq!((ok.status, ok.text().trim()), (200, "ok"));
+
+    // A tile whose upstream hangs past the invocation's deadline: 504 before the deadline,
+    // instead of a Lambda timeout.
+    let started = Instant::now();
+    let late = f.http_within(&url_event("/png/10/1/384.png", &[]), Duration::from_millis(2500)).await;
+    assert_eq!(late.status, 504, "{}", late.text());
+    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert!(late.text().contains("time limit"), "{}", late.text());
+    let ok = f.http(&url_event("/mvt/10/0/384.mvt", &[])).await;
+    assert_eq!(ok.status, 200);
+    healthy(&mut f);
+
+    // CloudWatch can tell why: the failures are logged with their cause and request id.
+    let lines = f.log_lines();
+    let failed: Vec<&Value> =
+        lines.iter().filter(|l| l["message"] == "invocation" && l["status"].as_u64().unwrap_or(0) >= 400).collect();
+    assert_eq!(failed.len(), 8, "{}", f.log_text());
+    for l in &failed {
+        assert!(l["requestId"].is_string() && l["error"].as_str().is_some_and(|e| !e.is_empty()), "{l}");
+    }
+    let limit_line = failed.iter().find(|l| l["status"] == 500).unwrap();
+    assert_eq!(limit_line["level"], "ERROR");
+    assert!(limit_line["error"].as_str().unwrap().contains("memory limit"), "{limit_line}");
+    assert!(
+        lines.iter().any(|l| l["message"] == "panic" && l["requestId"].is_string()),
+        "the conversion panic is logged as JSON with its request id:\n{}",
+        f.log_text()
+    );
+}
+
+/// A cold start that cannot work (bad configuration) is reported to the Runtime API's
+/// `/runtime/init/error` with the cause, and the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_cold_starts_are_reported_to_the_runtime_api() {
+    for (envs, cause) in [
+        (vec![("RASTERZEN_STYLE", "/nonexistent/style.json")], "neither a file nor a built-in style"),
+        (vec![("RASTERZEN_TILE_SIZE", "300")], "300"),
+        (vec![("RASTERZEN_SOURCE", "/nonexistent/tiles.pmtiles")], "nonexistent"),
+    ] {
+        let mut f = Function::spawn(&envs).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Ok(Some(status)) = f.child.try_wait() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the function did not stop:\n{}", f.log_text());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(!status.success());
+        let (kind, body) = f.emulator.init_error.lock().unwrap().clone().unwrap_or_else(|| {
+            panic!("no /runtime/init/error for {envs:?}:\n{}", f.log_text())
+        });
+        assert_eq!(kind, "Rasterzen.InitError");
+        let message = body["errorMessage"].as_str().unwrap_or("");
+        assert!(message.contains(cause), "{envs:?}: {body}");
+        let lines = f.log_lines();
+        assert!(
+            lines.iter().any(|l| l["message"] == "cold start failed" && l["level"] == "ERROR"),
+            "{}",
+            f.log_text()
+        );
+    }
+}
+
+/// The first cold start compiles the renderer; a later one on the same sandbox (`/tmp` kept)
+/// deserializes it. Prints the timings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_start_compiles_once_then_deserializes() {
+    let compiled = Scratch::new("compiled");
+    let dir = compiled.0.to_str().unwrap().to_string();
+    let envs = [("RASTERZEN_CACHE", "memory"), ("RASTERZEN_COMPILED_CACHE", dir.as_str())];
+    let mut report = Vec::new();
+    for (round, expect) in [(1, "Compiled"), (2, "Deserialized")] {
+        let mut f = Function::start(&envs).await;
+        let t = tile_at(FIRENZE.0, FIRENZE.1, 15);
+        let first = f.http(&url_event(&tile_path("png", t, ""), &[])).await;
+        assert_eq!(first.status, 200, "{}", first.text());
+        let next = f.http(&url_event(&tile_path("png", (t.0, t.1 + 1, t.2), ""), &[])).await;
+        assert_eq!(next.status, 200);
+        let hit = f.http(&url_event(&tile_path("png", t, ""), &[])).await;
+        assert_eq!(hit.header("x-rasterzen-cache"), "hit");
+        let lines = f.log_lines();
+        let load = lines.iter().find(|l| l["message"] == "renderer component loaded").expect("load line");
+        assert_eq!(load["load"], expect, "round {round}: {load}");
+        let init = lines.iter().find(|l| l["message"].as_str().is_some_and(|m| m.starts_with("cold start done"))).unwrap();
+        report.push(format!(
+            "cold start {round} ({expect}, renderer {} ms): init {} ms (process {} ms), first tile {} ms, \
+             warm tile (render) {} ms, warm tile (memory hit) {} ms",
+            load["ms"],
+            init["init_ms"],
+            f.init.as_millis(),
+            first.elapsed.as_millis(),
+            next.elapsed.as_millis(),
+            hit.elapsed.as_millis()
+        ));
+    }
+    for line in report {
+        eprintln!("lambda: {line}");
+    }
+}
