@@ -28,7 +28,11 @@ fn repo() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A scratch directory removed at drop.
@@ -198,7 +202,10 @@ impl Emulator {
     /// Queues an invocation with `budget` until its deadline and waits for what comes back.
     async fn invoke_raw(&self, body: Vec<u8>, budget: Duration) -> Outcome {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let id = format!("8476a536-e9f4-11e8-9739-{:012x}", N.fetch_add(1, Ordering::SeqCst) + 1);
+        let id = format!(
+            "8476a536-e9f4-11e8-9739-{:012x}",
+            N.fetch_add(1, Ordering::SeqCst) + 1
+        );
         self.invoke_with_id(&id, body, budget).await
     }
 
@@ -207,7 +214,13 @@ impl Emulator {
         self.waiters.lock().unwrap().insert(id.to_string(), tx);
         let deadline = SystemTime::now() + budget;
         let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        self.queue.send(Invocation { id: id.to_string(), body, deadline_ms }).unwrap();
+        self.queue
+            .send(Invocation {
+                id: id.to_string(),
+                body,
+                deadline_ms,
+            })
+            .unwrap();
         tokio::time::timeout(budget + Duration::from_secs(30), rx)
             .await
             .unwrap_or_else(|_| panic!("invocation {id}: no answer from the function"))
@@ -236,14 +249,22 @@ impl Function {
         let mut f = Function::spawn(envs).await;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(t) = *f.emulator.first_poll.lock().unwrap() {
+            let polled = *f.emulator.first_poll.lock().unwrap();
+            if let Some(t) = polled {
                 f.init = t - f.started;
                 return f;
             }
             if let Ok(Some(status)) = f.child.try_wait() {
-                panic!("the function exited with {status} during its cold start:\n{}", f.log_text());
+                panic!(
+                    "the function exited with {status} during its cold start:\n{}",
+                    f.log_text()
+                );
             }
-            assert!(Instant::now() < deadline, "the function never asked for an event:\n{}", f.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "the function never asked for an event:\n{}",
+                f.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -261,7 +282,10 @@ impl Function {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/rasterzen-test")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/24/[$LATEST]0123456789abcdef")
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/24/[$LATEST]0123456789abcdef",
+            )
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("TMPDIR", scratch.0.join("tmp"))
@@ -271,10 +295,19 @@ impl Function {
             cmd.env(k, v);
         }
         let out = std::fs::File::create(&log).unwrap();
-        cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out);
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
         let started = Instant::now();
         let child = cmd.spawn().expect("start rasterzen as a Lambda function");
-        Function { child, log, emulator, started, init: Duration::ZERO, _scratch: scratch }
+        Function {
+            child,
+            log,
+            emulator,
+            started,
+            init: Duration::ZERO,
+            _scratch: scratch,
+        }
     }
 
     fn log_text(&self) -> String {
@@ -286,7 +319,10 @@ impl Function {
         self.log_text()
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+            })
             .collect()
     }
 
@@ -297,7 +333,10 @@ impl Function {
 
     async fn http_within(&mut self, event: &Value, budget: Duration) -> Http {
         let started = Instant::now();
-        let outcome = self.emulator.invoke_raw(event.to_string().into_bytes(), budget).await;
+        let outcome = self
+            .emulator
+            .invoke_raw(event.to_string().into_bytes(), budget)
+            .await;
         let elapsed = started.elapsed();
         match outcome {
             Outcome::Response(body) => Http::parse(&body, elapsed),
@@ -336,13 +375,24 @@ struct Http {
 
 impl Http {
     fn parse(bytes: &[u8], elapsed: Duration) -> Http {
-        let raw: Value = serde_json::from_slice(bytes)
-            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", String::from_utf8_lossy(bytes)));
-        let status = raw["statusCode"].as_u64().unwrap_or_else(|| panic!("no statusCode: {raw}")) as u16;
+        let raw: Value = serde_json::from_slice(bytes).unwrap_or_else(|e| {
+            panic!(
+                "response is not JSON ({e}): {}",
+                String::from_utf8_lossy(bytes)
+            )
+        });
+        let status = raw["statusCode"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no statusCode: {raw}")) as u16;
         let mut headers = HashMap::new();
         if let Some(h) = raw.get("multiValueHeaders").and_then(Value::as_object) {
             for (k, v) in h {
-                let joined: Vec<&str> = v.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                let joined: Vec<&str> = v
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
                 headers.insert(k.to_ascii_lowercase(), joined.join(", "));
             }
         }
@@ -353,8 +403,19 @@ impl Http {
         }
         let base64 = raw["isBase64Encoded"].as_bool().unwrap_or(false);
         let text = raw.get("body").and_then(Value::as_str).unwrap_or("");
-        let body = if base64 { base64_decode(text) } else { text.as_bytes().to_vec() };
-        Http { raw, status, headers, body, base64, elapsed }
+        let body = if base64 {
+            base64_decode(text)
+        } else {
+            text.as_bytes().to_vec()
+        };
+        Http {
+            raw,
+            status,
+            headers,
+            body,
+            base64,
+            elapsed,
+        }
     }
 
     fn header(&self, name: &str) -> &str {
@@ -455,7 +516,10 @@ fn v2_event(sample_name: &str, raw_path_and_query: &str, headers: &[(&str, &str)
         Some(o) if pairs.is_empty() => {
             o.remove("queryStringParameters");
         }
-        _ => e["queryStringParameters"] = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
+        _ => {
+            e["queryStringParameters"] =
+                Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+        }
     }
     e["requestContext"]["http"]["method"] = json!("GET");
     e["requestContext"]["http"]["path"] = json!(path);
@@ -479,7 +543,11 @@ fn http_api_event(path_and_query: &str, headers: &[(&str, &str)]) -> Value {
 
 /// HTTP API on the named stage `Prod` (the sample's): `rawPath` is `/Prod{path}`.
 fn http_api_prod_event(path_and_query: &str) -> Value {
-    v2_event("apigw-http-request-named-stage.json", &format!("/Prod{path_and_query}"), &[])
+    v2_event(
+        "apigw-http-request-named-stage.json",
+        &format!("/Prod{path_and_query}"),
+        &[],
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,7 +560,8 @@ fn tile_at(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
     let n = 2f64.powi(i32::from(z));
     let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
     let lat = lat.to_radians();
-    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
+        as u32;
     (z, x, y)
 }
 
@@ -502,16 +571,22 @@ fn tile_path(kind: &str, t: (u8, u32, u32), suffix: &str) -> String {
 
 /// Decodes a PNG fully; returns (width, height, number of distinct pixel values).
 fn decode_png(bytes: &[u8]) -> (u32, u32, usize) {
-    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().expect("a valid PNG");
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .expect("a valid PNG");
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).expect("PNG pixels");
     let bpp = info.line_size / info.width as usize;
-    let distinct: std::collections::HashSet<&[u8]> = buf[..info.buffer_size()].chunks(bpp.max(1)).collect();
+    let distinct: std::collections::HashSet<&[u8]> =
+        buf[..info.buffer_size()].chunks(bpp.max(1)).collect();
     (info.width, info.height, distinct.len())
 }
 
 fn sha256(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `moto_server` on a free port, killed at drop.
@@ -528,12 +603,19 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto_server ({e}): install with: pip install 'moto[server]'"));
-        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server ({e}): install with: pip install 'moto[server]'")
+            });
+        let mut moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited with {status}: install with: pip install 'moto[server]'");
+                panic!(
+                    "moto_server exited with {status}: install with: pip install 'moto[server]'"
+                );
             }
             assert!(Instant::now() < deadline, "moto_server did not come up");
             std::thread::sleep(Duration::from_millis(100));
@@ -571,8 +653,17 @@ fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    let out = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
-    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -585,7 +676,11 @@ async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<S
 async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
     let moto = Moto::start();
     let s3 = s3_client(&moto.endpoint);
-    s3.create_bucket().bucket("tiles").send().await.expect("create bucket in moto");
+    s3.create_bucket()
+        .bucket("tiles")
+        .send()
+        .await
+        .expect("create bucket in moto");
     let env = s3_env(&moto.endpoint);
     let mut envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // The seed's `bucket=tiles prefix=lambda/v1 region=us-east-1` and `ACL=public-read`.
@@ -599,7 +694,12 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
 
     // REST API on the named stage `testStage`: without the stage fix the router would see
     // `/testStage/png/…` and answer 404.
-    let png = f.http(&rest_event(&tile_path("png", t, ""), &[("Accept", "image/png")])).await;
+    let png = f
+        .http(&rest_event(
+            &tile_path("png", t, ""),
+            &[("Accept", "image/png")],
+        ))
+        .await;
     assert_eq!(png.status, 200, "{}\n{}", png.text(), f.log_text());
     assert!(png.base64, "PNG must be base64: {}", png.raw);
     assert_eq!(png.header("content-type"), "image/png");
@@ -608,23 +708,54 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
     assert_eq!(png.header("cache-control"), "public, max-age=600");
     assert!(png.header("etag").starts_with('"'), "{:?}", png.headers);
     assert!(!png.header("x-rasterzen-renderer").is_empty());
-    assert!(png.raw["headers"].as_object().is_none_or(|h| h.is_empty()), "v1 answers in multiValueHeaders only");
+    assert!(
+        png.raw["headers"].as_object().is_none_or(|h| h.is_empty()),
+        "v1 answers in multiValueHeaders only"
+    );
     let (w, h, colours) = decode_png(&png.body);
     assert_eq!((w, h), (512, 512));
-    assert!(colours > 3, "a drawn map, not a blank tile ({colours} colours)");
-    assert_eq!(png.header("x-rasterzen-data-tile"), "", "z14 is not overzoomed");
+    assert!(
+        colours > 3,
+        "a drawn map, not a blank tile ({colours} colours)"
+    );
+    assert_eq!(
+        png.header("x-rasterzen-data-tile"),
+        "",
+        "z14 is not overzoomed"
+    );
 
     // The tile landed in S3, with its type, Cache-Control and ACL, byte for byte.
     let keys = list_keys(&s3, "tiles", "lambda/v1/").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].ends_with(&format!("/png-512@1x/14/{}/{}.png", t.1, t.2)), "{keys:?}");
-    let object = s3.get_object().bucket("tiles").key(&keys[0]).send().await.unwrap();
+    assert!(
+        keys[0].ends_with(&format!("/png-512@1x/14/{}/{}.png", t.1, t.2)),
+        "{keys:?}"
+    );
+    let object = s3
+        .get_object()
+        .bucket("tiles")
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(object.content_type(), Some("image/png"));
     assert_eq!(object.cache_control(), Some("public, max-age=600"));
-    assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), png.body.as_slice());
-    let acl = s3.get_object_acl().bucket("tiles").key(&keys[0]).send().await.unwrap();
+    assert_eq!(
+        object.body.collect().await.unwrap().into_bytes().as_ref(),
+        png.body.as_slice()
+    );
+    let acl = s3
+        .get_object_acl()
+        .bucket("tiles")
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
     assert!(
-        acl.grants().iter().any(|g| g.grantee().and_then(|g| g.uri()).is_some_and(|u| u.ends_with("/AllUsers"))),
+        acl.grants().iter().any(|g| g
+            .grantee()
+            .and_then(|g| g.uri())
+            .is_some_and(|u| u.ends_with("/AllUsers"))),
         "public-read ACL: {acl:?}"
     );
 
@@ -633,7 +764,10 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
     let mvt = f.http(&url_event(&tile_path("mvt", t, ""), &[])).await;
     assert_eq!(mvt.status, 200, "{}", mvt.text());
     assert!(mvt.base64);
-    assert_eq!(mvt.header("content-type"), "application/vnd.mapbox-vector-tile");
+    assert_eq!(
+        mvt.header("content-type"),
+        "application/vnd.mapbox-vector-tile"
+    );
     let scratch = Scratch::new("cli");
     std::fs::write(scratch.0.join("tile.mvt"), &mvt.body).unwrap();
     let out = Command::new(BIN)
@@ -645,31 +779,58 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cli = std::fs::read(scratch.0.join("cli.png")).unwrap();
-    assert_eq!(sha256(&cli), sha256(&png.body), "the Lambda PNG is the CLI's rendering of the tile");
+    assert_eq!(
+        sha256(&cli),
+        sha256(&png.body),
+        "the Lambda PNG is the CLI's rendering of the tile"
+    );
 
     // Function URL: the same tile, now from S3 (the only tier), same bytes and ETag.
     let hit = f.http(&url_event(&tile_path("png", t, ""), &[])).await;
-    assert_eq!((hit.status, hit.header("x-rasterzen-cache")), (200, "hit"), "{}", hit.text());
+    assert_eq!(
+        (hit.status, hit.header("x-rasterzen-cache")),
+        (200, "hit"),
+        "{}",
+        hit.text()
+    );
     assert!(hit.base64);
     assert_eq!(hit.body, png.body);
     assert_eq!(hit.header("etag"), png.header("etag"));
-    assert!(hit.raw.get("multiValueHeaders").is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty())));
+    assert!(hit
+        .raw
+        .get("multiValueHeaders")
+        .is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty())));
 
     // HTTP API on the named stage `Prod` (rawPath `/Prod/svg/…`): SVG goes back as text.
     let svg = f.http(&http_api_prod_event(&tile_path("svg", t, ""))).await;
     assert_eq!(svg.status, 200, "{}\n{}", svg.text(), f.log_text());
     assert!(!svg.base64, "SVG is text");
     assert_eq!(svg.header("content-type"), "image/svg+xml");
-    assert!(svg.text().contains("<svg"), "{}", &svg.text()[..svg.text().len().min(200)]);
+    assert!(
+        svg.text().contains("<svg"),
+        "{}",
+        &svg.text()[..svg.text().len().min(200)]
+    );
 
     // HTTP API `$default` stage: @2x PNG, then a conditional request answered 304.
-    let retina = f.http(&http_api_event(&tile_path("png", t, "@2x"), &[])).await;
+    let retina = f
+        .http(&http_api_event(&tile_path("png", t, "@2x"), &[]))
+        .await;
     assert_eq!(retina.status, 200, "{}", retina.text());
     assert_eq!(decode_png(&retina.body).0, 1024);
     let etag = retina.header("etag").to_string();
-    let same = f.http(&http_api_event(&tile_path("png", t, "@2x"), &[("if-none-match", &etag)])).await;
+    let same = f
+        .http(&http_api_event(
+            &tile_path("png", t, "@2x"),
+            &[("if-none-match", &etag)],
+        ))
+        .await;
     assert_eq!(same.status, 304, "{}", same.text());
     assert!(same.body.is_empty());
     assert_eq!(same.header("etag"), etag);
@@ -681,7 +842,10 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
     assert_eq!(tj.header("content-type"), "application/json");
     let doc: Value = serde_json::from_slice(&tj.body).unwrap();
     let url = doc["tiles"][0].as_str().unwrap();
-    assert_eq!(url, "https://id.lambda-url.eu-west-2.on.aws/png/{z}/{x}/{y}.png?style=light", "{doc}");
+    assert_eq!(
+        url, "https://id.lambda-url.eu-west-2.on.aws/png/{z}/{x}/{y}.png?style=light",
+        "{doc}"
+    );
 
     // The REST API's root and health check on the named stage.
     let ok = f.http(&rest_event("/healthz", &[])).await;
@@ -694,21 +858,47 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
     // Logs: JSON lines; every line written during an invocation carries its request id.
     f.assert_alive();
     let lines = f.log_lines();
-    let invocations: Vec<&Value> = lines.iter().filter(|l| l["message"] == "invocation").collect();
+    let invocations: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "invocation")
+        .collect();
     assert_eq!(invocations.len(), 9, "{}", f.log_text());
     for l in &invocations {
-        assert!(l["requestId"].as_str().is_some_and(|r| r.starts_with("8476a536-")), "{l}");
-        assert!(l["xrayTraceId"].as_str().is_some_and(|r| r.starts_with("Root=")), "{l}");
+        assert!(
+            l["requestId"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("8476a536-")),
+            "{l}"
+        );
+        assert!(
+            l["xrayTraceId"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("Root=")),
+            "{l}"
+        );
     }
-    let access: Vec<&Value> = lines.iter().filter(|l| l["target"] == "rasterzen::access").collect();
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "rasterzen::access")
+        .collect();
     assert!(!access.is_empty(), "{}", f.log_text());
-    assert!(access.iter().all(|l| l["requestId"].is_string()), "{}", f.log_text());
+    assert!(
+        access.iter().all(|l| l["requestId"].is_string()),
+        "{}",
+        f.log_text()
+    );
     assert_eq!(invocations[0]["cold_start"], true);
     assert!(invocations[1..].iter().all(|l| l["cold_start"] == false));
     assert_eq!(invocations[0]["event"], "apigw-rest");
     assert_eq!(invocations[0]["path"], tile_path("png", t, ""));
-    let kinds: Vec<&str> = invocations.iter().filter_map(|l| l["event"].as_str()).collect();
-    assert!(kinds.contains(&"function-url") && kinds.contains(&"apigw-http"), "{kinds:?}");
+    let kinds: Vec<&str> = invocations
+        .iter()
+        .filter_map(|l| l["event"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"function-url") && kinds.contains(&"apigw-http"),
+        "{kinds:?}"
+    );
     eprintln!(
         "lambda (S3 cache, moto): init {} ms; first tile (miss, render, S3 put) {} ms; S3 hit {} ms; SVG {} ms",
         f.init.as_millis(),
@@ -723,7 +913,9 @@ async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
     use axum::extract::Path as AxPath;
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let tile = Arc::new(std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap());
+    let tile = Arc::new(
+        std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap(),
+    );
     let app = axum::Router::new().route(
         "/tiles/{z}/{x}/{y}",
         axum::routing::get(move |AxPath((_z, x, _y)): AxPath<(u8, u32, String)>| {
@@ -783,7 +975,9 @@ async fn errors_answer_http_and_the_function_keeps_serving() {
 
     // Upstream failures: 502 with the reason.
     for x in [2, 3] {
-        let up = f.http(&rest_event(&format!("/png/10/{x}/384.png"), &[])).await;
+        let up = f
+            .http(&rest_event(&format!("/png/10/{x}/384.png"), &[]))
+            .await;
         assert_eq!(up.status, 502, "x={x}: {}", up.text());
         assert!(!up.text().trim().is_empty());
     }
@@ -795,22 +989,44 @@ async fn errors_answer_http_and_the_function_keeps_serving() {
     // malformed tile path.
     let not_http = f.http(&json!({"hello": "world"})).await;
     assert_eq!(not_http.status, 400, "{}", not_http.text());
-    assert!(not_http.text().contains("not an HTTP event"), "{}", not_http.text());
+    assert!(
+        not_http.text().contains("not an HTTP event"),
+        "{}",
+        not_http.text()
+    );
     let mut bad_method = rest_event("/healthz", &[]);
     bad_method["httpMethod"] = json!("GE T");
     let r = f.http(&bad_method).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("malformed apigw-rest event"), "{}", r.text());
-    let bad_host = f.http(&url_event("/healthz", &[("host", "bad host name")])).await;
+    assert!(
+        r.text().contains("malformed apigw-rest event"),
+        "{}",
+        r.text()
+    );
+    let bad_host = f
+        .http(&url_event("/healthz", &[("host", "bad host name")]))
+        .await;
     assert_eq!(bad_host.status, 400, "{}", bad_host.text());
-    assert!(bad_host.text().contains("malformed function-url event"), "{}", bad_host.text());
+    assert!(
+        bad_host.text().contains("malformed function-url event"),
+        "{}",
+        bad_host.text()
+    );
     let bad_path = f.http(&http_api_prod_event("/png/a/b/c.png")).await;
     assert_eq!(bad_path.status, 400, "{}", bad_path.text());
-    assert!(bad_path.text().contains("malformed tile path"), "{}", bad_path.text());
+    assert!(
+        bad_path.text().contains("malformed tile path"),
+        "{}",
+        bad_path.text()
+    );
     healthy(&mut f);
 
     // Not JSON at all: the runtime reports an invocation error; the function goes on.
-    match f.emulator.invoke_raw(b"\x00 not json".to_vec(), Duration::from_secs(30)).await {
+    match f
+        .emulator
+        .invoke_raw(b"\x00 not json".to_vec(), Duration::from_secs(30))
+        .await
+    {
         Outcome::Error(kind, body) => {
             assert!(!kind.is_empty(), "{}", String::from_utf8_lossy(&body));
         }
@@ -822,9 +1038,18 @@ async fn errors_answer_http_and_the_function_keeps_serving() {
     // A tile whose upstream hangs past the invocation's deadline: 504 before the deadline,
     // instead of a Lambda timeout.
     let started = Instant::now();
-    let late = f.http_within(&url_event("/png/10/1/384.png", &[]), Duration::from_millis(2500)).await;
+    let late = f
+        .http_within(
+            &url_event("/png/10/1/384.png", &[]),
+            Duration::from_millis(2500),
+        )
+        .await;
     assert_eq!(late.status, 504, "{}", late.text());
-    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(late.text().contains("time limit"), "{}", late.text());
     let ok = f.http(&url_event("/mvt/10/0/384.mvt", &[])).await;
     assert_eq!(ok.status, 200);
@@ -832,17 +1057,30 @@ async fn errors_answer_http_and_the_function_keeps_serving() {
 
     // CloudWatch can tell why: the failures are logged with their cause and request id.
     let lines = f.log_lines();
-    let failed: Vec<&Value> =
-        lines.iter().filter(|l| l["message"] == "invocation" && l["status"].as_u64().unwrap_or(0) >= 400).collect();
+    let failed: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "invocation" && l["status"].as_u64().unwrap_or(0) >= 400)
+        .collect();
     assert_eq!(failed.len(), 8, "{}", f.log_text());
     for l in &failed {
-        assert!(l["requestId"].is_string() && l["error"].as_str().is_some_and(|e| !e.is_empty()), "{l}");
+        assert!(
+            l["requestId"].is_string() && l["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{l}"
+        );
     }
     let limit_line = failed.iter().find(|l| l["status"] == 500).unwrap();
     assert_eq!(limit_line["level"], "ERROR");
-    assert!(limit_line["error"].as_str().unwrap().contains("memory limit"), "{limit_line}");
     assert!(
-        lines.iter().any(|l| l["message"] == "panic" && l["requestId"].is_string()),
+        limit_line["error"]
+            .as_str()
+            .unwrap()
+            .contains("memory limit"),
+        "{limit_line}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "panic" && l["requestId"].is_string()),
         "the conversion panic is logged as JSON with its request id:\n{}",
         f.log_text()
     );
@@ -853,9 +1091,15 @@ async fn errors_answer_http_and_the_function_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_cold_starts_are_reported_to_the_runtime_api() {
     for (envs, cause) in [
-        (vec![("RASTERZEN_STYLE", "/nonexistent/style.json")], "neither a file nor a built-in style"),
+        (
+            vec![("RASTERZEN_STYLE", "/nonexistent/style.json")],
+            "neither a file nor a built-in style",
+        ),
         (vec![("RASTERZEN_TILE_SIZE", "300")], "300"),
-        (vec![("RASTERZEN_SOURCE", "/nonexistent/tiles.pmtiles")], "nonexistent"),
+        (
+            vec![("RASTERZEN_SOURCE", "/nonexistent/tiles.pmtiles")],
+            "nonexistent",
+        ),
     ] {
         let mut f = Function::spawn(&envs).await;
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -863,19 +1107,29 @@ async fn failed_cold_starts_are_reported_to_the_runtime_api() {
             if let Ok(Some(status)) = f.child.try_wait() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "the function did not stop:\n{}", f.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "the function did not stop:\n{}",
+                f.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         assert!(!status.success());
-        let (kind, body) = f.emulator.init_error.lock().unwrap().clone().unwrap_or_else(|| {
-            panic!("no /runtime/init/error for {envs:?}:\n{}", f.log_text())
-        });
+        let (kind, body) = f
+            .emulator
+            .init_error
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| panic!("no /runtime/init/error for {envs:?}:\n{}", f.log_text()));
         assert_eq!(kind, "Rasterzen.InitError");
         let message = body["errorMessage"].as_str().unwrap_or("");
         assert!(message.contains(cause), "{envs:?}: {body}");
         let lines = f.log_lines();
         assert!(
-            lines.iter().any(|l| l["message"] == "cold start failed" && l["level"] == "ERROR"),
+            lines
+                .iter()
+                .any(|l| l["message"] == "cold start failed" && l["level"] == "ERROR"),
             "{}",
             f.log_text()
         );
@@ -888,21 +1142,36 @@ async fn failed_cold_starts_are_reported_to_the_runtime_api() {
 async fn cold_start_compiles_once_then_deserializes() {
     let compiled = Scratch::new("compiled");
     let dir = compiled.0.to_str().unwrap().to_string();
-    let envs = [("RASTERZEN_CACHE", "memory"), ("RASTERZEN_COMPILED_CACHE", dir.as_str())];
+    let envs = [
+        ("RASTERZEN_CACHE", "memory"),
+        ("RASTERZEN_COMPILED_CACHE", dir.as_str()),
+    ];
     let mut report = Vec::new();
     for (round, expect) in [(1, "Compiled"), (2, "Deserialized")] {
         let mut f = Function::start(&envs).await;
         let t = tile_at(FIRENZE.0, FIRENZE.1, 15);
         let first = f.http(&url_event(&tile_path("png", t, ""), &[])).await;
         assert_eq!(first.status, 200, "{}", first.text());
-        let next = f.http(&url_event(&tile_path("png", (t.0, t.1 + 1, t.2), ""), &[])).await;
+        let next = f
+            .http(&url_event(&tile_path("png", (t.0, t.1 + 1, t.2), ""), &[]))
+            .await;
         assert_eq!(next.status, 200);
         let hit = f.http(&url_event(&tile_path("png", t, ""), &[])).await;
         assert_eq!(hit.header("x-rasterzen-cache"), "hit");
         let lines = f.log_lines();
-        let load = lines.iter().find(|l| l["message"] == "renderer component loaded").expect("load line");
+        let load = lines
+            .iter()
+            .find(|l| l["message"] == "renderer component loaded")
+            .expect("load line");
         assert_eq!(load["load"], expect, "round {round}: {load}");
-        let init = lines.iter().find(|l| l["message"].as_str().is_some_and(|m| m.starts_with("cold start done"))).unwrap();
+        let init = lines
+            .iter()
+            .find(|l| {
+                l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("cold start done"))
+            })
+            .unwrap();
         report.push(format!(
             "cold start {round} ({expect}, renderer {} ms): init {} ms (process {} ms), first tile {} ms, \
              warm tile (render) {} ms, warm tile (memory hit) {} ms",

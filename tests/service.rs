@@ -5,130 +5,17 @@
 //! `pip install 'moto[server]'`), started by the test.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rasterzen");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A scratch directory removed at drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "rasterzen-test-{}-{name}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `rasterzen serve`, killed at drop; its stderr goes to a log file.
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-    _scratch: Scratch,
-}
-
-impl Server {
-    fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
-        let scratch = Scratch::new("server");
-        let port = free_port();
-        let log = scratch.0.join("stderr.log");
-        let mut cmd = Command::new(BIN);
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(args);
-        // Keep the default cache out of the user's home; keep the caller's RUST_LOG out.
-        cmd.env("XDG_CACHE_HOME", scratch.0.join("xdg"))
-            .env_remove("RUST_LOG")
-            .env("RASTERZEN_LOG_LEVEL", "info");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let child = cmd.spawn().expect("start rasterzen serve");
-        let mut server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-            _scratch: scratch,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "rasterzen serve exited with {status}:\n{}",
-                    server.log_text()
-                );
-            }
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                use std::io::{Read, Write};
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let _ =
-                    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-                let mut buf = String::new();
-                let _ = s.read_to_string(&mut buf);
-                if buf.starts_with("HTTP/1.1 200") {
-                    return server;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "rasterzen serve did not come up:\n{}",
-                server.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{repo, s3_env, Moto, Scratch, Server, BIN};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -310,6 +197,26 @@ async fn default_service_answers_every_path() {
     assert!(
         mvt.body.len() > 100 && !mvt.body.starts_with(&[0x1f, 0x8b]),
         "uncompressed MVT"
+    );
+    // The PNG over HTTP is the tile itself (not scaled to the data's bounding box): the very bytes
+    // `rasterzen render` makes from the same source tile.
+    let scratch = Scratch::new("render");
+    std::fs::write(scratch.0.join("t.mvt"), &mvt.body).unwrap();
+    let out = Command::new(BIN)
+        .args(["render", "--input"])
+        .arg(scratch.0.join("t.mvt"))
+        .args(["--tile", &format!("{}/{}/{}", t.0, t.1, t.2), "-o"])
+        .arg(scratch.0.join("t.png"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(scratch.0.join("t.png")).unwrap() == png.body,
+        "HTTP PNG differs from `rasterzen render`"
     );
     let gj = get(&s.url(&tile_path("geojson", t, ""))).await;
     assert_eq!(gj.status, 200, "{}", gj.text());
@@ -898,62 +805,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// `moto_server` on a free port, killed at drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = free_port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}): install with: pip install 'moto[server]'")
-            });
-        let mut moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!(
-                    "moto_server exited with {status}: install with: pip install 'moto[server]'"
-                );
-            }
-            assert!(Instant::now() < deadline, "moto_server did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-    ]
 }
 
 async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {

@@ -599,7 +599,11 @@ async function main() {
   gridLayer = new GridOverlay({ ...layerOptions, pane: 'overlayPane' });
   browserLayer.addTo(map);
 
-  if (Array.isArray(tj.center) && tj.center.length >= 2) {
+  // The view: the page's #map=Z/LAT/LON (tile zoom, as MapLibre's hash), else the TileJSON's centre.
+  const hash = /^#map=(\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)$/.exec(location.hash);
+  if (hash) {
+    map.setView([+hash[2], +hash[3]], Math.round(+hash[1]) - ZOFF);
+  } else if (Array.isArray(tj.center) && tj.center.length >= 2) {
     map.setView([tj.center[1], tj.center[0]], Math.max(minzoom, Math.round(tj.center[2] ?? minzoom)) - ZOFF);
   } else if (tileBounds) {
     map.fitBounds(tileBounds);
@@ -610,6 +614,11 @@ async function main() {
 
   map.on('move zoom resize viewreset', updateClip);
   map.on('zoomend moveend', updateStatus);
+  map.on('moveend', () => {
+    const c = map.getCenter();
+    const digits = Math.max(2, Math.ceil(Math.log10(2 ** map.getZoom())));
+    history.replaceState(null, '', `#map=${map.getZoom() + ZOFF}/${c.lat.toFixed(digits)}/${c.lng.toFixed(digits)}`);
+  });
   initSwipe();
   for (const b of document.querySelectorAll('#mode button')) b.onclick = () => setMode(b.dataset.mode);
   $('#grid').onchange = (e) => (e.target.checked ? gridLayer.addTo(map) : gridLayer.remove());
@@ -631,14 +640,15 @@ async function main() {
         settle();
       });
     },
-    /** The style the map shows: {builtin, edited, json}. */
-    get style() {
-      return { builtin: style.builtin, edited: style.json !== '', json: style.json || style.texts[style.builtin] };
-    },
     chooseBuiltin,
     setMode,
     stats,
     map,
+  });
+  /** The style the map shows: {builtin, edited, json}. */
+  Object.defineProperty(preview, 'style', {
+    enumerable: true,
+    get: () => ({ builtin: style.builtin, edited: style.json !== '', json: style.json || style.texts[style.builtin] }),
   });
   window.rasterzenPreview = preview;
   showServerVersion(tj.version);

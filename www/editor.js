@@ -153,18 +153,20 @@ export function locateMessage(text, message, pointers) {
   const body = message.replace(/^(?:Error:\s*)?(?:invalid style:\s*)?/i, '');
   const lc = /\bline (\d+),? column (\d+)/.exec(body);
   const pm = PATH_AT_START.exec(body);
-  if (pm && pointers) {
-    let path = pm[1];
-    while (path) {
-      const p = pointers.get(path);
-      if (p) return { start: p.keyStart, end: p.end, path };
-      const cut = Math.max(path.lastIndexOf('.'), path.lastIndexOf('['));
-      path = cut > 0 ? path.slice(0, cut) : '';
-    }
-  }
   if (lc) {
     const start = offsetOf(text, Number(lc[1]), Number(lc[2]));
     return { start: Math.max(0, start - 1), end: start, path: null };
+  }
+  if (pm && pointers) {
+    // `style: …` is about the document as a whole: point at its first line.
+    let path = pm[1] === 'style' ? '' : pm[1].replace(/^style\./, '');
+    for (;;) {
+      const p = pointers.get(path);
+      if (p) return path === '' ? { start: p.start, end: p.start + 1, path } : { start: p.keyStart, end: p.end, path };
+      if (path === '') break;
+      const cut = Math.max(path.lastIndexOf('.'), path.lastIndexOf('['));
+      path = cut > 0 ? path.slice(0, cut) : '';
+    }
   }
   return null;
 }

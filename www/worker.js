@@ -20,7 +20,7 @@ let running = 0;
 const PARALLEL_FETCHES = 2;
 
 // A small cache of tile bytes, so that re-rendering after a style edit needs no network.
-const MVT_CACHE_MAX = 256;
+const MVT_CACHE_MAX = 128;
 const mvtCache = new Map(); // "z/x/y" -> Promise<{bytes, dataTile} | null>
 
 function mvtUrl(z, x, y) {
@@ -37,7 +37,13 @@ class HttpError extends Error {
 }
 
 async function fetchTile(z, x, y) {
-  const res = await fetch(mvtUrl(z, x, y));
+  let res = await fetch(mvtUrl(z, x, y));
+  for (let retry = 1; res.status === 503 && retry <= 3; retry++) {
+    // Overloaded: wait as asked (Retry-After, seconds), then try again.
+    const wait = Math.min(10, Number(res.headers.get('Retry-After')) || retry);
+    await new Promise((ok) => setTimeout(ok, wait * 1000));
+    res = await fetch(mvtUrl(z, x, y));
+  }
   if (res.status === 404) return null; // outside the source's bounds or zooms: no tile
   if (!res.ok) {
     const why = (await res.text().catch(() => '')).trim().slice(0, 200);

@@ -22,8 +22,8 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
                 .timeout_config(
                     TimeoutConfig::builder()
                         .connect_timeout(Duration::from_secs(3))
-                        .operation_attempt_timeout(Duration::from_secs(10))
-                        .operation_timeout(Duration::from_secs(25))
+                        .operation_attempt_timeout(Duration::from_secs(5))
+                        .operation_timeout(Duration::from_secs(12))
                         .build(),
                 )
                 .retry_config(

@@ -21,6 +21,11 @@ pub enum Command {
     Version(EngineArgs),
     /// Run the HTTP tile service.
     Serve(Box<ServeArgs>),
+    /// Manage renderer versions in a registry (a directory or s3://BUCKET/PREFIX).
+    Renderer {
+        #[command(subcommand)]
+        command: crate::renderer_cmd::RendererCommand,
+    },
     /// Manage the tile cache.
     Cache {
         #[command(subcommand)]
@@ -80,9 +85,12 @@ pub struct ServeArgs {
     /// More styles a request can pick with ?style=NAME, as NAME=FILE (repeatable; comma-separated in the environment).
     #[arg(long = "named-style", env = "RASTERZEN_NAMED_STYLE", value_delimiter = ',')]
     pub named_styles: Vec<String>,
-    /// A registry of renderer versions (directory or s3://BUCKET/PREFIX). Not read yet: issue 6.
+    /// A registry of renderer versions (directory or s3://BUCKET/PREFIX): its active version serves, and is swapped in when it changes.
     #[arg(long, env = "RASTERZEN_RENDERERS")]
     pub renderers: Option<String>,
+    /// How often to check the registry's active pointer, in milliseconds (a conditional read).
+    #[arg(long, env = "RASTERZEN_RENDERER_POLL_MS", default_value_t = 10_000)]
+    pub renderer_poll_ms: u64,
     /// Tile edge in CSS pixels (@2x doubles it).
     #[arg(long, env = "RASTERZEN_TILE_SIZE", default_value_t = 512, value_parser = clap::builder::PossibleValuesParser::new(["256", "512"]).map(|s| s.parse::<u32>().unwrap_or(512)))]
     pub tile_size: u32,

@@ -90,7 +90,10 @@ async fn run(started: Instant) -> ExitCode {
     };
     init_logging(args.log.log_level.as_deref(), args.log.log_format);
     std::panic::set_hook(Box::new(|info| {
-        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         tracing::error!(panic = %panic_text(info.payload()), at = %at, "panic");
     }));
     tracing::info!(
@@ -107,7 +110,10 @@ async fn run(started: Instant) -> ExitCode {
         init_ms = ms(started.elapsed()),
         "cold start done: engine, renderer, styles, source and cache ready"
     );
-    let handler = Handler { app, cold: Arc::new(AtomicBool::new(true)) };
+    let handler = Handler {
+        app,
+        cold: Arc::new(AtomicBool::new(true)),
+    };
     let service = lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move { handler.handle(event).await }
@@ -140,7 +146,8 @@ async fn init_failed(e: &anyhow::Error) -> ExitCode {
         let sent = reqwest::Client::new()
             .post(format!("http://{api}/2018-06-01/runtime/init/error"))
             .header("Lambda-Runtime-Function-Error-Type", "Rasterzen.InitError")
-            .json(&body)
+            .header("content-type", "application/json")
+            .body(body.to_string())
             .timeout(Duration::from_secs(2))
             .send()
             .await;
@@ -175,7 +182,11 @@ impl EventKind {
             .get("domainName")
             .and_then(Value::as_str)
             .is_some_and(|d| d.contains(".lambda-url."));
-        Some(if url { EventKind::FunctionUrl } else { EventKind::HttpApi })
+        Some(if url {
+            EventKind::FunctionUrl
+        } else {
+            EventKind::HttpApi
+        })
     }
 
     fn name(self) -> &'static str {
@@ -194,7 +205,10 @@ impl EventKind {
                 serde_json::from_str::<ApiGatewayV2httpRequest>(text).err()
             }
         };
-        e.map_or_else(|| "it matches no HTTP event shape".into(), |e| e.to_string())
+        e.map_or_else(
+            || "it matches no HTTP event shape".into(),
+            |e| e.to_string(),
+        )
     }
 }
 
@@ -210,19 +224,40 @@ fn normalize(kind: EventKind, event: &mut Value) -> String {
         EventKind::Rest => {
             // `path` is the resource path; `requestContext.path` what the client asked for
             // (`/prod/png/…` on the execute-api domain, `/base/png/…` under a base path mapping).
-            let path = event.get("path").and_then(Value::as_str).unwrap_or("/").to_string();
-            let full = event.pointer("/requestContext/path").and_then(Value::as_str).unwrap_or("");
+            let path = event
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or("/")
+                .to_string();
+            let full = event
+                .pointer("/requestContext/path")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let prefix = (full.len() > path.len() && full.ends_with(path.as_str()))
-                .then(|| full[..full.len() - path.len()].trim_end_matches('/').to_string())
+                .then(|| {
+                    full[..full.len() - path.len()]
+                        .trim_end_matches('/')
+                        .to_string()
+                })
                 .filter(|p| p.starts_with('/'));
             (path, prefix)
         }
         EventKind::HttpApi | EventKind::FunctionUrl => {
-            let raw = event.get("rawPath").and_then(Value::as_str).unwrap_or("/").to_string();
+            let raw = event
+                .get("rawPath")
+                .and_then(Value::as_str)
+                .unwrap_or("/")
+                .to_string();
             match stage {
-                Some(stage) if raw == format!("/{stage}") || raw.starts_with(&format!("/{stage}/")) => {
+                Some(stage)
+                    if raw == format!("/{stage}") || raw.starts_with(&format!("/{stage}/")) =>
+                {
                     let rest = &raw[stage.len() + 1..];
-                    let path = if rest.is_empty() { "/".to_string() } else { rest.to_string() };
+                    let path = if rest.is_empty() {
+                        "/".to_string()
+                    } else {
+                        rest.to_string()
+                    };
                     event["rawPath"] = Value::String(path.clone());
                     (path, Some(format!("/{stage}")))
                 }
@@ -231,19 +266,31 @@ fn normalize(kind: EventKind, event: &mut Value) -> String {
         }
     };
     if let Some(prefix) = prefix {
-        set_header(event, "x-forwarded-prefix", &prefix, kind == EventKind::Rest);
+        set_header(
+            event,
+            "x-forwarded-prefix",
+            &prefix,
+            kind == EventKind::Rest,
+        );
     }
     path
 }
 
 /// Sets a request header in the event (replacing any spelling of it the client sent).
 fn set_header(event: &mut Value, name: &str, value: &str, multi: bool) {
-    let Some(obj) = event.as_object_mut() else { return };
-    for (field, v) in [("headers", json!(value)), ("multiValueHeaders", json!([value]))] {
+    let Some(obj) = event.as_object_mut() else {
+        return;
+    };
+    for (field, v) in [
+        ("headers", json!(value)),
+        ("multiValueHeaders", json!([value])),
+    ] {
         if field == "multiValueHeaders" && !multi {
             continue;
         }
-        let headers = obj.entry(field).or_insert_with(|| Value::Object(Map::new()));
+        let headers = obj
+            .entry(field)
+            .or_insert_with(|| Value::Object(Map::new()));
         if !headers.is_object() {
             *headers = Value::Object(Map::new());
         }
@@ -282,7 +329,11 @@ impl Reply {
             "body": format!("{reason}\n"),
             "isBase64Encoded": false,
         });
-        Reply { event, status, error: Some(reason) }
+        Reply {
+            event,
+            status,
+            error: Some(reason),
+        }
     }
 }
 
@@ -307,8 +358,12 @@ impl Handler {
         let duration_ms = ms(started.elapsed());
         let status = reply.status;
         match (&reply.error, status) {
-            (Some(error), 500..) => tracing::error!(event, path, status, duration_ms, cold_start, error = %error, "invocation"),
-            (Some(error), _) => tracing::warn!(event, path, status, duration_ms, cold_start, error = %error, "invocation"),
+            (Some(error), 500..) => {
+                tracing::error!(event, path, status, duration_ms, cold_start, error = %error, "invocation")
+            }
+            (Some(error), _) => {
+                tracing::warn!(event, path, status, duration_ms, cold_start, error = %error, "invocation")
+            }
             (None, _) => tracing::info!(event, path, status, duration_ms, cold_start, "invocation"),
         }
         Ok(reply.event)
@@ -321,10 +376,16 @@ impl Handler {
             Ok(r) => r,
             Err(_) => {
                 let why = kind.parse_error(&text);
-                return (Reply::error(400, format!("malformed {} event: {why}", kind.name())), path);
+                return (
+                    Reply::error(400, format!("malformed {} event: {why}", kind.name())),
+                    path,
+                );
             }
         };
-        let left = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let left = context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
         let mut adapter = lambda_http::Adapter::from(self.app.clone());
         // The event becomes an `http::Request` inside `call`, which panics on what it cannot
         // represent (a bad Host header, say): that is the event's fault.
@@ -334,7 +395,10 @@ impl Handler {
             Ok(f) => f,
             Err(p) => {
                 let why = panic_text(p.as_ref());
-                return (Reply::error(400, format!("malformed {} event: {why}", kind.name())), path);
+                return (
+                    Reply::error(400, format!("malformed {} event: {why}", kind.name())),
+                    path,
+                );
             }
         };
         // A task of its own: a panic in the router ends the task, not the function.
@@ -347,7 +411,11 @@ impl Handler {
             },
             Ok(Ok(Err(never))) => match never {},
             Ok(Err(e)) => {
-                let why = if e.is_panic() { panic_text(e.into_panic().as_ref()) } else { e.to_string() };
+                let why = if e.is_panic() {
+                    panic_text(e.into_panic().as_ref())
+                } else {
+                    e.to_string()
+                };
                 Reply::error(500, format!("internal error: {why}"))
             }
             Err(_) => {
@@ -369,7 +437,10 @@ impl Handler {
 /// The router's response as a reply: its status, and for errors the router's plain-text reason.
 fn http_reply(event: Value) -> Reply {
     let status = event.get("statusCode").and_then(Value::as_u64).unwrap_or(0) as u16;
-    let size = event.get("body").and_then(Value::as_str).map_or(0, str::len);
+    let size = event
+        .get("body")
+        .and_then(Value::as_str)
+        .map_or(0, str::len);
     if size > MAX_RESPONSE_BYTES {
         return Reply::error(
             500,
@@ -383,7 +454,11 @@ fn http_reply(event: Value) -> Reply {
         };
         one_line(text)
     });
-    Reply { event, status, error }
+    Reply {
+        event,
+        status,
+        error,
+    }
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> String {
@@ -471,10 +546,12 @@ struct Fields<'a>(&'a mut Map<String, Value>);
 
 impl tracing::field::Visit for Fields<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), Value::String(format!("{value:?}")));
+        self.0
+            .insert(field.name().into(), Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.insert(field.name().into(), Value::String(value.into()));
+        self.0
+            .insert(field.name().into(), Value::String(value.into()));
     }
     fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
         self.0.insert(field.name().into(), value.into());
@@ -483,12 +560,19 @@ impl tracing::field::Visit for Fields<'_> {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
-        self.0.insert(field.name().into(), serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number));
+        self.0.insert(
+            field.name().into(),
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
+        );
     }
     fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
         self.0.insert(field.name().into(), value.into());
     }
-    fn record_error(&mut self, field: &tracing::field::Field, value: &(dyn std::error::Error + 'static)) {
+    fn record_error(
+        &mut self,
+        field: &tracing::field::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
         let mut text = value.to_string();
         let mut source = value.source();
         while let Some(s) = source {
@@ -506,7 +590,10 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(EventKind::of(&json!({"httpMethod": "GET", "path": "/"})), Some(EventKind::Rest));
+        assert_eq!(
+            EventKind::of(&json!({"httpMethod": "GET", "path": "/"})),
+            Some(EventKind::Rest)
+        );
         let v2 = json!({"rawPath": "/", "requestContext": {"http": {"method": "GET"}, "domainName": "a.execute-api.eu-west-1.amazonaws.com"}});
         assert_eq!(EventKind::of(&v2), Some(EventKind::HttpApi));
         let url = json!({"rawPath": "/", "requestContext": {"http": {"method": "GET"}, "domainName": "x.lambda-url.eu-west-2.on.aws"}});
@@ -534,7 +621,10 @@ mod tests {
         let mut e = json!({"httpMethod": "GET", "path": "/png/1/2/3.png", "headers": null, "multiValueHeaders": {}, "requestContext": {"stage": "prod", "path": "/prod/png/1/2/3.png"}});
         assert_eq!(normalize(EventKind::Rest, &mut e), "/png/1/2/3.png");
         assert_eq!(e["headers"]["x-forwarded-prefix"], "/prod");
-        assert_eq!(e["multiValueHeaders"]["x-forwarded-prefix"], json!(["/prod"]));
+        assert_eq!(
+            e["multiValueHeaders"]["x-forwarded-prefix"],
+            json!(["/prod"])
+        );
         let mut e = json!({"httpMethod": "GET", "path": "/healthz", "requestContext": {"stage": "prod", "path": "/healthz"}});
         assert_eq!(normalize(EventKind::Rest, &mut e), "/healthz");
         assert!(e.get("headers").is_none());

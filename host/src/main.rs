@@ -4,9 +4,11 @@ mod aws;
 mod cache;
 mod cli;
 mod engine;
+mod lambda;
 mod logging;
 mod mvt;
 mod net;
+mod renderer_cmd;
 mod routes;
 mod serve;
 mod service;
@@ -26,12 +28,18 @@ use engine::wasm::{Limits, WasmRenderer};
 use engine::{RenderRequest, Renderer, StyleSpec};
 
 fn main() -> ExitCode {
+    // In AWS Lambda (custom runtime `provided.al2023`) this binary is `bootstrap`, started with
+    // no arguments: serve the Runtime API's events, configured by the environment alone.
+    if lambda::wanted() {
+        return lambda::main();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => cmd_render(args),
         Command::Version(args) => cmd_version(args),
         Command::Serve(args) => serve::cmd_serve(*args),
         Command::Cache { command: cli::CacheCommand::Purge(args) } => serve::cmd_purge(args),
+        Command::Renderer { command } => renderer_cmd::cmd_renderer(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,12 +49,17 @@ pub struct ActivateArgs {
 
 /// Opens the registry the arguments name, with the engine's limits for validation.
 pub fn open_registry(args: &RegistryArgs) -> anyhow::Result<Registry> {
+    open_registry_for(&args.registry, &args.engine)
+}
+
+/// Opens the registry `spec`; versions load with `engine`'s limits and compiled-artifact cache.
+pub fn open_registry_for(spec: &str, engine: &EngineArgs) -> anyhow::Result<Registry> {
     let limits = Limits {
-        memory_bytes: args.engine.memory_limit_mb.saturating_mul(1 << 20),
-        deadline: std::time::Duration::from_millis(args.engine.render_timeout_ms),
+        memory_bytes: engine.memory_limit_mb.saturating_mul(1 << 20),
+        deadline: std::time::Duration::from_millis(engine.render_timeout_ms),
     };
-    let cache = args.engine.compiled_cache.clone().unwrap_or_else(crate::engine::wasm::default_compiled_cache);
-    Ok(Registry::open(&args.registry, Some(cache), limits)?)
+    let cache = engine.compiled_cache.clone().unwrap_or_else(crate::engine::wasm::default_compiled_cache);
+    Ok(Registry::open(spec, Some(cache), limits)?)
 }
 
 pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {

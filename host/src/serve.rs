@@ -47,11 +47,28 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Builds the service (renderer, styles, source, cache) and its router from the options, once
 /// per process: `serve` listens with it, the Lambda function (`crate::lambda`) answers events with it.
 pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum::Router)> {
-    let renderer = crate::build_renderer(&args.engine)?;
-    tracing::info!(version = renderer.version(), engine = ?args.engine.engine, "renderer ready");
-    if let Some(reg) = &args.renderers {
-        tracing::warn!(registry = %reg, "--renderers is not read yet (issue 6); serving the built-in renderer");
+    let mut renderer = crate::build_renderer(&args.engine)?;
+    // With a registry, its active version replaces the built-in renderer, and a watcher swaps
+    // in whatever is activated later. A registry that cannot be read (or whose active version
+    // fails to load) leaves the built-in renderer serving, with the reason logged.
+    let mut registry_start = None;
+    if let Some(spec) = args.renderers.as_deref().filter(|s| !s.trim().is_empty()) {
+        let registry = Arc::new(crate::renderer_cmd::open_registry_for(spec, &args.engine)?);
+        let mut tag = None;
+        match registry.active().await {
+            Ok(Some((version, t))) => match registry.load(&version).await {
+                Ok(r) => {
+                    renderer = r;
+                    tag = Some(t);
+                }
+                Err(e) => tracing::error!(registry = %spec, version = %version, error = %e, "active renderer failed to load; serving the built-in one"),
+            },
+            Ok(None) => tracing::warn!(registry = %spec, "the registry has no active renderer yet; serving the built-in one"),
+            Err(e) => tracing::error!(registry = %spec, error = %e, "cannot read the renderer registry; serving the built-in renderer"),
+        }
+        registry_start = Some((registry, tag));
     }
+    tracing::info!(version = renderer.version(), engine = ?args.engine.engine, "renderer ready");
     let default_style = crate::style_spec(args.style.as_deref())?;
     let mut named = HashMap::new();
     for item in args.named_styles.iter().filter(|s| !s.trim().is_empty()) {
@@ -126,6 +143,16 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
             .await
             .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
         tracing::info!(style = %name, hash = %hash, "style ready");
+    }
+    if let Some((registry, tag)) = registry_start {
+        service.set_registry(Arc::clone(&registry));
+        let swap_target = Arc::clone(&service);
+        crate::engine::registry::spawn_watcher(
+            registry,
+            Duration::from_millis(args.renderer_poll_ms.max(50)),
+            tag,
+            move |r| swap_target.set_renderer(r),
+        );
     }
     let state = Arc::new(AppState {
         service,

@@ -203,6 +203,8 @@ pub struct Service {
     pub source: Arc<dyn TileSource>,
     pub cache: Tiered,
     renderer: ArcSwap<Arc<dyn Renderer>>,
+    /// The renderer registry, when the service runs with `--renderers`.
+    registry: std::sync::OnceLock<Arc<crate::engine::registry::Registry>>,
     pub styles: Styles,
     pub config: ServiceConfig,
     pub metrics: Metrics,
@@ -241,6 +243,7 @@ impl Service {
             source,
             cache,
             renderer: ArcSwap::from_pointee(renderer),
+            registry: std::sync::OnceLock::new(),
             styles,
             config,
             metrics: Metrics::default(),
@@ -249,6 +252,22 @@ impl Service {
             permits: Arc::new(Semaphore::new(workers)),
             waiting: AtomicUsize::new(0),
         }
+    }
+
+    /// A registry version other than the active one, for `?renderer=VERSION` (loaded once).
+    async fn pinned_renderer(&self, pin: &str, active: &str) -> Result<Arc<dyn Renderer>, TileError> {
+        let unavailable = || TileError::NotFound(format!("renderer version {pin:?} is not available (active: {active})"));
+        let registry = self.registry.get().ok_or_else(unavailable)?;
+        match registry.load(pin).await {
+            Ok(r) => Ok(r),
+            Err(crate::engine::registry::RegistryError::UnknownVersion(_)) => Err(unavailable()),
+            Err(e) => Err(TileError::Render(format!("renderer version {pin:?} failed to load: {e}"))),
+        }
+    }
+
+    /// Attaches the renderer registry (for pins); set once at start.
+    pub fn set_registry(&self, registry: Arc<crate::engine::registry::Registry>) {
+        let _ = self.registry.set(registry);
     }
 
     /// The active renderer (read once per request).
@@ -381,13 +400,10 @@ impl Service {
                 req.scale
             )));
         }
-        let renderer = self.renderer();
+        let mut renderer = self.renderer();
         if let Some(pin) = req.renderer.as_deref().filter(|p| !p.is_empty()) {
             if pin != renderer.version() {
-                return Err(TileError::NotFound(format!(
-                    "renderer version {pin:?} is not available (active: {})",
-                    renderer.version()
-                )));
+                renderer = self.pinned_renderer(pin, renderer.version()).await?;
             }
         }
         let (style_name, style) = self.style_spec(req.style.as_deref());

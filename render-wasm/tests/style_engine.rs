@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use rasterzen_render::mvt::{self, Feature, FeatureRef, GeomType, Geometry, Layer, Point, Value};
-use rasterzen_render::style::{Color, LayerKind, LineCap, LineJoin, Paint, Style, StyleError, StyleLayer};
+use rasterzen_render::style::{
+    Color, LayerKind, LineCap, LineJoin, Paint, Style, StyleError, StyleLayer,
+};
 
 // ---------------------------------------------------------------- helpers
 
@@ -13,9 +15,15 @@ use rasterzen_render::style::{Color, LayerKind, LineCap, LineJoin, Paint, Style,
 fn one(props: &[(&str, Value)], geom_type: GeomType, id: Option<u64>) -> Layer {
     let geometry = match geom_type {
         GeomType::Point => Geometry::Points(vec![Point { x: 1, y: 1 }]),
-        GeomType::LineString => Geometry::Lines(vec![vec![Point { x: 0, y: 0 }, Point { x: 5, y: 5 }]]),
+        GeomType::LineString => {
+            Geometry::Lines(vec![vec![Point { x: 0, y: 0 }, Point { x: 5, y: 5 }]])
+        }
         GeomType::Polygon => Geometry::Polygons(vec![mvt::Polygon {
-            exterior: vec![Point { x: 0, y: 0 }, Point { x: 5, y: 0 }, Point { x: 5, y: 5 }],
+            exterior: vec![
+                Point { x: 0, y: 0 },
+                Point { x: 5, y: 0 },
+                Point { x: 5, y: 5 },
+            ],
             holes: vec![],
         }]),
         GeomType::Unknown => Geometry::Unknown,
@@ -65,7 +73,9 @@ fn error_of(text: &str) -> String {
 
 /// A fill layer with `filter` (JSON text).
 fn filter_layer(filter: &str) -> Style {
-    style_with(&format!(r#"{{"id": "f", "type": "fill", "source": "s", "source-layer": "test", "filter": {filter}}}"#))
+    style_with(&format!(
+        r#"{{"id": "f", "type": "fill", "source": "s", "source-layer": "test", "filter": {filter}}}"#
+    ))
 }
 
 fn filter_matches(filter: &str, layer: &Layer, zoom: f64) -> bool {
@@ -73,20 +83,34 @@ fn filter_matches(filter: &str, layer: &Layer, zoom: f64) -> bool {
     st.layers()[0].matches(&fref(layer), zoom)
 }
 
-fn line_paint(layer: &StyleLayer, f: Option<&FeatureRef<'_>>, zoom: f64) -> (Color, f32, f32, Option<Vec<f32>>) {
+fn line_paint(
+    layer: &StyleLayer,
+    f: Option<&FeatureRef<'_>>,
+    zoom: f64,
+) -> (Color, f32, f32, Option<Vec<f32>>) {
     match layer.paint(f, zoom) {
-        Paint::Line { color, opacity, width, dasharray, .. } => (color, opacity, width, dasharray),
+        Paint::Line {
+            color,
+            opacity,
+            width,
+            dasharray,
+            ..
+        } => (color, opacity, width, dasharray),
         other => panic!("not a line paint: {other:?}"),
     }
 }
 
 fn line_width(paint_json: &str, f: Option<&FeatureRef<'_>>, zoom: f64) -> f32 {
-    let st = style_with(&format!(r#"{{"id": "l", "type": "line", "source": "s", "source-layer": "test", "paint": {paint_json}}}"#));
+    let st = style_with(&format!(
+        r#"{{"id": "l", "type": "line", "source": "s", "source-layer": "test", "paint": {paint_json}}}"#
+    ));
     line_paint(&st.layers()[0], f, zoom).2
 }
 
 fn fill_color(paint_json: &str, f: Option<&FeatureRef<'_>>, zoom: f64) -> Color {
-    let st = style_with(&format!(r#"{{"id": "l", "type": "fill", "source": "s", "source-layer": "test", "paint": {paint_json}}}"#));
+    let st = style_with(&format!(
+        r#"{{"id": "l", "type": "fill", "source": "s", "source-layer": "test", "paint": {paint_json}}}"#
+    ));
     match st.layers()[0].paint(f, zoom) {
         Paint::Fill { color, .. } => color,
         other => panic!("not a fill paint: {other:?}"),
@@ -99,7 +123,11 @@ fn close(a: f32, b: f64) -> bool {
 
 /// MapLibre's exponential interpolation between stops (z0, v0) and (z1, v1).
 fn maplibre_exp(z: f64, base: f64, (z0, v0): (f64, f64), (z1, v1): (f64, f64)) -> f64 {
-    let t = if base == 1.0 { (z - z0) / (z1 - z0) } else { (base.powf(z - z0) - 1.0) / (base.powf(z1 - z0) - 1.0) };
+    let t = if base == 1.0 {
+        (z - z0) / (z1 - z0)
+    } else {
+        (base.powf(z - z0) - 1.0) / (base.powf(z1 - z0) - 1.0)
+    };
     v0 + (v1 - v0) * t
 }
 
@@ -134,30 +162,72 @@ fn colours_in_every_css_form() {
     for (text, want) in cases {
         assert_eq!(Color::parse(text), Some(*want), "{text}");
     }
-    for bad in ["", "#12", "#xyz", "rgb(1,2)", "hsl(1,2)", "reddish", "rgb(1,2,3", "url(#a)"] {
+    for bad in [
+        "",
+        "#12",
+        "#xyz",
+        "rgb(1,2)",
+        "hsl(1,2)",
+        "reddish",
+        "rgb(1,2,3",
+        "url(#a)",
+    ] {
         assert_eq!(Color::parse(bad), None, "{bad:?} should not parse");
     }
 }
 
 #[test]
 fn colours_in_paint_properties() {
-    assert_eq!(fill_color(r#"{"fill-color": "hsla(120, 100%, 25%, 0.5)"}"#, None, 10.0), Color::rgba(0, 128, 0, 0.5));
-    assert_eq!(fill_color(r#"{"fill-color": "navy"}"#, None, 10.0), Color::rgb(0, 0, 128));
-    assert_eq!(fill_color(r#"{"fill-color": ["rgb", 1, 2, 3]}"#, None, 10.0), Color::rgb(1, 2, 3));
-    assert_eq!(fill_color(r#"{"fill-color": ["rgba", 1, 2, 3, 0.5]}"#, None, 10.0), Color::rgba(1, 2, 3, 0.5));
-    assert_eq!(fill_color(r##"{"fill-color": ["to-color", "#0f0"]}"##, None, 10.0), Color::rgb(0, 255, 0));
+    assert_eq!(
+        fill_color(r#"{"fill-color": "hsla(120, 100%, 25%, 0.5)"}"#, None, 10.0),
+        Color::rgba(0, 128, 0, 0.5)
+    );
+    assert_eq!(
+        fill_color(r#"{"fill-color": "navy"}"#, None, 10.0),
+        Color::rgb(0, 0, 128)
+    );
+    assert_eq!(
+        fill_color(r#"{"fill-color": ["rgb", 1, 2, 3]}"#, None, 10.0),
+        Color::rgb(1, 2, 3)
+    );
+    assert_eq!(
+        fill_color(r#"{"fill-color": ["rgba", 1, 2, 3, 0.5]}"#, None, 10.0),
+        Color::rgba(1, 2, 3, 0.5)
+    );
+    assert_eq!(
+        fill_color(r##"{"fill-color": ["to-color", "#0f0"]}"##, None, 10.0),
+        Color::rgb(0, 255, 0)
+    );
     // Colours from data (`to-color`, or a string where a colour is expected).
-    let l = one(&[("colour", s("#ff8000")), ("bad", s("nope"))], GeomType::Polygon, None);
+    let l = one(
+        &[("colour", s("#ff8000")), ("bad", s("nope"))],
+        GeomType::Polygon,
+        None,
+    );
     let f = fref(&l);
-    assert_eq!(fill_color(r#"{"fill-color": ["get", "colour"]}"#, Some(&f), 10.0), Color::rgb(255, 128, 0));
-    assert_eq!(fill_color(r#"{"fill-color": ["to-color", ["get", "bad"], "blue"]}"#, Some(&f), 10.0), Color::rgb(0, 0, 255));
+    assert_eq!(
+        fill_color(r#"{"fill-color": ["get", "colour"]}"#, Some(&f), 10.0),
+        Color::rgb(255, 128, 0)
+    );
+    assert_eq!(
+        fill_color(
+            r#"{"fill-color": ["to-color", ["get", "bad"], "blue"]}"#,
+            Some(&f),
+            10.0
+        ),
+        Color::rgb(0, 0, 255)
+    );
     // A failing data expression falls back to the spec default (#000000).
-    assert_eq!(fill_color(r#"{"fill-color": ["get", "bad"]}"#, Some(&f), 10.0), Color::BLACK);
+    assert_eq!(
+        fill_color(r#"{"fill-color": ["get", "bad"]}"#, Some(&f), 10.0),
+        Color::BLACK
+    );
 }
 
 #[test]
 fn colour_interpolation_is_rgb_premultiplied() {
-    let paint = r##"{"fill-color": ["interpolate", ["linear"], ["zoom"], 10, "#000000", 20, "#ffffff"]}"##;
+    let paint =
+        r##"{"fill-color": ["interpolate", ["linear"], ["zoom"], 10, "#000000", 20, "#ffffff"]}"##;
     assert_eq!(fill_color(paint, None, 5.0), Color::BLACK);
     assert_eq!(fill_color(paint, None, 15.0), Color::rgb(128, 128, 128));
     assert_eq!(fill_color(paint, None, 25.0), Color::WHITE);
@@ -174,8 +244,21 @@ fn colour_interpolation_is_rgb_premultiplied() {
 
 #[test]
 fn legacy_filters() {
-    let park = one(&[("class", s("park")), ("rank", n(3.0)), ("name", s("Boboli")), ("flag", Value::Bool(true))], GeomType::Polygon, Some(42));
-    let road = one(&[("class", s("road")), ("rank", n(12.0))], GeomType::LineString, None);
+    let park = one(
+        &[
+            ("class", s("park")),
+            ("rank", n(3.0)),
+            ("name", s("Boboli")),
+            ("flag", Value::Bool(true)),
+        ],
+        GeomType::Polygon,
+        Some(42),
+    );
+    let road = one(
+        &[("class", s("road")), ("rank", n(12.0))],
+        GeomType::LineString,
+        None,
+    );
     let cases: &[(&str, bool, bool)] = &[
         (r#"["==", "class", "park"]"#, true, false),
         (r#"["!=", "class", "park"]"#, false, true),
@@ -200,23 +283,53 @@ fn legacy_filters() {
         (r#"["==", "$id", 42]"#, true, false),
         (r#"["has", "$id"]"#, true, false),
         (r#"["!has", "$id"]"#, false, true),
-        (r#"["all", ["==", "class", "park"], ["<", "rank", 5]]"#, true, false),
-        (r#"["any", ["==", "class", "park"], ["==", "class", "road"]]"#, true, true),
-        (r#"["none", ["==", "class", "park"], ["==", "rank", 99]]"#, false, true),
+        (
+            r#"["all", ["==", "class", "park"], ["<", "rank", 5]]"#,
+            true,
+            false,
+        ),
+        (
+            r#"["any", ["==", "class", "park"], ["==", "class", "road"]]"#,
+            true,
+            true,
+        ),
+        (
+            r#"["none", ["==", "class", "park"], ["==", "rank", 99]]"#,
+            false,
+            true,
+        ),
         (r#"["all"]"#, true, true),
         (r#"["any"]"#, false, false),
-        (r#"["all", ["==", "$type", "Polygon"], ["all", ["!in", "class", "road"], ["has", "rank"]]]"#, true, false),
+        (
+            r#"["all", ["==", "$type", "Polygon"], ["all", ["!in", "class", "road"], ["has", "rank"]]]"#,
+            true,
+            false,
+        ),
     ];
     for (filter, want_park, want_road) in cases {
-        assert_eq!(filter_matches(filter, &park, 14.0), *want_park, "{filter} on park");
-        assert_eq!(filter_matches(filter, &road, 14.0), *want_road, "{filter} on road");
+        assert_eq!(
+            filter_matches(filter, &park, 14.0),
+            *want_park,
+            "{filter} on park"
+        );
+        assert_eq!(
+            filter_matches(filter, &road, 14.0),
+            *want_road,
+            "{filter} on road"
+        );
     }
 }
 
 #[test]
 fn expression_filters() {
     let park = one(
-        &[("class", s("park")), ("rank", n(3.0)), ("name", s("Boboli")), ("ele", s("12.5")), ("ok", Value::Bool(true))],
+        &[
+            ("class", s("park")),
+            ("rank", n(3.0)),
+            ("name", s("Boboli")),
+            ("ele", s("12.5")),
+            ("ok", Value::Bool(true)),
+        ],
         GeomType::Polygon,
         Some(42),
     );
@@ -237,13 +350,28 @@ fn expression_filters() {
         (r#"["any", ["<", ["get", "class"], 5], true]"#, false),
         (r#"["all", true, ["==", ["get", "class"], "park"]]"#, true),
         (r#"["any", false, ["==", ["get", "class"], "road"]]"#, false),
-        (r#"["in", ["get", "class"], ["literal", ["park", "garden"]]]"#, true),
+        (
+            r#"["in", ["get", "class"], ["literal", ["park", "garden"]]]"#,
+            true,
+        ),
         (r#"["in", "ob", ["get", "name"]]"#, true),
-        (r#"["match", ["get", "class"], ["park", "garden"], true, false]"#, true),
-        (r#"["match", ["get", "rank"], [1, 2], false, 3, true, false]"#, true),
+        (
+            r#"["match", ["get", "class"], ["park", "garden"], true, false]"#,
+            true,
+        ),
+        (
+            r#"["match", ["get", "rank"], [1, 2], false, 3, true, false]"#,
+            true,
+        ),
         (r#"["match", ["get", "rank"], "3", true, false]"#, false),
-        (r#"["case", ["==", ["get", "class"], "road"], false, ["has", "name"], true, false]"#, true),
-        (r#"["==", ["coalesce", ["get", "pmap:kind"], ["get", "class"]], "park"]"#, true),
+        (
+            r#"["case", ["==", ["get", "class"], "road"], false, ["has", "name"], true, false]"#,
+            true,
+        ),
+        (
+            r#"["==", ["coalesce", ["get", "pmap:kind"], ["get", "class"]], "park"]"#,
+            true,
+        ),
         (r#"["==", ["to-number", ["get", "ele"]], 12.5]"#, true),
         (r#"["==", ["to-string", ["get", "rank"]], "3"]"#, true),
         (r#"["to-boolean", ["get", "name"]]"#, true),
@@ -254,7 +382,10 @@ fn expression_filters() {
         (r#"[">", ["zoom"], 14]"#, false),
         (r#"["==", ["typeof", ["get", "rank"]], "number"]"#, true),
         (r#"["==", ["typeof", ["get", "missing"]], "null"]"#, true),
-        (r#"["==", ["concat", ["get", "class"], "-", ["get", "rank"]], "park-3"]"#, true),
+        (
+            r#"["==", ["concat", ["get", "class"], "-", ["get", "rank"]], "park-3"]"#,
+            true,
+        ),
         (r#"["==", ["downcase", ["get", "name"]], "boboli"]"#, true),
         (r#"["==", ["upcase", ["get", "name"]], "BOBOLI"]"#, true),
         (r#"["==", ["+", ["get", "rank"], 1, 2], 6]"#, true),
@@ -268,14 +399,29 @@ fn expression_filters() {
         (r#"["==", ["max", 4, ["get", "rank"], 9], 9]"#, true),
         (r#"["==", ["abs", -2.5], 2.5]"#, true),
         (r#"["==", ["number", ["get", "rank"]], 3]"#, true),
-        (r#"["==", ["string", ["get", "rank"], "fallback"], "fallback"]"#, true),
+        (
+            r#"["==", ["string", ["get", "rank"], "fallback"], "fallback"]"#,
+            true,
+        ),
         (r#"["boolean", ["get", "ok"]]"#, true),
         (r#"["==", ["number", ["get", "name"]], 3]"#, false),
         (r#"["==", ["literal", "park"], ["get", "class"]]"#, true),
-        (r#"["==", ["step", ["get", "rank"], "low", 3, "mid", 10, "high"], "mid"]"#, true),
-        (r#"["let", "r", ["get", "rank"], ["all", [">", ["var", "r"], 2], ["<", ["var", "r"], 4]]]"#, true),
-        (r#"["==", ["to-string", ["to-color", "red"]], "rgba(255,0,0,1)"]"#, true),
-        (r#"["==", ["get", "name"], "boboli", ["collator", {"case-sensitive": false}]]"#, true),
+        (
+            r#"["==", ["step", ["get", "rank"], "low", 3, "mid", 10, "high"], "mid"]"#,
+            true,
+        ),
+        (
+            r#"["let", "r", ["get", "rank"], ["all", [">", ["var", "r"], 2], ["<", ["var", "r"], 4]]]"#,
+            true,
+        ),
+        (
+            r#"["==", ["to-string", ["to-color", "red"]], "rgba(255,0,0,1)"]"#,
+            true,
+        ),
+        (
+            r#"["==", ["get", "name"], "boboli", ["collator", {"case-sensitive": false}]]"#,
+            true,
+        ),
         (r#"["==", ["get", "name"], "boboli"]"#, false),
         (r#"["==", ["length", ["get", "name"]], 6]"#, true),
         (r#"["==", ["at", 1, ["literal", ["a", "b"]]], "b"]"#, true),
@@ -294,19 +440,41 @@ fn filter_kind_detected_as_maplibre_does() {
     let park = one(&[("class", s("park"))], GeomType::Polygon, None);
     // Legacy: compares the property "class" with "park".
     assert!(filter_matches(r#"["==", "class", "park"]"#, &park, 10.0));
-    assert!(filter_matches(r#"["in", "class", "park", "x"]"#, &park, 10.0));
+    assert!(filter_matches(
+        r#"["in", "class", "park", "x"]"#,
+        &park,
+        10.0
+    ));
     // Expression: the strings "class" and "park" differ.
-    assert!(!filter_matches(r#"["==", ["literal", "class"], "park"]"#, &park, 10.0));
+    assert!(!filter_matches(
+        r#"["==", ["literal", "class"], "park"]"#,
+        &park,
+        10.0
+    ));
     // `in` with an expression needle is an expression.
-    assert!(filter_matches(r#"["in", ["get", "class"], ["literal", ["park"]]]"#, &park, 10.0));
+    assert!(filter_matches(
+        r#"["in", ["get", "class"], ["literal", ["park"]]]"#,
+        &park,
+        10.0
+    ));
     // `all` is legacy if any child is legacy; expression children are tolerated there.
-    assert!(filter_matches(r#"["all", ["==", "class", "park"], ["==", ["get", "class"], "park"]]"#, &park, 10.0));
-    assert!(filter_matches(r#"["all", ["==", ["get", "class"], "park"], true]"#, &park, 10.0));
+    assert!(filter_matches(
+        r#"["all", ["==", "class", "park"], ["==", ["get", "class"], "park"]]"#,
+        &park,
+        10.0
+    ));
+    assert!(filter_matches(
+        r#"["all", ["==", ["get", "class"], "park"], true]"#,
+        &park,
+        10.0
+    ));
 }
 
 #[test]
 fn layer_visibility_and_zoom_range() {
-    let st = style_with(r#"{"id": "l", "type": "line", "source": "s", "source-layer": "roads", "minzoom": 5, "maxzoom": 10.5}"#);
+    let st = style_with(
+        r#"{"id": "l", "type": "line", "source": "s", "source-layer": "roads", "minzoom": 5, "maxzoom": 10.5}"#,
+    );
     let l = &st.layers()[0];
     assert_eq!(l.id(), "l");
     assert_eq!(l.kind(), LayerKind::Line);
@@ -315,10 +483,15 @@ fn layer_visibility_and_zoom_range() {
     assert!(l.visible_at(5.0));
     assert!(l.visible_at(10.49));
     assert!(!l.visible_at(10.5));
-    let st = style_with(r#"{"id": "l", "type": "fill", "source": "s", "source-layer": "x", "layout": {"visibility": "none"}}"#);
+    let st = style_with(
+        r#"{"id": "l", "type": "fill", "source": "s", "source-layer": "x", "layout": {"visibility": "none"}}"#,
+    );
     assert!(!st.layers()[0].visible_at(10.0));
     let f = one(&[], GeomType::Polygon, None);
-    assert!(st.layers()[0].matches(&fref(&f), 10.0), "no filter accepts everything");
+    assert!(
+        st.layers()[0].matches(&fref(&f), 10.0),
+        "no filter accepts everything"
+    );
 }
 
 // ---------------------------------------------------------------- functions and expressions
@@ -327,8 +500,13 @@ fn layer_visibility_and_zoom_range() {
 fn legacy_zoom_functions() {
     // base 1: linear; base != 1: MapLibre's exponential formula.
     for base in [1.0, 1.2, 1.5, 2.0, 0.8] {
-        let paint = format!(r#"{{"line-width": {{"base": {base}, "stops": [[5, 1], [10, 4], [18, 30]]}}}}"#);
-        assert!(close(line_width(&paint, None, 3.0), 1.0), "below the first stop");
+        let paint = format!(
+            r#"{{"line-width": {{"base": {base}, "stops": [[5, 1], [10, 4], [18, 30]]}}}}"#
+        );
+        assert!(
+            close(line_width(&paint, None, 3.0), 1.0),
+            "below the first stop"
+        );
         assert!(close(line_width(&paint, None, 5.0), 1.0));
         for z in [5.5, 7.0, 9.9] {
             let want = maplibre_exp(z, base, (5.0, 1.0), (10.0, 4.0));
@@ -340,23 +518,41 @@ fn legacy_zoom_functions() {
             let got = line_width(&paint, None, z);
             assert!(close(got, want), "base {base} z {z}: {got} vs {want}");
         }
-        assert!(close(line_width(&paint, None, 22.0), 30.0), "above the last stop");
+        assert!(
+            close(line_width(&paint, None, 22.0), 30.0),
+            "above the last stop"
+        );
     }
     // Worked example: base 2 between (10, 0) and (14, 15) at z 12 is 15 * 3/15 = 3.
-    assert!(close(line_width(r#"{"line-width": {"base": 2, "stops": [[10, 0], [14, 15]]}}"#, None, 12.0), 3.0));
+    assert!(close(
+        line_width(
+            r#"{"line-width": {"base": 2, "stops": [[10, 0], [14, 15]]}}"#,
+            None,
+            12.0
+        ),
+        3.0
+    ));
     // Interval functions step.
     let paint = r#"{"line-width": {"type": "interval", "stops": [[5, 1], [10, 4]]}}"#;
     assert!(close(line_width(paint, None, 2.0), 1.0));
     assert!(close(line_width(paint, None, 9.99), 1.0));
     assert!(close(line_width(paint, None, 10.0), 4.0));
     // Non-interpolatable properties default to interval.
-    let st = style_with(r#"{"id": "l", "type": "line", "source": "s", "source-layer": "x",
+    let st = style_with(
+        r#"{"id": "l", "type": "line", "source": "s", "source-layer": "x",
         "layout": {"line-cap": {"stops": [[10, "butt"], [14, "round"]]}},
-        "paint": {"line-dasharray": {"stops": [[10, [2, 1]], [14, [4, 2]]]}}}"#);
+        "paint": {"line-dasharray": {"stops": [[10, [2, 1]], [14, [4, 2]]]}}}"#,
+    );
     let l = &st.layers()[0];
-    for (z, cap, dash) in [(9.0, LineCap::Butt, vec![2.0, 1.0]), (13.9, LineCap::Butt, vec![2.0, 1.0]), (14.0, LineCap::Round, vec![4.0, 2.0])] {
+    for (z, cap, dash) in [
+        (9.0, LineCap::Butt, vec![2.0, 1.0]),
+        (13.9, LineCap::Butt, vec![2.0, 1.0]),
+        (14.0, LineCap::Round, vec![4.0, 2.0]),
+    ] {
         match l.paint(None, z) {
-            Paint::Line { cap: c, dasharray, .. } => {
+            Paint::Line {
+                cap: c, dasharray, ..
+            } => {
                 assert_eq!(c, cap, "z {z}");
                 assert_eq!(dasharray, Some(dash), "z {z}");
             }
@@ -393,13 +589,29 @@ fn interpolate_and_step_expressions() {
     let paint = r#"{"line-width": ["let", "k", ["get", "kind"],
         ["interpolate", ["linear"], ["zoom"], 10, ["match", ["var", "k"], "major", 2, 1], 20, ["match", ["var", "k"], "major", 12, 1]]]}"#;
     assert!(close(line_width(paint, Some(&f), 15.0), 7.0));
-    assert!(close(line_width(paint, None, 15.0), 1.0), "no feature: the match fallback");
+    assert!(
+        close(line_width(paint, None, 15.0), 1.0),
+        "no feature: the match fallback"
+    );
 }
 
 #[test]
 fn legacy_property_functions() {
-    let a = one(&[("kind", s("a")), ("rank", n(5.0)), ("w", n(3.0)), ("col", s("#00ff00"))], GeomType::LineString, None);
-    let b = one(&[("kind", s("zzz")), ("rank", s("five"))], GeomType::LineString, None);
+    let a = one(
+        &[
+            ("kind", s("a")),
+            ("rank", n(5.0)),
+            ("w", n(3.0)),
+            ("col", s("#00ff00")),
+        ],
+        GeomType::LineString,
+        None,
+    );
+    let b = one(
+        &[("kind", s("zzz")), ("rank", s("five"))],
+        GeomType::LineString,
+        None,
+    );
     let (fa, fb) = (fref(&a), fref(&b));
     // categorical with a default
     let paint = r#"{"line-width": {"property": "kind", "type": "categorical", "stops": [["a", 7], ["b", 8]], "default": 2}}"#;
@@ -407,16 +619,24 @@ fn legacy_property_functions() {
     assert!(close(line_width(paint, Some(&fb), 10.0), 2.0));
     // exponential on a numeric property; non-numbers use the default (else the spec default)
     let paint = r#"{"line-width": {"property": "rank", "base": 2, "stops": [[0, 0], [10, 100]]}}"#;
-    assert!(close(line_width(paint, Some(&fa), 10.0), maplibre_exp(5.0, 2.0, (0.0, 0.0), (10.0, 100.0))));
+    assert!(close(
+        line_width(paint, Some(&fa), 10.0),
+        maplibre_exp(5.0, 2.0, (0.0, 0.0), (10.0, 100.0))
+    ));
     assert!(close(line_width(paint, Some(&fb), 10.0), 1.0));
     // interval on a property
-    let paint = r#"{"line-width": {"property": "rank", "type": "interval", "stops": [[0, 1], [5, 6]]}}"#;
+    let paint =
+        r#"{"line-width": {"property": "rank", "type": "interval", "stops": [[0, 1], [5, 6]]}}"#;
     assert!(close(line_width(paint, Some(&fa), 10.0), 6.0));
     // identity
     let paint = r#"{"line-width": {"property": "w", "type": "identity"}}"#;
     assert!(close(line_width(paint, Some(&fa), 10.0), 3.0));
     assert!(close(line_width(paint, Some(&fb), 10.0), 1.0));
-    let c = fill_color(r#"{"fill-color": {"property": "col", "type": "identity"}}"#, Some(&fa), 10.0);
+    let c = fill_color(
+        r#"{"fill-color": {"property": "col", "type": "identity"}}"#,
+        Some(&fa),
+        10.0,
+    );
     assert_eq!(c, Color::rgb(0, 255, 0));
     // zoom-and-property: interpolate over zoom between per-zoom property functions
     let paint = r#"{"line-width": {"property": "rank", "stops": [
@@ -449,8 +669,22 @@ fn paint_defaults_and_values() {
     let st = Style::from_json(text).unwrap();
     assert!(st.warnings().is_empty(), "{:?}", st.warnings());
     let p: Vec<Paint> = st.layers().iter().map(|l| l.paint(None, 10.0)).collect();
-    assert_eq!(p[0], Paint::Background { color: Color::BLACK, opacity: 1.0 });
-    assert_eq!(p[1], Paint::Fill { color: Color::BLACK, opacity: 1.0, outline_color: None, antialias: true });
+    assert_eq!(
+        p[0],
+        Paint::Background {
+            color: Color::BLACK,
+            opacity: 1.0
+        }
+    );
+    assert_eq!(
+        p[1],
+        Paint::Fill {
+            color: Color::BLACK,
+            opacity: 1.0,
+            outline_color: None,
+            antialias: true
+        }
+    );
     assert_eq!(
         p[2],
         Paint::Line {
@@ -480,9 +714,22 @@ fn paint_defaults_and_values() {
     );
     assert_eq!(
         p[4],
-        Paint::Fill { color: Color::rgb(0x12, 0x34, 0x56), opacity: 0.5, outline_color: Some(Color::rgb(255, 0, 0)), antialias: true }
+        Paint::Fill {
+            color: Color::rgb(0x12, 0x34, 0x56),
+            opacity: 0.5,
+            outline_color: Some(Color::rgb(255, 0, 0)),
+            antialias: true
+        }
     );
-    assert_eq!(p[5], Paint::Fill { color: Color::BLACK, opacity: 1.0, outline_color: None, antialias: false });
+    assert_eq!(
+        p[5],
+        Paint::Fill {
+            color: Color::BLACK,
+            opacity: 1.0,
+            outline_color: None,
+            antialias: false
+        }
+    );
     assert_eq!(
         p[6],
         Paint::Line {
@@ -511,7 +758,15 @@ fn paint_defaults_and_values() {
         }
     );
     let kinds: Vec<LayerKind> = st.layers().iter().map(|l| l.kind()).collect();
-    assert_eq!(kinds[..4], [LayerKind::Background, LayerKind::Fill, LayerKind::Line, LayerKind::Circle]);
+    assert_eq!(
+        kinds[..4],
+        [
+            LayerKind::Background,
+            LayerKind::Fill,
+            LayerKind::Line,
+            LayerKind::Circle
+        ]
+    );
 }
 
 #[test]
@@ -526,7 +781,15 @@ fn data_driven_paint_and_sort_keys() {
         }}"##,
     );
     let l = &st.layers()[0];
-    let hw = one(&[("kind", s("highway")), ("sort_rank", n(354.0)), ("tunnel", Value::Bool(true))], GeomType::LineString, None);
+    let hw = one(
+        &[
+            ("kind", s("highway")),
+            ("sort_rank", n(354.0)),
+            ("tunnel", Value::Bool(true)),
+        ],
+        GeomType::LineString,
+        None,
+    );
     let minor = one(&[("kind", s("minor_road"))], GeomType::LineString, None);
     let (c, o, w, _) = line_paint(l, Some(&fref(&hw)), 14.0);
     assert_eq!((c, o, w), (Color::rgb(0xf6, 0xc2, 0x7e), 0.5, 8.0));
@@ -534,7 +797,9 @@ fn data_driven_paint_and_sort_keys() {
     assert_eq!((c, o, w), (Color::WHITE, 1.0, 1.0));
     assert_eq!(l.sort_key(&fref(&hw), 14.0), Some(354.0));
     assert_eq!(l.sort_key(&fref(&minor), 14.0), None, "null sort key");
-    let st = style_with(r#"{"id": "f", "type": "fill", "source": "s", "source-layer": "x", "layout": {"fill-sort-key": 3}}"#);
+    let st = style_with(
+        r#"{"id": "f", "type": "fill", "source": "s", "source-layer": "x", "layout": {"fill-sort-key": 3}}"#,
+    );
     assert_eq!(st.layers()[0].sort_key(&fref(&minor), 1.0), Some(3.0));
     let st = style_with(r#"{"id": "f", "type": "fill", "source": "s", "source-layer": "x"}"#);
     assert_eq!(st.layers()[0].sort_key(&fref(&minor), 1.0), None);
@@ -557,79 +822,154 @@ fn fill_extrusion_is_a_flat_fill() {
     assert_eq!(st.layers()[0].kind(), LayerKind::Fill);
     assert_eq!(
         st.layers()[0].paint(None, 15.0),
-        Paint::Fill { color: Color::rgb(0xaa, 0xbb, 0xcc), opacity: 0.6, outline_color: None, antialias: true }
+        Paint::Fill {
+            color: Color::rgb(0xaa, 0xbb, 0xcc),
+            opacity: 0.6,
+            outline_color: None,
+            antialias: true
+        }
     );
-    assert_eq!(st.warnings(), [r#"layers[0] (id "3d"): fill-extrusion layers are drawn as flat fills"#]);
+    assert_eq!(
+        st.warnings(),
+        [r#"layers[0] (id "3d"): fill-extrusion layers are drawn as flat fills"#]
+    );
 }
 
 // ---------------------------------------------------------------- errors and warnings
 
 fn layers_json(n_before: usize, last: &str) -> String {
-    let mut v: Vec<String> =
-        (0..n_before).map(|i| format!(r#"{{"id": "l{i}", "type": "line", "source": "s", "source-layer": "x"}}"#)).collect();
+    let mut v: Vec<String> = (0..n_before)
+        .map(|i| format!(r#"{{"id": "l{i}", "type": "line", "source": "s", "source-layer": "x"}}"#))
+        .collect();
     v.push(last.to_string());
-    format!(r#"{{"version": 8, "sources": {{}}, "layers": [{}]}}"#, v.join(","))
+    format!(
+        r#"{{"version": 8, "sources": {{}}, "layers": [{}]}}"#,
+        v.join(",")
+    )
 }
 
 #[test]
 fn errors_carry_the_json_path() {
     let cases: &[(String, &str)] = &[
         (
-            layers_json(12, r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": "wide"}}"#),
+            layers_json(
+                12,
+                r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": "wide"}}"#,
+            ),
             r#"layers[12].paint.line-width: expected number or expression, got "wide""#,
         ),
         (
-            layers_json(3, r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["fnord", 1]}"#),
+            layers_json(
+                3,
+                r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["fnord", 1]}"#,
+            ),
             r#"layers[3].filter: unknown expression operator "fnord""#,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["all", ["==", ["get", "a"], 1], ["fnord"]]}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["all", ["==", ["get", "a"], 1], ["fnord"]]}"#,
+            ),
             r#"layers[0].filter[2]: unknown expression operator "fnord""#,
         ),
         (
-            layers_json(1, r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": ["interpolate", ["linear"], ["zoom"], 5, "wide", 10, 3]}}"#),
+            layers_json(
+                1,
+                r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": ["interpolate", ["linear"], ["zoom"], 5, "wide", 10, 3]}}"#,
+            ),
             r#"layers[1].paint.line-width[4]: expected number, got "wide""#,
         ),
         (
-            layers_json(0, r##"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "paint": {"fill-color": "#ggg"}}"##),
+            layers_json(
+                0,
+                r##"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "paint": {"fill-color": "#ggg"}}"##,
+            ),
             r##"layers[0].paint.fill-color: expected color or expression, got "#ggg""##,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "paint": {"fill-color": ["match", ["get", "k"], "a", "bluish", "red"]}}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "paint": {"fill-color": ["match", ["get", "k"], "a", "bluish", "red"]}}"#,
+            ),
             r#"layers[0].paint.fill-color[3]: could not parse color from "bluish""#,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "layout": {"line-cap": "flat"}}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "layout": {"line-cap": "flat"}}"#,
+            ),
             r#"layers[0].layout.line-cap: expected one of "butt", "round", "square" or an expression, got "flat""#,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": {"stops": [[10, 1], [5, 2]]}}}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": {"stops": [[10, 1], [5, 2]]}}}"#,
+            ),
             r#"layers[0].paint.line-width.stops[1][0]: stop inputs must be in ascending order (5 after 10)"#,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": ["step", ["zoom"], 1, 10]}}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "line", "source": "s", "source-layer": "x", "paint": {"line-width": ["step", ["zoom"], 1, 10]}}"#,
+            ),
             r#"layers[0].paint.line-width: "step" expects an input, a first output and input/output pairs, got 3 arguments"#,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["==", "class"]}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["==", "class"]}"#,
+            ),
             r#"layers[0].filter: "==" expects 2 to 3 arguments, got 1"#,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["==", ["get", "a"], ["var", "v"]]}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "filter": ["==", ["get", "a"], ["var", "v"]]}"#,
+            ),
             r#"layers[0].filter[2][1]: unknown variable "v"; bind it with "let" first"#,
         ),
         (
-            layers_json(0, r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "minzoom": "5"}"#),
+            layers_json(
+                0,
+                r#"{"id": "x", "type": "fill", "source": "s", "source-layer": "x", "minzoom": "5"}"#,
+            ),
             r#"layers[0].minzoom: expected a number from 0 to 24, got "5""#,
         ),
-        (layers_json(1, r#"{"id": "l0", "type": "fill", "source": "s", "source-layer": "x"}"#), r#"layers[1].id: duplicate layer id "l0""#),
-        (layers_json(0, r#"{"type": "fill"}"#), r#"layers[0]: missing "id""#),
-        (layers_json(0, r#"{"id": "x"}"#), r#"layers[0]: missing "type""#),
-        (r#"{"layers": []}"#.to_string(), r#"style: missing "version" (must be 8)"#),
-        (r#"{"version": 7, "layers": []}"#.to_string(), r#"version: expected 8, got 7"#),
-        (r#"{"version": 8}"#.to_string(), r#"style: missing "layers""#),
-        (r#"{"version": 8, "layers": {}}"#.to_string(), r#"layers: expected an array, got an object"#),
-        (r#"[1, 2]"#.to_string(), r#"style: expected a JSON object at the top level, got an array"#),
+        (
+            layers_json(
+                1,
+                r#"{"id": "l0", "type": "fill", "source": "s", "source-layer": "x"}"#,
+            ),
+            r#"layers[1].id: duplicate layer id "l0""#,
+        ),
+        (
+            layers_json(0, r#"{"type": "fill"}"#),
+            r#"layers[0]: missing "id""#,
+        ),
+        (
+            layers_json(0, r#"{"id": "x"}"#),
+            r#"layers[0]: missing "type""#,
+        ),
+        (
+            r#"{"layers": []}"#.to_string(),
+            r#"style: missing "version" (must be 8)"#,
+        ),
+        (
+            r#"{"version": 7, "layers": []}"#.to_string(),
+            r#"version: expected 8, got 7"#,
+        ),
+        (
+            r#"{"version": 8}"#.to_string(),
+            r#"style: missing "layers""#,
+        ),
+        (
+            r#"{"version": 8, "layers": {}}"#.to_string(),
+            r#"layers: expected an array, got an object"#,
+        ),
+        (
+            r#"[1, 2]"#.to_string(),
+            r#"style: expected a JSON object at the top level, got an array"#,
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(error_of(text), *want);
@@ -637,10 +977,27 @@ fn errors_carry_the_json_path() {
     // Not JSON at all: line and column of the problem.
     let text = "{\n  \"version\": 8,\n  \"layers\" [\n}";
     let e = Style::from_json(text).unwrap_err();
-    assert!(matches!(e, StyleError::Json { line: 3, column: 12, .. }), "{e:?}");
-    assert!(e.to_string().starts_with("style: not valid JSON at line 3 column 12: expected `:`"), "{e}");
+    assert!(
+        matches!(
+            e,
+            StyleError::Json {
+                line: 3,
+                column: 12,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("style: not valid JSON at line 3 column 12: expected `:`"),
+        "{e}"
+    );
     let e = error_of("version: 8");
-    assert!(e.starts_with("style: not valid JSON at line 1 column 1: "), "{e}");
+    assert!(
+        e.starts_with("style: not valid JSON at line 1 column 1: "),
+        "{e}"
+    );
 }
 
 #[test]
@@ -692,6 +1049,23 @@ fn unknown_keys_and_skipped_layers_are_warnings() {
     assert!(!st.layers()[3].matches(&fref(&f), 10.0));
 }
 
+#[test]
+fn zoom_outside_a_top_level_curve_is_a_warning() {
+    let st = style_with(
+        r#"{"id": "l", "type": "line", "source": "s", "source-layer": "x",
+        "paint": {"line-width": ["*", 2, ["interpolate", ["linear"], ["zoom"], 0, 1, 10, 2]],
+                  "line-opacity": ["let", "k", ["get", "k"], ["step", ["zoom"], 0.5, 10, ["match", ["var", "k"], "a", 1, 0.8]]]}}"#,
+    );
+    assert_eq!(
+        st.warnings(),
+        [
+            r#"layers[0].paint.line-width: "zoom" is only allowed as the input of a top-level "step" or "interpolate" (MapLibre rejects this style; evaluated anyway)"#
+        ]
+    );
+    // Evaluated anyway.
+    assert!(close(line_paint(&st.layers()[0], None, 5.0).2, 3.0));
+}
+
 // ---------------------------------------------------------------- hashing
 
 #[test]
@@ -708,20 +1082,34 @@ fn hash_is_stable_and_sensitive() {
     let d = a.replace(r#""name": "x""#, r#""name": "y""#);
     let ha = Style::from_json(a).unwrap().hash_hex().to_string();
     assert_eq!(ha.len(), 16);
-    assert!(ha.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-    assert_eq!(Style::from_json(b).unwrap().hash_hex(), ha, "whitespace and key order do not matter");
+    assert!(ha
+        .bytes()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert_eq!(
+        Style::from_json(b).unwrap().hash_hex(),
+        ha,
+        "whitespace and key order do not matter"
+    );
     assert_ne!(Style::from_json(&c).unwrap().hash_hex(), ha);
     assert_ne!(Style::from_json(&d).unwrap().hash_hex(), ha);
     // Built-ins: stable, distinct.
-    let hashes: BTreeSet<String> = Style::BUILTIN_NAMES.iter().map(|n| Style::builtin(n).unwrap().hash_hex().to_string()).collect();
+    let hashes: BTreeSet<String> = Style::BUILTIN_NAMES
+        .iter()
+        .map(|n| Style::builtin(n).unwrap().hash_hex().to_string())
+        .collect();
     assert_eq!(hashes.len(), Style::BUILTIN_NAMES.len());
-    assert_eq!(Style::builtin("default").unwrap().hash_hex(), Style::builtin("default").unwrap().hash_hex());
+    assert_eq!(
+        Style::builtin("default").unwrap().hash_hex(),
+        Style::builtin("default").unwrap().hash_hex()
+    );
 }
 
 // ---------------------------------------------------------------- built-in styles vs real data
 
 fn repo_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
 }
 
 /// Every tile of a PMTiles v3 archive as (zoom, decoded tile). A minimal reader: root
@@ -731,7 +1119,10 @@ fn pmtiles(rel: &str) -> Vec<(u8, mvt::Tile)> {
     assert_eq!(&data[..7], b"PMTiles");
     let u64_at = |o: usize| u64::from_le_bytes(data[o..o + 8].try_into().unwrap()) as usize;
     let (root_off, root_len, leaf_len, tiles_off) = (u64_at(8), u64_at(16), u64_at(48), u64_at(56));
-    assert_eq!(leaf_len, 0, "leaf directories are not supported by this test reader");
+    assert_eq!(
+        leaf_len, 0,
+        "leaf directories are not supported by this test reader"
+    );
     let dir = gunzip(&data[root_off..root_off + root_len]);
     let mut pos = 0;
     let mut varint = || {
@@ -759,7 +1150,11 @@ fn pmtiles(rel: &str) -> Vec<(u8, mvt::Tile)> {
     let mut offsets: Vec<u64> = Vec::with_capacity(count);
     for i in 0..count {
         let v = varint();
-        let off = if v == 0 && i > 0 { offsets[i - 1] + lens[i - 1] } else { v - 1 };
+        let off = if v == 0 && i > 0 {
+            offsets[i - 1] + lens[i - 1]
+        } else {
+            v - 1
+        };
         offsets.push(off);
     }
     let zoom_of = |id: u64| {
@@ -824,15 +1219,26 @@ fn drawn_counts(style: &Style, tiles: &[(u8, mvt::Tile)]) -> BTreeMap<String, us
                 *counts.get_mut(sl.id()).unwrap() += 1;
                 continue;
             }
-            for layer in tile.layers.iter().filter(|l| Some(l.name.as_str()) == sl.source_layer()) {
+            for layer in tile
+                .layers
+                .iter()
+                .filter(|l| Some(l.name.as_str()) == sl.source_layer())
+            {
                 for f in &layer.features {
                     let fr = FeatureRef::new(layer, f);
                     if sl.matches(&fr, zoom) {
                         let _ = sl.sort_key(&fr, zoom);
                         let visible = match sl.paint(Some(&fr), zoom) {
                             Paint::Fill { color, opacity, .. } => color.a * opacity > 0.0,
-                            Paint::Line { color, opacity, width, .. } => color.a * opacity > 0.0 && width > 0.0,
-                            Paint::Circle { opacity, radius, .. } => opacity > 0.0 && radius > 0.0,
+                            Paint::Line {
+                                color,
+                                opacity,
+                                width,
+                                ..
+                            } => color.a * opacity > 0.0 && width > 0.0,
+                            Paint::Circle {
+                                opacity, radius, ..
+                            } => opacity > 0.0 && radius > 0.0,
                             Paint::Background { .. } => true,
                         };
                         if visible {
@@ -848,7 +1254,10 @@ fn drawn_counts(style: &Style, tiles: &[(u8, mvt::Tile)]) -> BTreeMap<String, us
 
 fn assert_draws(counts: &BTreeMap<String, usize>, ids: &[&str], what: &str) {
     for id in ids {
-        assert!(counts.get(*id).copied().unwrap_or(0) > 0, "{what}: layer {id} draws nothing: {counts:?}");
+        assert!(
+            counts.get(*id).copied().unwrap_or(0) > 0,
+            "{what}: layer {id} draws nothing: {counts:?}"
+        );
     }
 }
 
@@ -864,9 +1273,15 @@ fn builtins_parse_cleanly() {
         assert_eq!(Style::from_json(json).unwrap().hash_hex(), st.hash_hex());
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(v["version"], 8);
-        assert_eq!(v["layers"][0]["type"], "background", "{name}: a background first");
+        assert_eq!(
+            v["layers"][0]["type"], "background",
+            "{name}: a background first"
+        );
         for k in [LayerKind::Fill, LayerKind::Line, LayerKind::Circle] {
-            assert!(st.layers().iter().any(|l| l.kind() == k), "{name} has a {k:?} layer");
+            assert!(
+                st.layers().iter().any(|l| l.kind() == k),
+                "{name} has a {k:?} layer"
+            );
         }
     }
     assert!(Style::builtin("nope").is_none());
@@ -879,15 +1294,51 @@ fn default_style_draws_the_florence_archive() {
     for name in ["default", "light"] {
         let st = Style::builtin(name).unwrap();
         // Every data layer except labels/POIs/mask has a style layer.
-        let sources: BTreeSet<&str> = st.layers().iter().filter_map(|l| l.source_layer()).collect();
-        for data_layer in ["earth", "landuse", "natural", "water", "physical_line", "roads", "transit", "buildings", "boundaries", "places"] {
-            assert!(sources.contains(data_layer), "{name}: no layer for {data_layer}");
+        let sources: BTreeSet<&str> = st
+            .layers()
+            .iter()
+            .filter_map(|l| l.source_layer())
+            .collect();
+        for data_layer in [
+            "earth",
+            "landuse",
+            "natural",
+            "water",
+            "physical_line",
+            "roads",
+            "transit",
+            "buildings",
+            "boundaries",
+            "places",
+        ] {
+            assert!(
+                sources.contains(data_layer),
+                "{name}: no layer for {data_layer}"
+            );
         }
         let counts = drawn_counts(&st, &tiles);
         assert_draws(
             &counts,
-            &["background", "earth", "landuse", "natural", "water", "waterways", "buildings", "roads", "roads-casing", "tunnels",
-              "bridges", "bridges-casing", "rail", "rail-hatch", "tram", "aeroway-lines", "boundaries-local", "places-city"],
+            &[
+                "background",
+                "earth",
+                "landuse",
+                "natural",
+                "water",
+                "waterways",
+                "buildings",
+                "roads",
+                "roads-casing",
+                "tunnels",
+                "bridges",
+                "bridges-casing",
+                "rail",
+                "rail-hatch",
+                "tram",
+                "aeroway-lines",
+                "boundaries-local",
+                "places-city",
+            ],
             name,
         );
     }
@@ -903,8 +1354,19 @@ fn default_style_draws_the_nextzen_tile() {
         let counts = drawn_counts(&st, &[(z, tile.clone())]);
         assert_draws(
             &counts,
-            &["earth", "landuse", "water", "water-lines", "roads", "roads-casing", "ferry", "rail-routes-tilezen",
-              "aeroway-lines-tilezen", "boundaries-local", "boundaries-region"],
+            &[
+                "earth",
+                "landuse",
+                "water",
+                "water-lines",
+                "roads",
+                "roads-casing",
+                "ferry",
+                "rail-routes-tilezen",
+                "aeroway-lines-tilezen",
+                "boundaries-local",
+                "boundaries-region",
+            ],
             &format!("nextzen z{z}"),
         );
     }
@@ -914,39 +1376,90 @@ fn default_style_draws_the_nextzen_tile() {
 fn omt_style_draws_the_monaco_archive() {
     let tiles = pmtiles("tests/fixtures/archives/monaco-2023-omt.pmtiles");
     let st = Style::builtin("omt").unwrap();
-    let sources: BTreeSet<&str> = st.layers().iter().filter_map(|l| l.source_layer()).collect();
-    for data_layer in ["water", "landcover", "landuse", "park", "transportation", "building", "boundary", "waterway", "aeroway", "place"] {
-        assert!(sources.contains(data_layer), "omt: no layer for {data_layer}");
+    let sources: BTreeSet<&str> = st
+        .layers()
+        .iter()
+        .filter_map(|l| l.source_layer())
+        .collect();
+    for data_layer in [
+        "water",
+        "landcover",
+        "landuse",
+        "park",
+        "transportation",
+        "building",
+        "boundary",
+        "waterway",
+        "aeroway",
+        "place",
+    ] {
+        assert!(
+            sources.contains(data_layer),
+            "omt: no layer for {data_layer}"
+        );
     }
     let counts = drawn_counts(&st, &tiles);
     assert_draws(
         &counts,
         // (Monaco's railway runs in tunnels: no `rail` here.)
-        &["landcover", "landuse", "water", "waterway", "aeroway-area", "building", "pier", "road", "road-casing", "tunnel",
-          "tunnel-casing", "bridge", "ferry", "boundary-country", "boundary-local", "place-city"],
+        &[
+            "landcover",
+            "landuse",
+            "water",
+            "waterway",
+            "aeroway-area",
+            "building",
+            "pier",
+            "road",
+            "road-casing",
+            "tunnel",
+            "tunnel-casing",
+            "bridge",
+            "ferry",
+            "boundary-country",
+            "boundary-local",
+            "place-city",
+        ],
         "omt",
     );
 }
 
 #[test]
 fn real_world_openmaptiles_basic_style() {
-    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/styles/omt-basic.json")).unwrap();
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/styles/omt-basic.json"),
+    )
+    .unwrap();
     let st = Style::from_json(&text).unwrap();
-    let symbol_ids = ["water_name", "poi_label", "airport-label", "road_major_label", "place_label_other", "place_label_city",
-                      "country_label-other", "country_label"];
+    let symbol_ids = [
+        "water_name",
+        "poi_label",
+        "airport-label",
+        "road_major_label",
+        "place_label_other",
+        "place_label_city",
+        "country_label-other",
+        "country_label",
+    ];
     let mut expected: Vec<String> = Vec::new();
     let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
     let raw_layers = raw["layers"].as_array().unwrap();
     for (i, l) in raw_layers.iter().enumerate() {
         let id = l["id"].as_str().unwrap();
         if symbol_ids.contains(&id) {
-            expected.push(format!(r#"layers[{i}] (id "{id}"): symbol layers are not drawn"#));
+            expected.push(format!(
+                r#"layers[{i}] (id "{id}"): symbol layers are not drawn"#
+            ));
         }
         if id == "building-3d" {
-            expected.push(format!(r#"layers[{i}] (id "building-3d"): fill-extrusion layers are drawn as flat fills"#));
+            expected.push(format!(
+                r#"layers[{i}] (id "building-3d"): fill-extrusion layers are drawn as flat fills"#
+            ));
         }
         if id == "water-offset" {
-            expected.push(format!("layers[{i}].paint.fill-translate: translation is not supported, ignored"));
+            expected.push(format!(
+                "layers[{i}].paint.fill-translate: translation is not supported, ignored"
+            ));
         }
     }
     assert_eq!(st.warnings(), expected);
@@ -956,13 +1469,32 @@ fn real_world_openmaptiles_basic_style() {
     let counts = drawn_counts(&st, &tiles);
     assert_draws(
         &counts,
-        &["background", "landuse-residential", "landcover_grass", "landcover_wood", "water", "highway_path", "highway_minor",
-          "highway_major_inner", "highway_major_casing", "tunnel_minor", "building", "building-3d", "boundary_2",
-          "boundary_3", "poi-dot", "road_area_pier"],
+        &[
+            "background",
+            "landuse-residential",
+            "landcover_grass",
+            "landcover_wood",
+            "water",
+            "highway_path",
+            "highway_minor",
+            "highway_major_inner",
+            "highway_major_casing",
+            "tunnel_minor",
+            "building",
+            "building-3d",
+            "boundary_2",
+            "boundary_3",
+            "poi-dot",
+            "road_area_pier",
+        ],
         "omt-basic",
     );
     // Spot checks of legacy functions on real features.
-    let motorway = st.layers().iter().find(|l| l.id() == "highway_motorway_inner").unwrap();
+    let motorway = st
+        .layers()
+        .iter()
+        .find(|l| l.id() == "highway_motorway_inner")
+        .unwrap();
     match motorway.paint(None, 5.9) {
         Paint::Line { color, width, .. } => {
             // Halfway between hsla(0, 0%, 85%, 0.53) and #fff, premultiplied.

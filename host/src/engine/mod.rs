@@ -2,6 +2,7 @@
 //! memory limit and a deadline per render; `native` links the same crate in-process.
 
 pub mod native;
+pub mod registry;
 pub mod wasm;
 
 use rasterzen_render::{Format, TileId};

@@ -7,7 +7,7 @@
 //! without end is stopped and reported while the host lives on.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -261,18 +261,6 @@ impl Renderer for WasmRenderer {
     }
 }
 
-impl WasmRenderer {
-    /// The names of the component's built-in styles.
-    pub fn builtin_styles(&self) -> Result<Vec<String>, EngineError> {
-        self.call(|g, store| g.call_builtin_styles(store))
-    }
-
-    /// A built-in style's JSON.
-    pub fn builtin_style_json(&self, name: &str) -> Result<Option<String>, EngineError> {
-        self.call(|g, store| g.call_builtin_style_json(store, name))
-    }
-}
-
 fn style_source(s: &StyleSpec) -> wit::StyleSource {
     match s {
         StyleSpec::Builtin(n) => wit::StyleSource::Builtin(n.clone()),
@@ -301,10 +289,6 @@ fn hex(bytes: &[u8]) -> String {
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
-
-/// Shares a renderer across threads.
-pub type SharedRenderer = Arc<dyn Renderer>;
-
 
 /// The component built into this binary by `build.sh`, if any.
 pub fn embedded_component() -> Option<&'static [u8]> {

@@ -14,7 +14,12 @@ pub struct Color {
 impl Color {
     pub const BLACK: Color = Color::rgb(0, 0, 0);
     pub const WHITE: Color = Color::rgb(255, 255, 255);
-    pub const TRANSPARENT: Color = Color { r: 0, g: 0, b: 0, a: 0.0 };
+    pub const TRANSPARENT: Color = Color {
+        r: 0,
+        g: 0,
+        b: 0,
+        a: 0.0,
+    };
 
     pub const fn rgb(r: u8, g: u8, b: u8) -> Color {
         Color { r, g, b, a: 1.0 }
@@ -53,7 +58,12 @@ impl Color {
     /// Components as premultiplied floats in `0..=1`.
     pub(crate) fn premultiplied(self) -> [f64; 4] {
         let a = f64::from(self.a);
-        [f64::from(self.r) / 255.0 * a, f64::from(self.g) / 255.0 * a, f64::from(self.b) / 255.0 * a, a]
+        [
+            f64::from(self.r) / 255.0 * a,
+            f64::from(self.g) / 255.0 * a,
+            f64::from(self.b) / 255.0 * a,
+            a,
+        ]
     }
 
     /// The inverse of [`Color::premultiplied`] (components clamped).
@@ -63,7 +73,12 @@ impl Color {
             return Color::TRANSPARENT;
         }
         let c = |v: f64| to_u8(v / a * 255.0);
-        Color { r: c(p[0]), g: c(p[1]), b: c(p[2]), a: a as f32 }
+        Color {
+            r: c(p[0]),
+            g: c(p[1]),
+            b: c(p[2]),
+            a: a as f32,
+        }
     }
 
     /// Interpolates as MapLibre does (premultiplied RGB).
@@ -115,9 +130,19 @@ fn parse_hex(hex: &str) -> Option<Color> {
         3 => (d[0] * 17, d[1] * 17, d[2] * 17, 255),
         4 => (d[0] * 17, d[1] * 17, d[2] * 17, d[3] * 17),
         6 => (d[0] * 16 + d[1], d[2] * 16 + d[3], d[4] * 16 + d[5], 255),
-        _ => (d[0] * 16 + d[1], d[2] * 16 + d[3], d[4] * 16 + d[5], d[6] * 16 + d[7]),
+        _ => (
+            d[0] * 16 + d[1],
+            d[2] * 16 + d[3],
+            d[4] * 16 + d[5],
+            d[6] * 16 + d[7],
+        ),
     };
-    Some(Color { r, g, b: bl, a: f32::from(a) / 255.0 })
+    Some(Color {
+        r,
+        g,
+        b: bl,
+        a: f32::from(a) / 255.0,
+    })
 }
 
 /// Splits a CSS function body into up to four components: `a, b, c[, d]` or `a b c[ / d]`.
@@ -163,7 +188,10 @@ fn components(body: &str) -> Option<([&str; 4], usize)> {
 fn parse_num(s: &str) -> Option<f64> {
     let s = s.trim();
     // Rust's parser accepts "inf"/"nan" spellings CSS does not.
-    if s.is_empty() || s.bytes().any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E') {
+    if s.is_empty()
+        || s.bytes()
+            .any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E')
+    {
         return None;
     }
     s.parse::<f64>().ok().filter(|v| v.is_finite())
@@ -192,7 +220,12 @@ fn parse_rgb_fn(body: &str) -> Option<Color> {
         return None;
     }
     let a = if n == 4 { alpha(c[3])? } else { 1.0 };
-    Some(Color { r: channel(c[0])?, g: channel(c[1])?, b: channel(c[2])?, a })
+    Some(Color {
+        r: channel(c[0])?,
+        g: channel(c[1])?,
+        b: channel(c[2])?,
+        a,
+    })
 }
 
 /// A percentage for `hsl()`: `50%` or (leniently) `50`.
@@ -212,7 +245,11 @@ fn parse_hsl_fn(body: &str) -> Option<Color> {
     let s = percent(c[1])?;
     let l = percent(c[2])?;
     let a = if n == 4 { alpha(c[3])? } else { 1.0 };
-    let m2 = if l <= 0.5 { l * (s + 1.0) } else { l + s - l * s };
+    let m2 = if l <= 0.5 {
+        l * (s + 1.0)
+    } else {
+        l + s - l * s
+    };
     let m1 = l * 2.0 - m2;
     let hue = |mut h: f64| {
         if h < 0.0 {
@@ -231,7 +268,12 @@ fn parse_hsl_fn(body: &str) -> Option<Color> {
         };
         to_u8(v * 255.0)
     };
-    Some(Color { r: hue(h + 1.0 / 3.0), g: hue(h), b: hue(h - 1.0 / 3.0), a })
+    Some(Color {
+        r: hue(h + 1.0 / 3.0),
+        g: hue(h),
+        b: hue(h - 1.0 / 3.0),
+        a,
+    })
 }
 
 fn named(s: &str) -> Option<Color> {
@@ -410,7 +452,10 @@ mod tests {
     #[test]
     fn named_table_is_complete_and_sorted() {
         assert_eq!(NAMED.len(), 148);
-        assert!(NAMED.windows(2).all(|w| w[0].0 < w[1].0), "NAMED must be sorted for binary search");
+        assert!(
+            NAMED.windows(2).all(|w| w[0].0 < w[1].0),
+            "NAMED must be sorted for binary search"
+        );
         for (name, _) in NAMED {
             assert!(Color::parse(name).is_some(), "{name}");
         }
@@ -419,9 +464,15 @@ mod tests {
     #[test]
     fn hex_forms() {
         assert_eq!(Color::parse("#f00"), Some(Color::rgb(255, 0, 0)));
-        assert_eq!(Color::parse("#F00A"), Some(Color::rgba(255, 0, 0, 170.0 / 255.0)));
+        assert_eq!(
+            Color::parse("#F00A"),
+            Some(Color::rgba(255, 0, 0, 170.0 / 255.0))
+        );
         assert_eq!(Color::parse("#12aBef"), Some(Color::rgb(0x12, 0xab, 0xef)));
-        assert_eq!(Color::parse("#12abef80"), Some(Color::rgba(0x12, 0xab, 0xef, 128.0 / 255.0)));
+        assert_eq!(
+            Color::parse("#12abef80"),
+            Some(Color::rgba(0x12, 0xab, 0xef, 128.0 / 255.0))
+        );
         for bad in ["#", "#12", "#12345", "#1234567", "#ggg", "#123456789"] {
             assert_eq!(Color::parse(bad), None, "{bad}");
         }
@@ -430,16 +481,47 @@ mod tests {
     #[test]
     fn functional_forms() {
         assert_eq!(Color::parse("rgb(1, 2, 3)"), Some(Color::rgb(1, 2, 3)));
-        assert_eq!(Color::parse("RGBA(1,2,3,0.5)"), Some(Color::rgba(1, 2, 3, 0.5)));
-        assert_eq!(Color::parse("rgb(100%, 0%, 50%)"), Some(Color::rgb(255, 0, 128)));
+        assert_eq!(
+            Color::parse("RGBA(1,2,3,0.5)"),
+            Some(Color::rgba(1, 2, 3, 0.5))
+        );
+        assert_eq!(
+            Color::parse("rgb(100%, 0%, 50%)"),
+            Some(Color::rgb(255, 0, 128))
+        );
         assert_eq!(Color::parse("rgb(300, -4, 3)"), Some(Color::rgb(255, 0, 3)));
-        assert_eq!(Color::parse("rgb(10 20 30 / 25%)"), Some(Color::rgba(10, 20, 30, 0.25)));
-        assert_eq!(Color::parse("hsl(0, 100%, 50%)"), Some(Color::rgb(255, 0, 0)));
-        assert_eq!(Color::parse("hsl(120, 100%, 25%)"), Some(Color::rgb(0, 128, 0)));
-        assert_eq!(Color::parse("hsl(240deg 100% 50%)"), Some(Color::rgb(0, 0, 255)));
-        assert_eq!(Color::parse("hsla(0, 0, 100, 0.2)"), Some(Color::rgba(255, 255, 255, 0.2)));
-        assert_eq!(Color::parse("hsl(-120, 100%, 50%)"), Some(Color::rgb(0, 0, 255)));
-        for bad in ["rgb(1,2)", "rgb(1,2,3", "rgb(a,b,c)", "foo(1,2,3)", "rgb(1,2,3,4,5)", "rgb(inf,0,0)"] {
+        assert_eq!(
+            Color::parse("rgb(10 20 30 / 25%)"),
+            Some(Color::rgba(10, 20, 30, 0.25))
+        );
+        assert_eq!(
+            Color::parse("hsl(0, 100%, 50%)"),
+            Some(Color::rgb(255, 0, 0))
+        );
+        assert_eq!(
+            Color::parse("hsl(120, 100%, 25%)"),
+            Some(Color::rgb(0, 128, 0))
+        );
+        assert_eq!(
+            Color::parse("hsl(240deg 100% 50%)"),
+            Some(Color::rgb(0, 0, 255))
+        );
+        assert_eq!(
+            Color::parse("hsla(0, 0, 100, 0.2)"),
+            Some(Color::rgba(255, 255, 255, 0.2))
+        );
+        assert_eq!(
+            Color::parse("hsl(-120, 100%, 50%)"),
+            Some(Color::rgb(0, 0, 255))
+        );
+        for bad in [
+            "rgb(1,2)",
+            "rgb(1,2,3",
+            "rgb(a,b,c)",
+            "foo(1,2,3)",
+            "rgb(1,2,3,4,5)",
+            "rgb(inf,0,0)",
+        ] {
             assert_eq!(Color::parse(bad), None, "{bad}");
         }
     }
@@ -449,6 +531,9 @@ mod tests {
         let red = Color::rgb(255, 0, 0);
         let mid = Color::TRANSPARENT.lerp(red, 0.5);
         assert_eq!(mid, Color::rgba(255, 0, 0, 0.5));
-        assert_eq!(Color::BLACK.lerp(Color::WHITE, 0.5), Color::rgb(128, 128, 128));
+        assert_eq!(
+            Color::BLACK.lerp(Color::WHITE, 0.5),
+            Color::rgb(128, 128, 128)
+        );
     }
 }

@@ -57,6 +57,27 @@ impl Ty {
     }
 }
 
+/// A JSON path (`layers[3].paint.line-width[2]`), built without allocating and rendered
+/// only for messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Path<'a> {
+    Root(&'a str),
+    /// `parent[i]`
+    Index(&'a Path<'a>, usize),
+    /// `parent.key`
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(s) => f.write_str(s),
+            Path::Index(p, i) => write!(f, "{p}[{i}]"),
+            Path::Key(p, k) => write!(f, "{p}.{k}"),
+        }
+    }
+}
+
 /// A parse error inside an expression, with the JSON path of the offending part.
 /// `unsupported` marks valid MapLibre constructs this renderer cannot evaluate: the caller
 /// turns those into warnings instead of failing the whole style.
@@ -69,12 +90,20 @@ pub(crate) struct CompileError {
 
 pub(crate) type CResult<T> = Result<T, CompileError>;
 
-fn err<T>(path: &str, message: impl Into<String>) -> CResult<T> {
-    Err(CompileError { path: path.to_string(), message: message.into(), unsupported: false })
+fn err<T>(path: Path<'_>, message: impl Into<String>) -> CResult<T> {
+    Err(CompileError {
+        path: path.to_string(),
+        message: message.into(),
+        unsupported: false,
+    })
 }
 
-fn unsupported<T>(path: &str, message: impl Into<String>) -> CResult<T> {
-    Err(CompileError { path: path.to_string(), message: message.into(), unsupported: true })
+fn unsupported<T>(path: Path<'_>, message: impl Into<String>) -> CResult<T> {
+    Err(CompileError {
+        path: path.to_string(),
+        message: message.into(),
+        unsupported: true,
+    })
 }
 
 /// A short rendering of a JSON value for messages.
@@ -120,7 +149,9 @@ pub(crate) fn is_expression_filter(v: &Json) -> bool {
         "in" => a.len() >= 3 && (!a[1].is_string() || a[2].is_array()),
         "!in" | "!has" | "none" => false,
         "==" | "!=" | ">" | ">=" | "<" | "<=" => a.len() != 3 || a[1].is_array() || a[2].is_array(),
-        "any" | "all" => a[1..].iter().all(|f| is_expression_filter(f) || f.is_boolean()),
+        "any" | "all" => a[1..]
+            .iter()
+            .all(|f| is_expression_filter(f) || f.is_boolean()),
         _ => true,
     }
 }
@@ -161,14 +192,25 @@ const UNSUPPORTED_OPS: &[&str] = &[
 
 impl<'w> Compiler<'w> {
     pub(crate) fn new(warnings: &'w mut Vec<String>) -> Self {
-        Compiler { warnings, scope: Vec::new() }
+        Compiler {
+            warnings,
+            scope: Vec::new(),
+        }
     }
 
     /// Compiles a value in expression position (a literal or an expression array).
-    pub(crate) fn expression(&mut self, v: &Json, path: &str, expected: Ty) -> CResult<(Expr, Ty)> {
+    pub(crate) fn expression(
+        &mut self,
+        v: &Json,
+        path: Path<'_>,
+        expected: Ty,
+    ) -> CResult<(Expr, Ty)> {
         match v {
             Json::Array(a) => self.array(a, path, expected),
-            Json::Object(_) => err(path, "bare objects are not allowed in expressions; use [\"literal\", {...}]"),
+            Json::Object(_) => err(
+                path,
+                "bare objects are not allowed in expressions; use [\"literal\", {...}]",
+            ),
             _ => {
                 let lit = self.literal(v, path, expected)?;
                 let ty = Ty::of_lit(&lit);
@@ -179,7 +221,7 @@ impl<'w> Compiler<'w> {
 
     /// A JSON literal where `expected` is wanted: colour strings are parsed, enum strings
     /// checked, other type mismatches reported.
-    fn literal(&mut self, v: &Json, path: &str, expected: Ty) -> CResult<Lit> {
+    fn literal(&mut self, v: &Json, path: Path<'_>, expected: Ty) -> CResult<Lit> {
         match (expected, v) {
             (Ty::Color, Json::String(s)) => match Color::parse(s) {
                 Some(c) => Ok(Lit::Color(c)),
@@ -189,29 +231,42 @@ impl<'w> Compiler<'w> {
                 if values.contains(&s.as_str()) {
                     Ok(Lit::Str(s.as_str().into()))
                 } else {
-                    err(path, format!("expected one of {}, got {}", quoted_list(values), describe(v)))
+                    err(
+                        path,
+                        format!(
+                            "expected one of {}, got {}",
+                            quoted_list(values),
+                            describe(v)
+                        ),
+                    )
                 }
             }
             _ => {
                 let lit = Lit::from_json(v);
                 let ty = Ty::of_lit(&lit);
                 if !expected.accepts(ty) {
-                    return err(path, format!("expected {}, got {}", expected.name(), describe(v)));
+                    return err(
+                        path,
+                        format!("expected {}, got {}", expected.name(), describe(v)),
+                    );
                 }
                 Ok(lit)
             }
         }
     }
 
-    fn check(&self, expected: Ty, actual: Ty, path: &str) -> CResult<()> {
+    fn check(&self, expected: Ty, actual: Ty, path: Path<'_>) -> CResult<()> {
         if expected.accepts(actual) {
             Ok(())
         } else {
-            err(path, format!("expected {}, got {}", expected.name(), actual.name()))
+            err(
+                path,
+                format!("expected {}, got {}", expected.name(), actual.name()),
+            )
         }
     }
 
-    fn arity(path: &str, op: &str, args: &[Json], min: usize, max: usize) -> CResult<()> {
+    fn arity(path: Path<'_>, op: &str, args: &[Json], min: usize, max: usize) -> CResult<()> {
         let n = args.len();
         if n >= min && n <= max {
             return Ok(());
@@ -224,27 +279,45 @@ impl<'w> Compiler<'w> {
             format!("{min} to {max}")
         };
         let s = if want == "1" { "" } else { "s" };
-        err(path, format!("\"{op}\" expects {want} argument{s}, got {n}"))
+        err(
+            path,
+            format!("\"{op}\" expects {want} argument{s}, got {n}"),
+        )
     }
 
-    fn sub(&mut self, args: &[Json], i: usize, path: &str, expected: Ty) -> CResult<(Expr, Ty)> {
-        let (e, ty) = self.expression(&args[i], &format!("{path}[{}]", i + 1), expected)?;
-        self.check(expected, ty, &format!("{path}[{}]", i + 1))?;
+    fn sub(
+        &mut self,
+        args: &[Json],
+        i: usize,
+        path: Path<'_>,
+        expected: Ty,
+    ) -> CResult<(Expr, Ty)> {
+        let (e, ty) = self.expression(&args[i], Path::Index(&path, i + 1), expected)?;
+        self.check(expected, ty, Path::Index(&path, i + 1))?;
         Ok((e, ty))
     }
 
-    fn sub_expr(&mut self, args: &[Json], i: usize, path: &str, expected: Ty) -> CResult<Box<Expr>> {
+    fn sub_expr(
+        &mut self,
+        args: &[Json],
+        i: usize,
+        path: Path<'_>,
+        expected: Ty,
+    ) -> CResult<Box<Expr>> {
         Ok(Box::new(self.sub(args, i, path, expected)?.0))
     }
 
-    fn array(&mut self, a: &[Json], path: &str, expected: Ty) -> CResult<(Expr, Ty)> {
+    fn array(&mut self, a: &[Json], path: Path<'_>, expected: Ty) -> CResult<(Expr, Ty)> {
         let Some(first) = a.first() else {
             return err(path, "expected an expression, got an empty array");
         };
         let Json::String(op) = first else {
             if expected == Ty::Array && a.iter().all(Json::is_number) {
                 // Lenient: a bare array of numbers where an array is wanted (dasharray).
-                return Ok((Expr::Lit(Lit::from_json(&Json::Array(a.to_vec()))), Ty::Array));
+                return Ok((
+                    Expr::Lit(Lit::from_json(&Json::Array(a.to_vec()))),
+                    Ty::Array,
+                ));
             }
             return err(
                 path,
@@ -260,13 +333,16 @@ impl<'w> Compiler<'w> {
         match op {
             "literal" => {
                 Self::arity(path, op, args, 1, 1)?;
-                let lit = self.literal(&args[0], &format!("{path}[1]"), expected)?;
+                let lit = self.literal(&args[0], Path::Index(&path, 1), expected)?;
                 let ty = Ty::of_lit(&lit);
                 Ok((Expr::Lit(lit), ty))
             }
             "get" | "has" | "!has" => {
                 if args.len() == 2 {
-                    return unsupported(path, format!("\"{op}\" with an object argument is not supported"));
+                    return unsupported(
+                        path,
+                        format!("\"{op}\" with an object argument is not supported"),
+                    );
                 }
                 Self::arity(path, op, args, 1, 1)?;
                 let e = match &args[0] {
@@ -318,8 +394,14 @@ impl<'w> Compiler<'w> {
                 bool_result(Expr::Not(self.sub_expr(args, 0, path, Ty::Bool)?))
             }
             "all" | "any" => {
-                let v = (0..args.len()).map(|i| Ok(self.sub(args, i, path, Ty::Bool)?.0)).collect::<CResult<Vec<_>>>()?;
-                bool_result(if op == "all" { Expr::All(v) } else { Expr::Any(v) })
+                let v = (0..args.len())
+                    .map(|i| Ok(self.sub(args, i, path, Ty::Bool)?.0))
+                    .collect::<CResult<Vec<_>>>()?;
+                bool_result(if op == "all" {
+                    Expr::All(v)
+                } else {
+                    Expr::Any(v)
+                })
             }
             "==" | "!=" | "<" | "<=" | ">" | ">=" => self.comparison(op, args, path),
             "match" => self.match_expr(args, path, expected),
@@ -337,7 +419,13 @@ impl<'w> Compiler<'w> {
                 }
                 let (default, t) = self.sub(args, args.len() - 1, path, expected)?;
                 ty = merge(ty, t);
-                Ok((Expr::Case { branches, default: Box::new(default) }, ty))
+                Ok((
+                    Expr::Case {
+                        branches,
+                        default: Box::new(default),
+                    },
+                    ty,
+                ))
             }
             "coalesce" => {
                 Self::arity(path, op, args, 1, usize::MAX)?;
@@ -360,19 +448,44 @@ impl<'w> Compiler<'w> {
                 Self::arity(path, op, args, 2, 3)?;
                 let needle = self.sub_expr(args, 0, path, Ty::Value)?;
                 let haystack = self.sub_expr(args, 1, path, Ty::Value)?;
-                let from = if args.len() == 3 { Some(self.sub_expr(args, 2, path, Ty::Number)?) } else { None };
-                Ok((Expr::IndexOf { needle, haystack, from }, Ty::Number))
+                let from = if args.len() == 3 {
+                    Some(self.sub_expr(args, 2, path, Ty::Number)?)
+                } else {
+                    None
+                };
+                Ok((
+                    Expr::IndexOf {
+                        needle,
+                        haystack,
+                        from,
+                    },
+                    Ty::Number,
+                ))
             }
             "slice" => {
                 Self::arity(path, op, args, 2, 3)?;
                 let (input, ty) = self.sub(args, 0, path, Ty::Value)?;
                 let start = self.sub_expr(args, 1, path, Ty::Number)?;
-                let end = if args.len() == 3 { Some(self.sub_expr(args, 2, path, Ty::Number)?) } else { None };
-                Ok((Expr::Slice { input: Box::new(input), start, end }, ty))
+                let end = if args.len() == 3 {
+                    Some(self.sub_expr(args, 2, path, Ty::Number)?)
+                } else {
+                    None
+                };
+                Ok((
+                    Expr::Slice {
+                        input: Box::new(input),
+                        start,
+                        end,
+                    },
+                    ty,
+                ))
             }
             "length" => {
                 Self::arity(path, op, args, 1, 1)?;
-                Ok((Expr::Length(self.sub_expr(args, 0, path, Ty::Value)?), Ty::Number))
+                Ok((
+                    Expr::Length(self.sub_expr(args, 0, path, Ty::Value)?),
+                    Ty::Number,
+                ))
             }
             "at" => {
                 Self::arity(path, op, args, 2, 2)?;
@@ -381,10 +494,14 @@ impl<'w> Compiler<'w> {
                 Ok((Expr::At(i, a), Ty::Value))
             }
             "step" => self.step(args, path, expected),
-            "interpolate" | "interpolate-hcl" | "interpolate-lab" => self.interpolate(op, args, path, expected),
+            "interpolate" | "interpolate-hcl" | "interpolate-lab" => {
+                self.interpolate(op, args, path, expected)
+            }
             "+" | "*" | "min" | "max" => {
                 Self::arity(path, op, args, 1, usize::MAX)?;
-                let v = (0..args.len()).map(|i| Ok(self.sub(args, i, path, Ty::Number)?.0)).collect::<CResult<Vec<_>>>()?;
+                let v = (0..args.len())
+                    .map(|i| Ok(self.sub(args, i, path, Ty::Number)?.0))
+                    .collect::<CResult<Vec<_>>>()?;
                 let m = match op {
                     "+" => MathOp::Add,
                     "*" => MathOp::Mul,
@@ -399,7 +516,9 @@ impl<'w> Compiler<'w> {
                 } else {
                     Self::arity(path, op, args, 2, 2)?;
                 }
-                let v = (0..args.len()).map(|i| Ok(self.sub(args, i, path, Ty::Number)?.0)).collect::<CResult<Vec<_>>>()?;
+                let v = (0..args.len())
+                    .map(|i| Ok(self.sub(args, i, path, Ty::Number)?.0))
+                    .collect::<CResult<Vec<_>>>()?;
                 let m = match op {
                     "-" => MathOp::Sub,
                     "/" => MathOp::Div,
@@ -408,8 +527,8 @@ impl<'w> Compiler<'w> {
                 };
                 Ok((Expr::Math(m, v), Ty::Number))
             }
-            "abs" | "floor" | "ceil" | "round" | "sqrt" | "ln" | "log10" | "log2" | "sin" | "cos" | "tan" | "asin"
-            | "acos" | "atan" => {
+            "abs" | "floor" | "ceil" | "round" | "sqrt" | "ln" | "log10" | "log2" | "sin"
+            | "cos" | "tan" | "asin" | "acos" | "atan" => {
                 Self::arity(path, op, args, 1, 1)?;
                 let m = match op {
                     "abs" => MathOp::Abs,
@@ -427,31 +546,56 @@ impl<'w> Compiler<'w> {
                     "acos" => MathOp::Acos,
                     _ => MathOp::Atan,
                 };
-                Ok((Expr::Math(m, vec![self.sub(args, 0, path, Ty::Number)?.0]), Ty::Number))
+                Ok((
+                    Expr::Math(m, vec![self.sub(args, 0, path, Ty::Number)?.0]),
+                    Ty::Number,
+                ))
             }
             "concat" => {
                 Self::arity(path, op, args, 1, usize::MAX)?;
-                let v = (0..args.len()).map(|i| Ok(self.sub(args, i, path, Ty::Value)?.0)).collect::<CResult<Vec<_>>>()?;
+                let v = (0..args.len())
+                    .map(|i| Ok(self.sub(args, i, path, Ty::Value)?.0))
+                    .collect::<CResult<Vec<_>>>()?;
                 Ok((Expr::Concat(v), Ty::String))
             }
             "downcase" | "upcase" => {
                 Self::arity(path, op, args, 1, 1)?;
                 let e = self.sub_expr(args, 0, path, Ty::String)?;
-                Ok((if op == "downcase" { Expr::Downcase(e) } else { Expr::Upcase(e) }, Ty::String))
+                Ok((
+                    if op == "downcase" {
+                        Expr::Downcase(e)
+                    } else {
+                        Expr::Upcase(e)
+                    },
+                    Ty::String,
+                ))
             }
             "typeof" => {
                 Self::arity(path, op, args, 1, 1)?;
-                Ok((Expr::TypeOf(self.sub_expr(args, 0, path, Ty::Value)?), Ty::String))
+                Ok((
+                    Expr::TypeOf(self.sub_expr(args, 0, path, Ty::Value)?),
+                    Ty::String,
+                ))
             }
             "to-number" | "to-color" => {
                 Self::arity(path, op, args, 1, usize::MAX)?;
-                let v = (0..args.len()).map(|i| Ok(self.sub(args, i, path, Ty::Value)?.0)).collect::<CResult<Vec<_>>>()?;
-                Ok(if op == "to-number" { (Expr::ToNumber(v), Ty::Number) } else { (Expr::ToColor(v), Ty::Color) })
+                let v = (0..args.len())
+                    .map(|i| Ok(self.sub(args, i, path, Ty::Value)?.0))
+                    .collect::<CResult<Vec<_>>>()?;
+                Ok(if op == "to-number" {
+                    (Expr::ToNumber(v), Ty::Number)
+                } else {
+                    (Expr::ToColor(v), Ty::Color)
+                })
             }
             "to-string" | "to-boolean" => {
                 Self::arity(path, op, args, 1, 1)?;
                 let e = self.sub_expr(args, 0, path, Ty::Value)?;
-                Ok(if op == "to-string" { (Expr::ToString(e), Ty::String) } else { (Expr::ToBoolean(e), Ty::Bool) })
+                Ok(if op == "to-string" {
+                    (Expr::ToString(e), Ty::String)
+                } else {
+                    (Expr::ToBoolean(e), Ty::Bool)
+                })
             }
             "number" | "string" | "boolean" | "object" => {
                 Self::arity(path, op, args, 1, usize::MAX)?;
@@ -461,11 +605,15 @@ impl<'w> Compiler<'w> {
                     "boolean" => (AssertKind::Boolean, Ty::Bool),
                     _ => (AssertKind::Object, Ty::Object),
                 };
-                let inner = if expected == Ty::Color && ty == Ty::String { Ty::Value } else { ty };
+                let inner = if expected == Ty::Color && ty == Ty::String {
+                    Ty::Value
+                } else {
+                    ty
+                };
                 let v = (0..args.len())
                     .map(|i| {
-                        let (e, t) = self.expression(&args[i], &format!("{path}[{}]", i + 1), inner)?;
-                        self.check(ty, t, &format!("{path}[{}]", i + 1))?;
+                        let (e, t) = self.expression(&args[i], Path::Index(&path, i + 1), inner)?;
+                        self.check(ty, t, Path::Index(&path, i + 1))?;
                         Ok(e)
                     })
                     .collect::<CResult<Vec<_>>>()?;
@@ -475,10 +623,13 @@ impl<'w> Compiler<'w> {
                 Self::arity(path, op, args, 1, 3)?;
                 let last = args.len() - 1;
                 if last >= 1 && !args[0].is_string() {
-                    return err(&format!("{path}[1]"), "the array item type must be \"string\", \"number\", \"boolean\" or \"value\"");
+                    return err(Path::Index(&path, 1), "the array item type must be \"string\", \"number\", \"boolean\" or \"value\"");
                 }
                 if last == 2 && !args[1].is_u64() {
-                    return err(&format!("{path}[2]"), "the array length must be a non-negative integer");
+                    return err(
+                        Path::Index(&path, 2),
+                        "the array length must be a non-negative integer",
+                    );
                 }
                 let e = self.sub(args, last, path, Ty::Array)?.0;
                 Ok((Expr::Assert(AssertKind::Array, vec![e]), Ty::Array))
@@ -486,12 +637,17 @@ impl<'w> Compiler<'w> {
             "rgb" | "rgba" => {
                 let n = if op == "rgb" { 3 } else { 4 };
                 Self::arity(path, op, args, n, n)?;
-                let v = (0..n).map(|i| Ok(self.sub(args, i, path, Ty::Number)?.0)).collect::<CResult<Vec<_>>>()?;
+                let v = (0..n)
+                    .map(|i| Ok(self.sub(args, i, path, Ty::Number)?.0))
+                    .collect::<CResult<Vec<_>>>()?;
                 Ok((Expr::Rgba(v), Ty::Color))
             }
             "let" => {
                 if args.len() < 3 || args.len().is_multiple_of(2) {
-                    return err(path, "\"let\" expects name/value pairs followed by an expression");
+                    return err(
+                        path,
+                        "\"let\" expects name/value pairs followed by an expression",
+                    );
                 }
                 // Bindings nest at runtime; a binding's value must not see the bindings
                 // before it (MapLibre evaluates them in the outer scope), hence hidden slots.
@@ -500,7 +656,13 @@ impl<'w> Compiler<'w> {
                 for i in (0..args.len() - 1).step_by(2) {
                     let Json::String(name) = &args[i] else {
                         self.scope.truncate(depth);
-                        return err(&format!("{path}[{}]", i + 1), format!("expected a variable name (string), got {}", describe(&args[i])));
+                        return err(
+                            Path::Index(&path, i + 1),
+                            format!(
+                                "expected a variable name (string), got {}",
+                                describe(&args[i])
+                            ),
+                        );
                     };
                     let r = self.sub(args, i + 1, path, Ty::Value);
                     let (e, t) = match r {
@@ -520,29 +682,44 @@ impl<'w> Compiler<'w> {
                 self.scope.truncate(depth);
                 let (mut body, ty) = r?;
                 for (_, value) in values.into_iter().rev() {
-                    body = Expr::Let { value: Box::new(value), body: Box::new(body) };
+                    body = Expr::Let {
+                        value: Box::new(value),
+                        body: Box::new(body),
+                    };
                 }
                 Ok((body, ty))
             }
             "var" => {
                 Self::arity(path, op, args, 1, 1)?;
                 let Json::String(name) = &args[0] else {
-                    return err(&format!("{path}[1]"), "expected a variable name (string)");
+                    return err(Path::Index(&path, 1), "expected a variable name (string)");
                 };
-                match self.scope.iter().rev().position(|(n, _)| n.as_deref() == Some(name.as_str())) {
+                match self
+                    .scope
+                    .iter()
+                    .rev()
+                    .position(|(n, _)| n.as_deref() == Some(name.as_str()))
+                {
                     Some(i) => Ok((Expr::Var(i), self.scope[self.scope.len() - 1 - i].1)),
-                    None => err(&format!("{path}[1]"), format!("unknown variable \"{name}\"; bind it with \"let\" first")),
+                    None => err(
+                        Path::Index(&path, 1),
+                        format!("unknown variable \"{name}\"; bind it with \"let\" first"),
+                    ),
                 }
             }
-            "collator" => unsupported(path, "\"collator\" is only supported as the last argument of a comparison"),
-            _ if UNSUPPORTED_OPS.contains(&op) => {
-                unsupported(path, format!("expression operator \"{op}\" is not supported by this renderer"))
-            }
+            "collator" => unsupported(
+                path,
+                "\"collator\" is only supported as the last argument of a comparison",
+            ),
+            _ if UNSUPPORTED_OPS.contains(&op) => unsupported(
+                path,
+                format!("expression operator \"{op}\" is not supported by this renderer"),
+            ),
             _ => err(path, format!("unknown expression operator \"{op}\"")),
         }
     }
 
-    fn comparison(&mut self, op: &str, args: &[Json], path: &str) -> CResult<(Expr, Ty)> {
+    fn comparison(&mut self, op: &str, args: &[Json], path: Path<'_>) -> CResult<(Expr, Ty)> {
         Self::arity(path, op, args, 2, 3)?;
         let cmp = match op {
             "==" => CmpOp::Eq,
@@ -562,11 +739,21 @@ impl<'w> Compiler<'w> {
                 matches!(t, Ty::Value | Ty::Number | Ty::String | Ty::Bool | Ty::Null)
             };
             if !ok {
-                return err(&format!("{path}[{i}]"), format!("\"{op}\" cannot compare values of type {}", t.name()));
+                return err(
+                    Path::Index(&path, i),
+                    format!("\"{op}\" cannot compare values of type {}", t.name()),
+                );
             }
         }
-        if lt != Ty::Value && rt != Ty::Value && lt != rt && !(!ordered && (lt == Ty::Null || rt == Ty::Null)) {
-            return err(path, format!("cannot compare {} and {}", lt.name(), rt.name()));
+        if lt != Ty::Value
+            && rt != Ty::Value
+            && lt != rt
+            && !(!ordered && (lt == Ty::Null || rt == Ty::Null))
+        {
+            return err(
+                path,
+                format!("cannot compare {} and {}", lt.name(), rt.name()),
+            );
         }
         let mut case_insensitive = false;
         if let Some(c) = args.get(2) {
@@ -575,35 +762,66 @@ impl<'w> Compiler<'w> {
                 _ => None,
             };
             let Some(opts) = opts else {
-                return err(&format!("{path}[3]"), "expected a [\"collator\", {...}] expression");
+                return err(
+                    Path::Index(&path, 3),
+                    "expected a [\"collator\", {...}] expression",
+                );
             };
             match opts.get("case-sensitive") {
                 None | Some(Json::Bool(true)) => {}
                 Some(Json::Bool(false)) => case_insensitive = true,
                 Some(_) => {
-                    return unsupported(&format!("{path}[3]"), "only literal \"case-sensitive\" collator options are supported")
+                    return unsupported(
+                        Path::Index(&path, 3),
+                        "only literal \"case-sensitive\" collator options are supported",
+                    )
                 }
             }
         }
         // Fast path: a property compared with a literal.
         if matches!(cmp, CmpOp::Eq | CmpOp::Ne) && !case_insensitive {
-            if let (Expr::GeometryType, Expr::Lit(Lit::Str(name))) | (Expr::Lit(Lit::Str(name)), Expr::GeometryType) = (&lhs, &rhs) {
-                return Ok((Expr::GeomTypeEq { name: name.clone(), negate: cmp == CmpOp::Ne }, Ty::Bool));
+            if let (Expr::GeometryType, Expr::Lit(Lit::Str(name)))
+            | (Expr::Lit(Lit::Str(name)), Expr::GeometryType) = (&lhs, &rhs)
+            {
+                return Ok((
+                    Expr::GeomTypeEq {
+                        name: name.clone(),
+                        negate: cmp == CmpOp::Ne,
+                    },
+                    Ty::Bool,
+                ));
             }
             let pair = match (&lhs, &rhs) {
-                (Expr::Get(k), Expr::Lit(l)) | (Expr::Lit(l), Expr::Get(k)) => Some((k.clone(), l.clone())),
+                (Expr::Get(k), Expr::Lit(l)) | (Expr::Lit(l), Expr::Get(k)) => {
+                    Some((k.clone(), l.clone()))
+                }
                 _ => None,
             };
             if let Some((key, value)) = pair {
                 if matches!(value, Lit::Null | Lit::Num(_) | Lit::Str(_) | Lit::Bool(_)) {
-                    return Ok((Expr::PropEq { key, value, negate: cmp == CmpOp::Ne }, Ty::Bool));
+                    return Ok((
+                        Expr::PropEq {
+                            key,
+                            value,
+                            negate: cmp == CmpOp::Ne,
+                        },
+                        Ty::Bool,
+                    ));
                 }
             }
         }
-        Ok((Expr::Cmp { op: cmp, lhs: Box::new(lhs), rhs: Box::new(rhs), case_insensitive }, Ty::Bool))
+        Ok((
+            Expr::Cmp {
+                op: cmp,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+                case_insensitive,
+            },
+            Ty::Bool,
+        ))
     }
 
-    fn match_expr(&mut self, args: &[Json], path: &str, expected: Ty) -> CResult<(Expr, Ty)> {
+    fn match_expr(&mut self, args: &[Json], path: Path<'_>, expected: Ty) -> CResult<(Expr, Ty)> {
         if args.len() < 4 || !args.len().is_multiple_of(2) {
             return err(
                 path,
@@ -616,9 +834,11 @@ impl<'w> Compiler<'w> {
         let mut ty = Ty::Value;
         let mut label_ty: Option<&'static str> = None;
         for i in (1..args.len() - 1).step_by(2) {
-            let lpath = format!("{path}[{}]", i + 1);
+            let lpath = Path::Index(&path, i + 1);
             let items: Vec<&Json> = match &args[i] {
-                Json::Array(a) if a.is_empty() => return err(&lpath, "expected at least one branch label"),
+                Json::Array(a) if a.is_empty() => {
+                    return err(lpath, "expected at least one branch label")
+                }
                 Json::Array(a) => a.iter().collect(),
                 other => vec![other],
             };
@@ -627,7 +847,13 @@ impl<'w> Compiler<'w> {
                 let kind = match item {
                     Json::String(s) => {
                         if labels.strs.iter().any(|(l, _)| **l == **s) {
-                            return err(&lpath, format!("branch labels must be unique: {} appears twice", describe(item)));
+                            return err(
+                                lpath,
+                                format!(
+                                    "branch labels must be unique: {} appears twice",
+                                    describe(item)
+                                ),
+                            );
                         }
                         labels.strs.push((s.as_str().into(), index));
                         "string"
@@ -635,17 +861,29 @@ impl<'w> Compiler<'w> {
                     Json::Number(n) => {
                         let n = n.as_f64().unwrap_or(f64::NAN);
                         if labels.nums.iter().any(|(l, _)| *l == n) {
-                            return err(&lpath, format!("branch labels must be unique: {} appears twice", describe(item)));
+                            return err(
+                                lpath,
+                                format!(
+                                    "branch labels must be unique: {} appears twice",
+                                    describe(item)
+                                ),
+                            );
                         }
                         labels.nums.push((n, index));
                         "number"
                     }
                     other => {
-                        return err(&lpath, format!("branch labels must be strings or numbers, got {}", describe(other)))
+                        return err(
+                            lpath,
+                            format!(
+                                "branch labels must be strings or numbers, got {}",
+                                describe(other)
+                            ),
+                        )
                     }
                 };
                 if label_ty.is_some_and(|t| t != kind) {
-                    return err(&lpath, "branch labels must all be of the same type");
+                    return err(lpath, "branch labels must all be of the same type");
                 }
                 label_ty = Some(kind);
             }
@@ -656,20 +894,38 @@ impl<'w> Compiler<'w> {
         labels.sort();
         let (default, t) = self.sub(args, args.len() - 1, path, expected)?;
         ty = merge(ty, t);
-        Ok((Expr::Match { input, labels, outputs, default: Box::new(default) }, ty))
+        Ok((
+            Expr::Match {
+                input,
+                labels,
+                outputs,
+                default: Box::new(default),
+            },
+            ty,
+        ))
     }
 
-    fn stops(&mut self, args: &[Json], from: usize, path: &str, expected: Ty, op: &str) -> CResult<(Vec<(f64, Expr)>, Ty)> {
+    fn stops(
+        &mut self,
+        args: &[Json],
+        from: usize,
+        path: Path<'_>,
+        expected: Ty,
+        op: &str,
+    ) -> CResult<(Vec<(f64, Expr)>, Ty)> {
         let mut stops: Vec<(f64, Expr)> = Vec::new();
         let mut ty = Ty::Value;
         for i in (from..args.len()).step_by(2) {
-            let lpath = format!("{path}[{}]", i + 1);
+            let lpath = Path::Index(&path, i + 1);
             let Some(x) = args[i].as_f64() else {
-                return err(&lpath, format!("stop inputs must be numbers, got {}", describe(&args[i])));
+                return err(
+                    lpath,
+                    format!("stop inputs must be numbers, got {}", describe(&args[i])),
+                );
             };
             if let Some((prev, _)) = stops.last() {
                 if x <= *prev {
-                    return err(&lpath, format!("\"{op}\" stop inputs must be in strictly ascending order ({x} after {prev})"));
+                    return err(lpath, format!("\"{op}\" stop inputs must be in strictly ascending order ({x} after {prev})"));
                 }
             }
             let (out, t) = self.sub(args, i + 1, path, expected)?;
@@ -679,59 +935,89 @@ impl<'w> Compiler<'w> {
         Ok((stops, ty))
     }
 
-    fn step(&mut self, args: &[Json], path: &str, expected: Ty) -> CResult<(Expr, Ty)> {
+    fn step(&mut self, args: &[Json], path: Path<'_>, expected: Ty) -> CResult<(Expr, Ty)> {
         if args.len() < 2 || !args.len().is_multiple_of(2) {
             return err(path, format!("\"step\" expects an input, a first output and input/output pairs, got {} arguments", args.len()));
         }
         let input = self.sub_expr(args, 0, path, Ty::Number)?;
         let (first, t0) = self.sub(args, 1, path, expected)?;
         let (stops, t) = self.stops(args, 2, path, expected, "step")?;
-        Ok((Expr::Step { input, first: Box::new(first), stops }, merge(t0, t)))
+        Ok((
+            Expr::Step {
+                input,
+                first: Box::new(first),
+                stops,
+            },
+            merge(t0, t),
+        ))
     }
 
-    fn interpolate(&mut self, op: &str, args: &[Json], path: &str, expected: Ty) -> CResult<(Expr, Ty)> {
+    fn interpolate(
+        &mut self,
+        op: &str,
+        args: &[Json],
+        path: Path<'_>,
+        expected: Ty,
+    ) -> CResult<(Expr, Ty)> {
         if args.len() < 4 || !args.len().is_multiple_of(2) {
             return err(
                 path,
                 format!("\"{op}\" expects an interpolation type, an input and input/output pairs, got {} arguments", args.len()),
             );
         }
-        let ipath = format!("{path}[1]");
+        let ipath = Path::Index(&path, 1);
         let interp = match &args[0] {
             Json::Array(a) if a.first() == Some(&Json::from("linear")) && a.len() == 1 => Interp::Linear,
             Json::Array(a) if a.first() == Some(&Json::from("exponential")) => match a.get(1).and_then(Json::as_f64) {
                 Some(base) if a.len() == 2 => Interp::Exponential(base),
-                _ => return err(&ipath, "expected [\"exponential\", base] with a literal number base"),
+                _ => return err(ipath, "expected [\"exponential\", base] with a literal number base"),
             },
             Json::Array(a) if a.first() == Some(&Json::from("cubic-bezier")) => {
                 let p: Vec<f64> = a[1..].iter().filter_map(Json::as_f64).collect();
                 if a.len() != 5 || p.len() != 4 || !(0.0..=1.0).contains(&p[0]) || !(0.0..=1.0).contains(&p[2]) {
-                    return err(&ipath, "expected [\"cubic-bezier\", x1, y1, x2, y2] with x1 and x2 in 0..1");
+                    return err(ipath, "expected [\"cubic-bezier\", x1, y1, x2, y2] with x1 and x2 in 0..1");
                 }
                 Interp::CubicBezier([p[0], p[1], p[2], p[3]])
             }
             other => {
                 return err(
-                    &ipath,
+                    ipath,
                     format!("unknown interpolation type {}; expected [\"linear\"], [\"exponential\", base] or [\"cubic-bezier\", ...]", describe(other)),
                 )
             }
         };
         if op != "interpolate" {
-            self.warnings.push(format!("{path}: \"{op}\" is interpolated in RGB space"));
+            self.warnings
+                .push(format!("{path}: \"{op}\" is interpolated in RGB space"));
         }
         let input = self.sub_expr(args, 1, path, Ty::Number)?;
         let (stops, ty) = self.stops(args, 2, path, expected, op)?;
-        if !matches!(ty, Ty::Number | Ty::Color | Ty::Array | Ty::Value | Ty::Null) {
-            return err(path, format!("\"{op}\" can only interpolate numbers, colors and arrays of numbers, not {}", ty.name()));
+        if !matches!(
+            ty,
+            Ty::Number | Ty::Color | Ty::Array | Ty::Value | Ty::Null
+        ) {
+            return err(
+                path,
+                format!(
+                    "\"{op}\" can only interpolate numbers, colors and arrays of numbers, not {}",
+                    ty.name()
+                ),
+            );
         }
-        Ok((Expr::Interpolate { interp, input, stops }, ty))
+        Ok((
+            Expr::Interpolate {
+                interp,
+                input,
+                stops,
+            },
+            ty,
+        ))
     }
 
     // ---- legacy filters ----
 
     /// Compiles a filter, legacy or expression (decided as MapLibre does).
-    pub(crate) fn filter(&mut self, v: &Json, path: &str) -> CResult<Expr> {
+    pub(crate) fn filter(&mut self, v: &Json, path: Path<'_>) -> CResult<Expr> {
         if is_expression_filter(v) {
             let (e, t) = self.expression(v, path, Ty::Bool)?;
             self.check(Ty::Bool, t, path)?;
@@ -741,15 +1027,23 @@ impl<'w> Compiler<'w> {
         }
     }
 
-    fn legacy_filter(&mut self, v: &Json, path: &str) -> CResult<Expr> {
+    fn legacy_filter(&mut self, v: &Json, path: Path<'_>) -> CResult<Expr> {
         let a = match v {
             Json::Bool(b) => return Ok(Expr::Lit(Lit::Bool(*b))),
             Json::Null => return Ok(Expr::Lit(Lit::Bool(true))),
             Json::Array(a) if !a.is_empty() => a,
-            other => return err(path, format!("expected a filter array, got {}", describe(other))),
+            other => {
+                return err(
+                    path,
+                    format!("expected a filter array, got {}", describe(other)),
+                )
+            }
         };
         let Json::String(op) = &a[0] else {
-            return err(&format!("{path}[0]"), format!("expected a filter operator, got {}", describe(&a[0])));
+            return err(
+                Path::Index(&path, 0),
+                format!("expected a filter operator, got {}", describe(&a[0])),
+            );
         };
         let op = op.as_str();
         let args = &a[1..];
@@ -761,19 +1055,41 @@ impl<'w> Compiler<'w> {
                     "$id" => Key::Id,
                     k => Key::Prop(k.into()),
                 }),
-                Some(other) => err(&format!("{path}[{}]", i + 1), format!("expected a property name (string), got {}", describe(other))),
+                Some(other) => err(
+                    Path::Index(&path, i + 1),
+                    format!("expected a property name (string), got {}", describe(other)),
+                ),
                 None => err(path, format!("filter \"{op}\" needs a property name")),
             }
         };
         let scalar = |i: usize, k: &Key| -> CResult<Lit> {
             let v = &args[i];
-            let lpath = format!("{path}[{}]", i + 1);
+            let lpath = Path::Index(&path, i + 1);
             match v {
                 Json::String(_) | Json::Number(_) | Json::Bool(_) | Json::Null => {}
-                other => return err(&lpath, format!("expected a string, number, boolean or null, got {}", describe(other))),
+                other => {
+                    return err(
+                        lpath,
+                        format!(
+                            "expected a string, number, boolean or null, got {}",
+                            describe(other)
+                        ),
+                    )
+                }
             }
-            if *k == Key::Type && !matches!(v.as_str(), Some("Point" | "LineString" | "Polygon" | "Unknown")) {
-                return err(&lpath, format!("expected \"Point\", \"LineString\" or \"Polygon\", got {}", describe(v)));
+            if *k == Key::Type
+                && !matches!(
+                    v.as_str(),
+                    Some("Point" | "LineString" | "Polygon" | "Unknown")
+                )
+            {
+                return err(
+                    lpath,
+                    format!(
+                        "expected \"Point\", \"LineString\" or \"Polygon\", got {}",
+                        describe(v)
+                    ),
+                );
             }
             Ok(Lit::from_json(v))
         };
@@ -781,14 +1097,17 @@ impl<'w> Compiler<'w> {
             "all" | "any" | "none" => {
                 let mut v = Vec::with_capacity(args.len());
                 for (i, f) in args.iter().enumerate() {
-                    let p = format!("{path}[{}]", i + 1);
+                    let p = Path::Index(&path, i + 1);
                     // Tolerate expression children inside a legacy combinator.
-                    let e = if is_expression_filter(f) && !f.is_boolean() && Self::looks_like_expression(f) {
-                        let (e, t) = self.expression(f, &p, Ty::Bool)?;
-                        self.check(Ty::Bool, t, &p)?;
+                    let e = if is_expression_filter(f)
+                        && !f.is_boolean()
+                        && Self::looks_like_expression(f)
+                    {
+                        let (e, t) = self.expression(f, p, Ty::Bool)?;
+                        self.check(Ty::Bool, t, p)?;
                         e
                     } else {
-                        self.legacy_filter(f, &p)?
+                        self.legacy_filter(f, p)?
                     };
                     v.push(e);
                 }
@@ -800,7 +1119,13 @@ impl<'w> Compiler<'w> {
             }
             "==" | "!=" | "<" | "<=" | ">" | ">=" => {
                 if args.len() != 2 {
-                    return err(path, format!("filter \"{op}\" expects a property name and a value, got {} arguments", args.len()));
+                    return err(
+                        path,
+                        format!(
+                            "filter \"{op}\" expects a property name and a value, got {} arguments",
+                            args.len()
+                        ),
+                    );
                 }
                 let k = key(self, 0)?;
                 let value = scalar(1, &k)?;
@@ -816,24 +1141,62 @@ impl<'w> Compiler<'w> {
             }
             "in" | "!in" => {
                 let k = key(self, 0)?;
-                let values = (1..args.len()).map(|i| scalar(i, &k)).collect::<CResult<Vec<_>>>()?;
+                let values = (1..args.len())
+                    .map(|i| scalar(i, &k))
+                    .collect::<CResult<Vec<_>>>()?;
                 let e = Expr::LegacyIn { key: k, values };
-                Ok(if op == "in" { e } else { Expr::Not(Box::new(e)) })
+                Ok(if op == "in" {
+                    e
+                } else {
+                    Expr::Not(Box::new(e))
+                })
             }
             "has" | "!has" => {
                 if args.len() != 1 {
-                    return err(path, format!("filter \"{op}\" expects one property name, got {} arguments", args.len()));
+                    return err(
+                        path,
+                        format!(
+                            "filter \"{op}\" expects one property name, got {} arguments",
+                            args.len()
+                        ),
+                    );
                 }
                 let e = Expr::LegacyHas(key(self, 0)?);
-                Ok(if op == "has" { e } else { Expr::Not(Box::new(e)) })
+                Ok(if op == "has" {
+                    e
+                } else {
+                    Expr::Not(Box::new(e))
+                })
             }
-            _ => err(&format!("{path}[0]"), format!("unknown filter operator \"{op}\"")),
+            _ => err(
+                Path::Index(&path, 0),
+                format!("unknown filter operator \"{op}\""),
+            ),
         }
     }
 
     fn looks_like_expression(f: &Json) -> bool {
         match f {
-            Json::Array(a) => a.iter().skip(1).any(Json::is_array) || !matches!(a.first().and_then(Json::as_str), Some("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "!in" | "has" | "!has" | "all" | "any" | "none")),
+            Json::Array(a) => {
+                a.iter().skip(1).any(Json::is_array)
+                    || !matches!(
+                        a.first().and_then(Json::as_str),
+                        Some(
+                            "==" | "!="
+                                | "<"
+                                | "<="
+                                | ">"
+                                | ">="
+                                | "in"
+                                | "!in"
+                                | "has"
+                                | "!has"
+                                | "all"
+                                | "any"
+                                | "none"
+                        )
+                    )
+            }
             _ => false,
         }
     }
@@ -842,10 +1205,19 @@ impl<'w> Compiler<'w> {
 
     /// Converts a legacy function (`{"stops": ..., "base": ..., "property": ...}`) to an
     /// expression, as MapLibre's `convertFunction` does.
-    pub(crate) fn legacy_function(&mut self, obj: &Map<String, Json>, path: &str, spec: &FnSpec) -> CResult<Expr> {
+    pub(crate) fn legacy_function(
+        &mut self,
+        obj: &Map<String, Json>,
+        path: Path<'_>,
+        spec: &FnSpec,
+    ) -> CResult<Expr> {
         for k in obj.keys() {
-            if !matches!(k.as_str(), "stops" | "base" | "property" | "type" | "default" | "colorSpace") {
-                self.warnings.push(format!("{path}.{k}: unknown function key, ignored"));
+            if !matches!(
+                k.as_str(),
+                "stops" | "base" | "property" | "type" | "default" | "colorSpace"
+            ) {
+                self.warnings
+                    .push(format!("{path}.{k}: unknown function key, ignored"));
             }
         }
         let ftype = match obj.get("type") {
@@ -853,7 +1225,7 @@ impl<'w> Compiler<'w> {
             Some(Json::String(t)) if matches!(t.as_str(), "identity" | "exponential" | "interval" | "categorical") => Some(t.as_str()),
             Some(other) => {
                 return err(
-                    &format!("{path}.type"),
+                    Path::Key(&path, "type"),
                     format!("expected one of \"identity\", \"exponential\", \"interval\", \"categorical\", got {}", describe(other)),
                 )
             }
@@ -862,26 +1234,45 @@ impl<'w> Compiler<'w> {
             None => 1.0,
             Some(b) => match b.as_f64() {
                 Some(b) => b,
-                None => return err(&format!("{path}.base"), format!("expected number, got {}", describe(b))),
+                None => {
+                    return err(
+                        Path::Key(&path, "base"),
+                        format!("expected number, got {}", describe(b)),
+                    )
+                }
             },
         };
         if let Some(cs) = obj.get("colorSpace") {
             if cs != "rgb" {
-                self.warnings.push(format!("{path}.colorSpace: only \"rgb\" is supported, interpolating in RGB"));
+                self.warnings.push(format!(
+                    "{path}.colorSpace: only \"rgb\" is supported, interpolating in RGB"
+                ));
             }
         }
         let default = match obj.get("default") {
             None => spec.default.clone(),
-            Some(d) => self.literal(d, &format!("{path}.default"), spec.ty)?,
+            Some(d) => self.literal(d, Path::Key(&path, "default"), spec.ty)?,
         };
         let property = match obj.get("property") {
             None => None,
             Some(Json::String(p)) => Some(p.as_str()),
-            Some(other) => return err(&format!("{path}.property"), format!("expected string, got {}", describe(other))),
+            Some(other) => {
+                return err(
+                    Path::Key(&path, "property"),
+                    format!("expected string, got {}", describe(other)),
+                )
+            }
         };
-        let ftype = ftype.unwrap_or(if spec.interpolated { "exponential" } else { "interval" });
+        let ftype = ftype.unwrap_or(if spec.interpolated {
+            "exponential"
+        } else {
+            "interval"
+        });
         if ftype == "exponential" && !spec.interpolated {
-            return err(&format!("{path}.type"), "exponential functions are not supported for this property");
+            return err(
+                Path::Key(&path, "type"),
+                "exponential functions are not supported for this property",
+            );
         }
         if ftype == "identity" {
             let Some(p) = property else {
@@ -891,19 +1282,32 @@ impl<'w> Compiler<'w> {
         }
         let stops = match obj.get("stops") {
             Some(Json::Array(s)) if !s.is_empty() => s,
-            Some(Json::Array(_)) => return err(&format!("{path}.stops"), "expected at least one stop"),
-            Some(other) => return err(&format!("{path}.stops"), format!("expected an array of stops, got {}", json_kind(other))),
+            Some(Json::Array(_)) => {
+                return err(Path::Key(&path, "stops"), "expected at least one stop")
+            }
+            Some(other) => {
+                return err(
+                    Path::Key(&path, "stops"),
+                    format!("expected an array of stops, got {}", json_kind(other)),
+                )
+            }
             None => return err(path, "expected \"stops\" in a function object"),
         };
         let mut pairs: Vec<(&Json, Lit)> = Vec::with_capacity(stops.len());
         for (i, s) in stops.iter().enumerate() {
-            let spath = format!("{path}.stops[{i}]");
+            let stops_path = Path::Key(&path, "stops");
+            let spath = Path::Index(&stops_path, i);
             match s {
                 Json::Array(p) if p.len() == 2 => {
-                    let out = self.literal(&p[1], &format!("{spath}[1]"), spec.ty)?;
+                    let out = self.literal(&p[1], Path::Index(&spath, 1), spec.ty)?;
                     pairs.push((&p[0], out));
                 }
-                other => return err(&spath, format!("expected a [input, output] pair, got {}", describe(other))),
+                other => {
+                    return err(
+                        spath,
+                        format!("expected a [input, output] pair, got {}", describe(other)),
+                    )
+                }
             }
         }
         let composite = pairs.iter().any(|(i, _)| i.is_object());
@@ -914,35 +1318,59 @@ impl<'w> Compiler<'w> {
             // Group by zoom, then interpolate between per-zoom property functions.
             let mut zooms: Vec<(f64, Vec<(Json, Lit)>)> = Vec::new();
             for (i, (input, out)) in pairs.into_iter().enumerate() {
-                let ipath = format!("{path}.stops[{i}][0]");
-                let (Some(z), Some(v)) = (input.get("zoom").and_then(Json::as_f64), input.get("value")) else {
-                    return err(&ipath, "expected {\"zoom\": number, \"value\": ...}");
+                let stops_path = Path::Key(&path, "stops");
+                let stop_path = Path::Index(&stops_path, i);
+                let ipath = Path::Index(&stop_path, 0);
+                let (Some(z), Some(v)) =
+                    (input.get("zoom").and_then(Json::as_f64), input.get("value"))
+                else {
+                    return err(ipath, "expected {\"zoom\": number, \"value\": ...}");
                 };
                 match zooms.last_mut() {
                     Some((lz, list)) if *lz == z => list.push((v.clone(), out)),
-                    Some((lz, _)) if *lz > z => return err(&ipath, "stop zooms must be in ascending order"),
+                    Some((lz, _)) if *lz > z => {
+                        return err(ipath, "stop zooms must be in ascending order")
+                    }
                     _ => zooms.push((z, vec![(v.clone(), out)])),
                 }
             }
             let mut zstops = Vec::with_capacity(zooms.len());
             for (z, list) in zooms {
                 let refs: Vec<(&Json, Lit)> = list.iter().map(|(j, l)| (j, l.clone())).collect();
-                zstops.push((z, property_function(p, ftype, base, &refs, default.clone(), path)?));
+                zstops.push((
+                    z,
+                    property_function(p, ftype, base, &refs, default.clone(), path)?,
+                ));
             }
             return Ok(if spec.interpolated {
-                let interp = if base == 1.0 { Interp::Linear } else { Interp::Exponential(base) };
-                Expr::Interpolate { interp, input: Box::new(Expr::Zoom), stops: zstops }
+                let interp = if base == 1.0 {
+                    Interp::Linear
+                } else {
+                    Interp::Exponential(base)
+                };
+                Expr::Interpolate {
+                    interp,
+                    input: Box::new(Expr::Zoom),
+                    stops: zstops,
+                }
             } else {
                 let mut it = zstops.into_iter();
                 let (_, first) = it.next().expect("at least one stop");
-                Expr::Step { input: Box::new(Expr::Zoom), first: Box::new(first), stops: it.collect() }
+                Expr::Step {
+                    input: Box::new(Expr::Zoom),
+                    first: Box::new(first),
+                    stops: it.collect(),
+                }
             });
         }
         match property {
             Some(p) => property_function(p, ftype, base, &pairs, default, path),
             None => {
                 if ftype == "categorical" {
-                    return err(&format!("{path}.type"), "categorical functions need a \"property\"");
+                    return err(
+                        Path::Key(&path, "type"),
+                        "categorical functions need a \"property\"",
+                    );
                 }
                 let nums = numeric_stops(&pairs, path)?;
                 Ok(numeric_function(Expr::Zoom, ftype, base, nums))
@@ -960,19 +1388,28 @@ fn merge(a: Ty, b: Ty) -> Ty {
 }
 
 fn quoted_list(values: &[&str]) -> String {
-    values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(|v| format!("\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn numeric_stops(pairs: &[(&Json, Lit)], path: &str) -> CResult<Vec<(f64, Lit)>> {
+fn numeric_stops(pairs: &[(&Json, Lit)], path: Path<'_>) -> CResult<Vec<(f64, Lit)>> {
     let mut out: Vec<(f64, Lit)> = Vec::with_capacity(pairs.len());
     for (i, (input, lit)) in pairs.iter().enumerate() {
-        let ipath = format!("{path}.stops[{i}][0]");
+        let stops_path = Path::Key(&path, "stops");
+        let stop_path = Path::Index(&stops_path, i);
+        let ipath = Path::Index(&stop_path, 0);
         let Some(x) = input.as_f64() else {
-            return err(&ipath, format!("expected a number, got {}", describe(input)));
+            return err(ipath, format!("expected a number, got {}", describe(input)));
         };
         if let Some((prev, _)) = out.last() {
             if x < *prev {
-                return err(&ipath, format!("stop inputs must be in ascending order ({x} after {prev})"));
+                return err(
+                    ipath,
+                    format!("stop inputs must be in ascending order ({x} after {prev})"),
+                );
             }
             if x == *prev {
                 // MapLibre keeps the last of equal stops for interpolation purposes.
@@ -987,17 +1424,36 @@ fn numeric_stops(pairs: &[(&Json, Lit)], path: &str) -> CResult<Vec<(f64, Lit)>>
 fn numeric_function(input: Expr, ftype: &str, base: f64, stops: Vec<(f64, Lit)>) -> Expr {
     let stops: Vec<(f64, Expr)> = stops.into_iter().map(|(x, l)| (x, Expr::Lit(l))).collect();
     if ftype == "exponential" {
-        let interp = if base == 1.0 { Interp::Linear } else { Interp::Exponential(base) };
-        Expr::Interpolate { interp, input: Box::new(input), stops }
+        let interp = if base == 1.0 {
+            Interp::Linear
+        } else {
+            Interp::Exponential(base)
+        };
+        Expr::Interpolate {
+            interp,
+            input: Box::new(input),
+            stops,
+        }
     } else {
         // interval: below the first stop, the first stop's output.
         let mut it = stops.into_iter();
         let (_, first) = it.next().expect("at least one stop");
-        Expr::Step { input: Box::new(input), first: Box::new(first), stops: it.collect() }
+        Expr::Step {
+            input: Box::new(input),
+            first: Box::new(first),
+            stops: it.collect(),
+        }
     }
 }
 
-fn property_function(p: &str, ftype: &str, base: f64, pairs: &[(&Json, Lit)], default: Lit, path: &str) -> CResult<Expr> {
+fn property_function(
+    p: &str,
+    ftype: &str,
+    base: f64,
+    pairs: &[(&Json, Lit)],
+    default: Lit,
+    path: Path<'_>,
+) -> CResult<Expr> {
     let get = || Expr::Get(p.into());
     match ftype {
         "categorical" => {
@@ -1022,17 +1478,35 @@ fn property_function(p: &str, ftype: &str, base: f64, pairs: &[(&Json, Lit)], de
                     outputs.push(Expr::Lit(out.clone()));
                 }
                 labels.sort();
-                Ok(Expr::Match { input: Box::new(get()), labels, outputs, default: Box::new(Expr::Lit(default)) })
+                Ok(Expr::Match {
+                    input: Box::new(get()),
+                    labels,
+                    outputs,
+                    default: Box::new(Expr::Lit(default)),
+                })
             } else {
                 let mut branches = Vec::new();
                 for (i, (input, out)) in pairs.iter().enumerate() {
                     if !matches!(input, Json::Bool(_) | Json::String(_) | Json::Number(_)) {
-                        return err(&format!("{path}.stops[{i}][0]"), format!("expected a string, number or boolean, got {}", describe(input)));
+                        return err(
+                            Path::Index(&Path::Index(&Path::Key(&path, "stops"), i), 0),
+                            format!(
+                                "expected a string, number or boolean, got {}",
+                                describe(input)
+                            ),
+                        );
                     }
-                    let cond = Expr::PropEq { key: p.into(), value: Lit::from_json(input), negate: false };
+                    let cond = Expr::PropEq {
+                        key: p.into(),
+                        value: Lit::from_json(input),
+                        negate: false,
+                    };
                     branches.push((cond, Expr::Lit(out.clone())));
                 }
-                Ok(Expr::Case { branches, default: Box::new(Expr::Lit(default)) })
+                Ok(Expr::Case {
+                    branches,
+                    default: Box::new(Expr::Lit(default)),
+                })
             }
         }
         _ => {
@@ -1055,7 +1529,10 @@ fn identity(p: &str, ty: Ty, default: Lit) -> Expr {
         Ty::Array => (AssertKind::Array, Expr::Get(p.into())),
         _ => (AssertKind::String, Expr::Get(p.into())),
     };
-    Expr::Case { branches: vec![(Expr::TypeIs(kind, get()), conv)], default: Box::new(Expr::Lit(default)) }
+    Expr::Case {
+        branches: vec![(Expr::TypeIs(kind, get()), conv)],
+        default: Box::new(Expr::Lit(default)),
+    }
 }
 
 /// Folds an expression without feature or zoom dependencies into a literal.
@@ -1094,34 +1571,61 @@ pub(crate) fn val_matches(v: &Val<'_>, ty: Ty) -> bool {
 /// properties), moves them to the returned list and replaces them with [`Expr::Shared`]:
 /// evaluated once per `paint()` call instead of once per property.
 pub(crate) fn share_common(roots: &mut [&mut Expr]) -> Vec<Expr> {
-    fn candidate(e: &Expr) -> bool {
-        !matches!(
+    /// Bottom-up facts about a subtree, computed in one pass.
+    struct Info {
+        size: usize,
+        feature: bool,
+        /// The largest `let` distance of a variable that escapes the subtree.
+        free: Option<usize>,
+    }
+    fn collect<'e>(e: &'e Expr, out: &mut Vec<(&'e Expr, usize)>) -> Info {
+        let mut info = Info {
+            size: 1,
+            feature: false,
+            free: None,
+        };
+        match e {
+            Expr::Var(i) => info.free = Some(*i),
+            Expr::Let { value, body } => {
+                let v = collect(value, out);
+                let b = collect(body, out);
+                info.size += v.size + b.size;
+                info.feature = v.feature || b.feature;
+                info.free = v.free.max(b.free.and_then(|i| i.checked_sub(1)));
+            }
+            _ => e.for_each_child(&mut |c| {
+                let ci = collect(c, out);
+                info.size += ci.size;
+                info.feature |= ci.feature;
+                info.free = info.free.max(ci.free);
+            }),
+        }
+        let leaf_feature = matches!(
             e,
-            Expr::Lit(_)
-                | Expr::Get(_)
+            Expr::Get(_)
                 | Expr::Has(_)
                 | Expr::GeometryType
                 | Expr::GeomTypeEq { .. }
                 | Expr::Id
-                | Expr::Zoom
                 | Expr::PropEq { .. }
-                | Expr::Var(_)
                 | Expr::Shared(_)
                 | Expr::LegacyCmp { .. }
                 | Expr::LegacyIn { .. }
                 | Expr::LegacyHas(_)
-        ) && e.deps().feature
-            && !e.has_free_var(0)
-            && e.size() >= 3
-    }
-    fn collect<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-        if candidate(e) {
-            out.push(e);
+        );
+        info.feature |= leaf_feature;
+        let trivial = leaf_feature || matches!(e, Expr::Lit(_) | Expr::Zoom | Expr::Var(_));
+        if !trivial && info.feature && info.free.is_none() && info.size >= 3 {
+            out.push((e, info.size));
         }
-        e.for_each_child(&mut |c| collect(c, out));
+        info
     }
     fn rewrite(e: &mut Expr, shared: &[Expr], skip: Option<usize>) {
-        if let Some(k) = shared.iter().enumerate().position(|(k, s)| Some(k) != skip && s == e) {
+        if let Some(k) = shared
+            .iter()
+            .enumerate()
+            .position(|(k, s)| Some(k) != skip && s == e)
+        {
             *e = Expr::Shared(k);
             return;
         }
@@ -1129,19 +1633,24 @@ pub(crate) fn share_common(roots: &mut [&mut Expr]) -> Vec<Expr> {
     }
     let mut shared: Vec<Expr> = Vec::new();
     {
-        let mut cands: Vec<&Expr> = Vec::new();
+        let mut cands: Vec<(&Expr, usize)> = Vec::new();
         for r in roots.iter() {
             collect(r, &mut cands);
         }
-        cands.sort_by_key(|e| std::cmp::Reverse(e.size()));
-        for (i, c) in cands.iter().enumerate() {
+        cands.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+        for (i, (c, size)) in cands.iter().enumerate() {
             if shared.len() == super::expr::MAX_SHARED {
                 break;
             }
             if shared.iter().any(|s| s == *c) {
                 continue;
             }
-            if cands[i + 1..].iter().any(|o| o == c) {
+            // Equal trees have equal sizes: only compare within the run of this size.
+            if cands[i + 1..]
+                .iter()
+                .take_while(|(_, s)| s == size)
+                .any(|(o, _)| o == c)
+            {
                 shared.push((*c).clone());
             }
         }
@@ -1158,4 +1667,34 @@ pub(crate) fn share_common(roots: &mut [&mut Expr]) -> Vec<Expr> {
         shared[k] = e;
     }
     shared
+}
+
+/// MapLibre's rule for zoom-dependent property values: `["zoom"]` only as the input of a
+/// top-level `step`/`interpolate` (possibly inside `let` or `coalesce`). MapLibre rejects
+/// other uses; this renderer evaluates them anyway and only warns.
+pub(crate) fn zoom_curve_is_top_level(e: &Expr) -> bool {
+    fn uses_zoom(e: &Expr) -> bool {
+        match e {
+            Expr::Zoom => true,
+            // Converted legacy functions and folded constants carry no raw zoom.
+            _ => {
+                let mut found = false;
+                e.for_each_child(&mut |c| found = found || uses_zoom(c));
+                found
+            }
+        }
+    }
+    match e {
+        Expr::Let { value, body } => !uses_zoom(value) && zoom_curve_is_top_level(body),
+        Expr::Coalesce(args) => args.iter().all(zoom_curve_is_top_level),
+        Expr::Step {
+            input,
+            first,
+            stops,
+        } if **input == Expr::Zoom => !uses_zoom(first) && stops.iter().all(|(_, o)| !uses_zoom(o)),
+        Expr::Interpolate { input, stops, .. } if **input == Expr::Zoom => {
+            stops.iter().all(|(_, o)| !uses_zoom(o))
+        }
+        other => !uses_zoom(other),
+    }
 }

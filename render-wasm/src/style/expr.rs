@@ -32,9 +32,11 @@ impl Lit {
             serde_json::Value::Number(n) => Lit::Num(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Lit::Str(s.as_str().into()),
             serde_json::Value::Array(a) => Lit::Array(a.iter().map(Lit::from_json).collect()),
-            serde_json::Value::Object(o) => {
-                Lit::Object(o.iter().map(|(k, v)| (k.as_str().into(), Lit::from_json(v))).collect())
-            }
+            serde_json::Value::Object(o) => Lit::Object(
+                o.iter()
+                    .map(|(k, v)| (k.as_str().into(), Lit::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -100,10 +102,12 @@ impl<'a> Val<'a> {
     /// temporaries on the hot path are nearly always borrowed.
     #[inline(always)]
     pub(crate) fn discard(self) {
-        match self {
-            Val::Null | Val::Num(_) | Val::Bool(_) | Val::Color(_) => {}
-            Val::Str(Cow::Borrowed(_)) | Val::Array(Cow::Borrowed(_)) | Val::Object(Cow::Borrowed(_)) => {}
-            owned => drop(owned),
+        match &self {
+            Val::Str(Cow::Owned(_)) | Val::Array(Cow::Owned(_)) | Val::Object(Cow::Owned(_)) => {
+                drop(self)
+            }
+            // Nothing to free: skip the drop glue entirely.
+            _ => std::mem::forget(self),
         }
     }
 
@@ -156,11 +160,25 @@ pub(crate) struct Ctx<'a, 'f> {
 
 impl<'a, 'f> Ctx<'a, 'f> {
     pub(crate) fn new(feature: Option<FeatureRef<'a>>, zoom: f64) -> Self {
-        Ctx { feature, zoom, vars: None, memo: None }
+        Ctx {
+            feature,
+            zoom,
+            vars: None,
+            memo: None,
+        }
     }
 
-    pub(crate) fn with_memo(feature: Option<FeatureRef<'a>>, zoom: f64, memo: &'f Memo<'a>) -> Self {
-        Ctx { feature, zoom, vars: None, memo: Some(memo) }
+    pub(crate) fn with_memo(
+        feature: Option<FeatureRef<'a>>,
+        zoom: f64,
+        memo: &'f Memo<'a>,
+    ) -> Self {
+        Ctx {
+            feature,
+            zoom,
+            vars: None,
+            memo: Some(memo),
+        }
     }
 }
 
@@ -175,16 +193,37 @@ pub(crate) struct Memo<'a> {
     cells: [OnceCell<Result<Val<'a>, EvalError>>; MAX_SHARED],
 }
 
+impl Drop for Memo<'_> {
+    fn drop(&mut self) {
+        for cell in &mut self.cells {
+            if let Some(Ok(v)) = cell.take() {
+                v.discard();
+            }
+        }
+    }
+}
+
 impl<'a> Memo<'a> {
     pub(crate) fn new(exprs: &'a [Expr]) -> Self {
-        Memo { exprs, cells: Default::default() }
+        Memo {
+            exprs,
+            cells: Default::default(),
+        }
     }
 
     fn get(&self, i: usize, feature: Option<FeatureRef<'a>>, zoom: f64) -> EvalResult<'a> {
         let (Some(cell), Some(e)) = (self.cells.get(i), self.exprs.get(i)) else {
             return Err(EvalError);
         };
-        cell.get_or_init(|| e.eval(&Ctx { feature, zoom, vars: None, memo: Some(self) })).clone()
+        cell.get_or_init(|| {
+            e.eval(&Ctx {
+                feature,
+                zoom,
+                vars: None,
+                memo: Some(self),
+            })
+        })
+        .clone()
     }
 }
 
@@ -255,32 +294,55 @@ pub(crate) enum Key {
     Id,
 }
 
-/// `match` branch labels; the `usize` indexes the outputs. String labels are sorted by
-/// (length, bytes) so most comparisons are decided by the length alone.
+/// `match` branch labels; the `usize` indexes the outputs. String labels are searched by a
+/// key of (length, first 8 bytes), so most comparisons are integer comparisons; the bytes
+/// after the 8th are compared only on a key tie.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Labels {
     pub strs: Vec<(Box<str>, usize)>,
     pub nums: Vec<(f64, usize)>,
+    /// `(length, prefix)` of `strs[i]`, in the same order (set by [`Labels::sort`]).
+    keys: Vec<(usize, u64)>,
 }
 
-fn label_order(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
-}
-
-/// Byte-string equality (one place to tune the hot comparisons).
-#[inline(always)]
-pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    a == b
+#[inline]
+fn label_key(s: &str) -> (usize, u64) {
+    let mut w = 0u64;
+    for (i, b) in s.bytes().take(8).enumerate() {
+        w |= u64::from(b) << (8 * (7 - i));
+    }
+    (s.len(), w)
 }
 
 impl Labels {
     pub(crate) fn sort(&mut self) {
-        self.strs.sort_by(|a, b| label_order(&a.0, &b.0));
+        self.strs.sort_by(|a, b| {
+            label_key(&a.0)
+                .cmp(&label_key(&b.0))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        self.keys = self.strs.iter().map(|(l, _)| label_key(l)).collect();
     }
 
     #[inline]
     fn find_str(&self, s: &str) -> Option<usize> {
-        self.strs.binary_search_by(|(l, _)| label_order(l, s)).ok().map(|i| self.strs[i].1)
+        let key = label_key(s);
+        let i = self.keys.binary_search_by(|k| k.cmp(&key)).ok()?;
+        if s.len() <= 8 {
+            return Some(self.strs[i].1);
+        }
+        // Long labels sharing length and prefix: scan the (tiny) run of equal keys.
+        let mut j = i;
+        while j > 0 && self.keys[j - 1] == key {
+            j -= 1;
+        }
+        while j < self.keys.len() && self.keys[j] == key {
+            if &*self.strs[j].0 == s {
+                return Some(self.strs[j].1);
+            }
+            j += 1;
+        }
+        None
     }
 }
 
@@ -443,13 +505,23 @@ impl Expr {
             | Expr::Assert(_, v)
             | Expr::Rgba(v) => v.iter().for_each(|e| e.collect_deps(d)),
             Expr::Cmp { lhs, rhs, .. }
-            | Expr::In { needle: lhs, haystack: rhs }
+            | Expr::In {
+                needle: lhs,
+                haystack: rhs,
+            }
             | Expr::At(lhs, rhs)
-            | Expr::Let { value: lhs, body: rhs } => {
+            | Expr::Let {
+                value: lhs,
+                body: rhs,
+            } => {
                 lhs.collect_deps(d);
                 rhs.collect_deps(d);
             }
-            Expr::IndexOf { needle, haystack, from } => {
+            Expr::IndexOf {
+                needle,
+                haystack,
+                from,
+            } => {
                 needle.collect_deps(d);
                 haystack.collect_deps(d);
                 if let Some(f) = from {
@@ -463,7 +535,12 @@ impl Expr {
                     e.collect_deps(d);
                 }
             }
-            Expr::Match { input, outputs, default, .. } => {
+            Expr::Match {
+                input,
+                outputs,
+                default,
+                ..
+            } => {
                 input.collect_deps(d);
                 outputs.iter().for_each(|e| e.collect_deps(d));
                 default.collect_deps(d);
@@ -475,7 +552,11 @@ impl Expr {
                 }
                 default.collect_deps(d);
             }
-            Expr::Step { input, first, stops } => {
+            Expr::Step {
+                input,
+                first,
+                stops,
+            } => {
                 input.collect_deps(d);
                 first.collect_deps(d);
                 stops.iter().for_each(|(_, e)| e.collect_deps(d));
@@ -483,27 +564,6 @@ impl Expr {
             Expr::Interpolate { input, stops, .. } => {
                 input.collect_deps(d);
                 stops.iter().for_each(|(_, e)| e.collect_deps(d));
-            }
-        }
-    }
-
-    /// Number of nodes (for choosing the largest shared subexpressions first).
-    pub(crate) fn size(&self) -> usize {
-        let mut n = 1;
-        self.for_each_child(&mut |c| n += c.size());
-        n
-    }
-
-    /// Whether the expression refers to a `let` binding outside itself (then it cannot be
-    /// moved out of its scope).
-    pub(crate) fn has_free_var(&self, depth: usize) -> bool {
-        match self {
-            Expr::Var(i) => *i >= depth,
-            Expr::Let { value, body } => value.has_free_var(depth) || body.has_free_var(depth + 1),
-            _ => {
-                let mut free = false;
-                self.for_each_child(&mut |c| free = free || c.has_free_var(depth));
-                free
             }
         }
     }
@@ -542,7 +602,12 @@ impl Expr {
             | Expr::ToColor(v)
             | Expr::Assert(_, v)
             | Expr::Rgba(v) => v.iter().for_each(f),
-            Expr::Cmp { lhs, rhs, .. } | Expr::In { needle: lhs, haystack: rhs } | Expr::At(lhs, rhs) => {
+            Expr::Cmp { lhs, rhs, .. }
+            | Expr::In {
+                needle: lhs,
+                haystack: rhs,
+            }
+            | Expr::At(lhs, rhs) => {
                 f(lhs);
                 f(rhs);
             }
@@ -550,7 +615,11 @@ impl Expr {
                 f(value);
                 f(body);
             }
-            Expr::IndexOf { needle, haystack, from } => {
+            Expr::IndexOf {
+                needle,
+                haystack,
+                from,
+            } => {
                 f(needle);
                 f(haystack);
                 if let Some(x) = from {
@@ -564,7 +633,12 @@ impl Expr {
                     f(x);
                 }
             }
-            Expr::Match { input, outputs, default, .. } => {
+            Expr::Match {
+                input,
+                outputs,
+                default,
+                ..
+            } => {
                 f(input);
                 outputs.iter().for_each(&mut *f);
                 f(default);
@@ -576,7 +650,11 @@ impl Expr {
                 }
                 f(default);
             }
-            Expr::Step { input, first, stops } => {
+            Expr::Step {
+                input,
+                first,
+                stops,
+            } => {
                 f(input);
                 f(first);
                 stops.iter().for_each(|(_, e)| f(e));
@@ -622,7 +700,12 @@ impl Expr {
             | Expr::ToColor(v)
             | Expr::Assert(_, v)
             | Expr::Rgba(v) => v.iter_mut().for_each(f),
-            Expr::Cmp { lhs, rhs, .. } | Expr::In { needle: lhs, haystack: rhs } | Expr::At(lhs, rhs) => {
+            Expr::Cmp { lhs, rhs, .. }
+            | Expr::In {
+                needle: lhs,
+                haystack: rhs,
+            }
+            | Expr::At(lhs, rhs) => {
                 f(lhs);
                 f(rhs);
             }
@@ -630,7 +713,11 @@ impl Expr {
                 f(value);
                 f(body);
             }
-            Expr::IndexOf { needle, haystack, from } => {
+            Expr::IndexOf {
+                needle,
+                haystack,
+                from,
+            } => {
                 f(needle);
                 f(haystack);
                 if let Some(x) = from {
@@ -644,7 +731,12 @@ impl Expr {
                     f(x);
                 }
             }
-            Expr::Match { input, outputs, default, .. } => {
+            Expr::Match {
+                input,
+                outputs,
+                default,
+                ..
+            } => {
                 f(input);
                 outputs.iter_mut().for_each(&mut *f);
                 f(default);
@@ -656,7 +748,11 @@ impl Expr {
                 }
                 f(default);
             }
-            Expr::Step { input, first, stops } => {
+            Expr::Step {
+                input,
+                first,
+                stops,
+            } => {
                 f(input);
                 f(first);
                 stops.iter_mut().for_each(|(_, e)| f(e));
@@ -670,27 +766,38 @@ impl Expr {
 
     /// Evaluates to a boolean (filters): anything but `true`, including errors, is false.
     pub(crate) fn test<'a>(&'a self, ctx: &Ctx<'a, '_>) -> bool {
-        matches!(self.eval(ctx), Ok(Val::Bool(true)))
+        match self.eval(ctx) {
+            Ok(v) => {
+                let r = matches!(v, Val::Bool(true));
+                v.discard();
+                r
+            }
+            Err(_) => false,
+        }
     }
 
+    // Note: matching a `Val` by value without moving it out in every arm makes the compiler
+    // call its drop glue; these helpers bind it and `discard` it instead.
     fn eval_bool<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Result<bool, EvalError> {
-        match self.eval(ctx)? {
-            Val::Bool(b) => Ok(b),
-            other => {
-                other.discard();
-                Err(EvalError)
-            }
-        }
+        let v = self.eval(ctx)?;
+        let r = if let Val::Bool(b) = &v {
+            Ok(*b)
+        } else {
+            Err(EvalError)
+        };
+        v.discard();
+        r
     }
 
     fn eval_num<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Result<f64, EvalError> {
-        match self.eval(ctx)? {
-            Val::Num(n) => Ok(n),
-            other => {
-                other.discard();
-                Err(EvalError)
-            }
-        }
+        let v = self.eval(ctx)?;
+        let r = if let Val::Num(n) = &v {
+            Ok(*n)
+        } else {
+            Err(EvalError)
+        };
+        v.discard();
+        r
     }
 
     pub(crate) fn eval<'a>(&'a self, ctx: &Ctx<'a, '_>) -> EvalResult<'a> {
@@ -720,7 +827,12 @@ impl Expr {
                 }
                 Ok(Val::Bool(false))
             }
-            Expr::Cmp { op, lhs, rhs, case_insensitive } => {
+            Expr::Cmp {
+                op,
+                lhs,
+                rhs,
+                case_insensitive,
+            } => {
                 let a = lhs.eval(ctx)?;
                 let b = match rhs.eval(ctx) {
                     Ok(b) => b,
@@ -735,20 +847,25 @@ impl Expr {
                 r
             }
             Expr::GeomTypeEq { name, negate } => {
-                let eq = ctx.feature.is_some_and(|f| bytes_eq(f.geom_type().name().as_bytes(), name.as_bytes()));
+                let eq = ctx.feature.is_some_and(|f| f.geom_type().name() == &**name);
                 Ok(Val::Bool(eq != *negate))
             }
             Expr::PropEq { key, value, negate } => {
                 let eq = match (ctx.feature.and_then(|f| prop(f, key)), value) {
                     (None, Lit::Null) => true,
-                    (Some(Value::String(a)), Lit::Str(b)) => bytes_eq(a.as_bytes(), b.as_bytes()),
+                    (Some(Value::String(a)), Lit::Str(b)) => a.as_bytes() == b.as_bytes(),
                     (Some(Value::Number(a)), Lit::Num(b)) => a == b,
                     (Some(Value::Bool(a)), Lit::Bool(b)) => a == b,
                     _ => false,
                 };
                 Ok(Val::Bool(eq != *negate))
             }
-            Expr::Match { input, labels, outputs, default } => {
+            Expr::Match {
+                input,
+                labels,
+                outputs,
+                default,
+            } => {
                 let v = input.eval(ctx)?;
                 let i = match &v {
                     Val::Str(s) => labels.find_str(s),
@@ -775,6 +892,7 @@ impl Expr {
                     if !matches!(r, Val::Null) {
                         return Ok(r);
                     }
+                    r.discard();
                 }
                 Ok(Val::Null)
             }
@@ -797,7 +915,11 @@ impl Expr {
                     _ => Err(EvalError),
                 }
             }
-            Expr::Step { input, first, stops } => {
+            Expr::Step {
+                input,
+                first,
+                stops,
+            } => {
                 let x = input.eval_num(ctx)?;
                 // The output for the last stop <= x.
                 let n = stops.partition_point(|(s, _)| *s <= x);
@@ -807,7 +929,11 @@ impl Expr {
                     stops[n - 1].1.eval(ctx)
                 }
             }
-            Expr::Interpolate { interp, input, stops } => {
+            Expr::Interpolate {
+                interp,
+                input,
+                stops,
+            } => {
                 let x = input.eval_num(ctx)?;
                 let last = stops.len() - 1;
                 if stops.len() == 1 || x <= stops[0].0 {
@@ -821,13 +947,36 @@ impl Expr {
                 let (x1, e1) = &stops[i + 1];
                 let t = interpolation_factor(*interp, x, *x0, *x1);
                 let a = e0.eval(ctx)?;
-                let b = e1.eval(ctx)?;
-                lerp(a, b, t)
+                let b = match e1.eval(ctx) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        a.discard();
+                        return Err(e);
+                    }
+                };
+                // Numbers, the common case, inline; colours and arrays out of line.
+                if let (Val::Num(x), Val::Num(y)) = (&a, &b) {
+                    return Ok(Val::Num(x + (y - x) * t));
+                }
+                let r = lerp(&a, &b, t);
+                a.discard();
+                b.discard();
+                r
             }
             Expr::Let { value, body } => {
-                let frame = Frame { value: value.eval(ctx)?, parent: ctx.vars };
-                let inner = Ctx { feature: ctx.feature, zoom: ctx.zoom, vars: Some(&frame), memo: ctx.memo };
-                body.eval(&inner)
+                let frame = Frame {
+                    value: value.eval(ctx)?,
+                    parent: ctx.vars,
+                };
+                let inner = Ctx {
+                    feature: ctx.feature,
+                    zoom: ctx.zoom,
+                    vars: Some(&frame),
+                    memo: ctx.memo,
+                };
+                let r = body.eval(&inner);
+                frame.value.discard();
+                r
             }
             Expr::Shared(i) => match ctx.memo {
                 Some(m) => m.get(*i, ctx.feature, ctx.zoom),
@@ -864,14 +1013,20 @@ impl Expr {
                 _ => Err(EvalError),
             },
             Expr::HasDyn(k) => match k.eval(ctx)? {
-                Val::Str(k) => Ok(Val::Bool(ctx.feature.is_some_and(|f| prop(f, &k).is_some()))),
+                Val::Str(k) => Ok(Val::Bool(
+                    ctx.feature.is_some_and(|f| prop(f, &k).is_some()),
+                )),
                 _ => Err(EvalError),
             },
             Expr::Id => Ok(match ctx.feature.and_then(|f| f.id()) {
                 Some(id) => Val::Num(id as f64),
                 None => Val::Null,
             }),
-            Expr::IndexOf { needle, haystack, from } => {
+            Expr::IndexOf {
+                needle,
+                haystack,
+                from,
+            } => {
                 let n = needle.eval(ctx)?;
                 let from = match from {
                     Some(f) => f.eval_num(ctx)?.max(0.0) as usize,
@@ -889,7 +1044,11 @@ impl Expr {
                         _ => Err(EvalError),
                     },
                     Val::Array(a) => {
-                        let pos = a.iter().skip(from).position(|l| l.as_val() == n).map(|p| p + from);
+                        let pos = a
+                            .iter()
+                            .skip(from)
+                            .position(|l| l.as_val() == n)
+                            .map(|p| p + from);
                         Ok(Val::Num(pos.map_or(-1.0, |p| p as f64)))
                     }
                     _ => Err(EvalError),
@@ -1054,10 +1213,16 @@ impl Expr {
                 for (i, a) in args.iter().enumerate() {
                     c[i] = a.eval_num(ctx)?;
                 }
-                if c[..3].iter().any(|v| !(0.0..=255.0).contains(v)) || !(0.0..=1.0).contains(&c[3]) {
+                if c[..3].iter().any(|v| !(0.0..=255.0).contains(v)) || !(0.0..=1.0).contains(&c[3])
+                {
                     return Err(EvalError);
                 }
-                Ok(Val::Color(Color::rgba(c[0].round() as u8, c[1].round() as u8, c[2].round() as u8, c[3] as f32)))
+                Ok(Val::Color(Color::rgba(
+                    c[0].round() as u8,
+                    c[1].round() as u8,
+                    c[2].round() as u8,
+                    c[3] as f32,
+                )))
             }
             _ => Err(EvalError),
         }
@@ -1075,9 +1240,11 @@ pub(crate) fn prop<'a>(f: FeatureRef<'a>, key: &str) -> Option<&'a Value> {
     };
     let layer = f.layer;
     for &(k, v) in &f.feature.tags {
-        let Some(name) = layer.keys.get(k as usize) else { continue };
+        let Some(name) = layer.keys.get(k as usize) else {
+            continue;
+        };
         let nb = name.as_bytes();
-        if nb.len() == kb.len() && nb[0] == first && nb[nb.len() - 1] == last && bytes_eq(nb, kb) {
+        if nb.len() == kb.len() && nb[0] == first && nb[nb.len() - 1] == last && nb == kb {
             return layer.values.get(v as usize);
         }
     }
@@ -1104,7 +1271,7 @@ fn legacy_get<'a>(ctx: &Ctx<'a, '_>, key: &'a Key) -> Option<Val<'a>> {
 #[inline]
 fn lit_eq(l: &Lit, v: &Val<'_>) -> bool {
     match (l, v) {
-        (Lit::Str(a), Val::Str(b)) => bytes_eq(a.as_bytes(), b.as_bytes()),
+        (Lit::Str(a), Val::Str(b)) => a.as_bytes() == b.as_bytes(),
         (Lit::Num(a), Val::Num(b)) => a == b,
         (Lit::Bool(a), Val::Bool(b)) => a == b,
         (Lit::Null, Val::Null) => true,
@@ -1139,7 +1306,9 @@ fn legacy_cmp<'a>(ctx: &Ctx<'a, '_>, key: &'a Key, op: CmpOp, value: &Lit) -> bo
 fn compare(op: CmpOp, a: &Val<'_>, b: &Val<'_>, case_insensitive: bool) -> Result<bool, EvalError> {
     let str_cmp = |x: &str, y: &str| {
         if case_insensitive {
-            x.chars().flat_map(char::to_lowercase).cmp(y.chars().flat_map(char::to_lowercase))
+            x.chars()
+                .flat_map(char::to_lowercase)
+                .cmp(y.chars().flat_map(char::to_lowercase))
         } else {
             x.cmp(y)
         }
@@ -1239,8 +1408,8 @@ fn unit_bezier(p1x: f64, p1y: f64, p2x: f64, p2y: f64, x: f64) -> f64 {
 }
 
 #[inline(never)]
-fn lerp<'a>(a: Val<'a>, b: Val<'a>, t: f64) -> EvalResult<'a> {
-    match (&a, &b) {
+fn lerp<'a>(a: &Val<'a>, b: &Val<'a>, t: f64) -> EvalResult<'a> {
+    match (a, b) {
         (Val::Num(x), Val::Num(y)) => Ok(Val::Num(x + (y - x) * t)),
         (Val::Array(x), Val::Array(y)) => {
             if x.len() != y.len() {
@@ -1290,10 +1459,18 @@ fn math<'a>(op: MathOp, args: &'a [Expr], ctx: &Ctx<'a, '_>) -> Result<f64, Eval
         MathOp::Rem => arg(0)? % arg(1)?,
         MathOp::Pow => arg(0)?.powf(arg(1)?),
         MathOp::Min | MathOp::Max => {
-            let mut r = if op == MathOp::Min { f64::INFINITY } else { f64::NEG_INFINITY };
+            let mut r = if op == MathOp::Min {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            };
             for a in args {
                 let v = a.eval_num(ctx)?;
-                r = if op == MathOp::Min { r.min(v) } else { r.max(v) };
+                r = if op == MathOp::Min {
+                    r.min(v)
+                } else {
+                    r.max(v)
+                };
             }
             r
         }
@@ -1329,7 +1506,12 @@ fn color_from_components(a: &[Lit]) -> Option<Color> {
     if [r, g, b].iter().any(|v| !(0.0..=255.0).contains(v)) || !(0.0..=1.0).contains(&al) {
         return None;
     }
-    Some(Color::rgba(r.round() as u8, g.round() as u8, b.round() as u8, al as f32))
+    Some(Color::rgba(
+        r.round() as u8,
+        g.round() as u8,
+        b.round() as u8,
+        al as f32,
+    ))
 }
 
 /// JavaScript's `Number(string)`, for `to-number`.
@@ -1343,7 +1525,9 @@ fn js_number(s: &str) -> Option<f64> {
         "-Infinity" => return Some(f64::NEG_INFINITY),
         _ => {}
     }
-    if t.bytes().any(|c| !(c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))) {
+    if t.bytes()
+        .any(|c| !(c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')))
+    {
         if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
             return u64::from_str_radix(hex, 16).ok().map(|v| v as f64);
         }

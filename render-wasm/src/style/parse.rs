@@ -2,23 +2,34 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
 use super::color::Color;
-use super::compile::{self, describe, fold, is_expression, val_matches, CompileError, Compiler, FnSpec, Ty};
+use super::compile::{
+    self, describe, fold, is_expression, val_matches, CompileError, Compiler, FnSpec, Path, Ty,
+};
 use super::expr::{Expr, Lit};
-use super::{FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, Style, StyleError, StyleLayer};
+use super::{
+    FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, Style, StyleError, StyleLayer,
+};
 
 fn invalid(path: &str, message: impl Into<String>) -> StyleError {
-    StyleError::Invalid { path: path.to_string(), message: message.into() }
+    StyleError::Invalid {
+        path: path.to_string(),
+        message: message.into(),
+    }
 }
 
 impl From<CompileError> for StyleError {
     fn from(e: CompileError) -> StyleError {
-        StyleError::Invalid { path: e.path, message: e.message }
+        StyleError::Invalid {
+            path: e.path,
+            message: e.message,
+        }
     }
 }
 
@@ -28,7 +39,11 @@ fn json_error(e: serde_json::Error) -> StyleError {
         Some(i) => full[..i].to_string(),
         None => full,
     };
-    StyleError::Json { line: e.line(), column: e.column(), message }
+    StyleError::Json {
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
 }
 
 fn kind_name(v: &Json) -> &'static str {
@@ -78,26 +93,63 @@ const ROOT_KEYS: &[&str] = &[
     "lights",
 ];
 
-const LAYER_KEYS: &[&str] =
-    &["id", "type", "source", "source-layer", "minzoom", "maxzoom", "filter", "layout", "paint", "metadata", "ref", "interactive", "slot"];
+const LAYER_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "source",
+    "source-layer",
+    "minzoom",
+    "maxzoom",
+    "filter",
+    "layout",
+    "paint",
+    "metadata",
+    "ref",
+    "interactive",
+    "slot",
+];
 
 /// Layer keys a `ref` layer takes from the layer it references.
-const REF_KEYS: &[&str] = &["type", "source", "source-layer", "minzoom", "maxzoom", "filter", "layout"];
+const REF_KEYS: &[&str] = &[
+    "type",
+    "source",
+    "source-layer",
+    "minzoom",
+    "maxzoom",
+    "filter",
+    "layout",
+];
 
 pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
     let root: Json = serde_json::from_str(text).map_err(json_error)?;
     let Json::Object(obj) = &root else {
-        return Err(invalid("style", format!("expected a JSON object at the top level, got {}", kind_name(&root))));
+        return Err(invalid(
+            "style",
+            format!(
+                "expected a JSON object at the top level, got {}",
+                kind_name(&root)
+            ),
+        ));
     };
     match obj.get("version") {
         None => return Err(invalid("style", "missing \"version\" (must be 8)")),
         Some(v) if v.as_f64() == Some(8.0) => {}
-        Some(v) => return Err(invalid("version", format!("expected 8, got {}", describe(v)))),
+        Some(v) => {
+            return Err(invalid(
+                "version",
+                format!("expected 8, got {}", describe(v)),
+            ))
+        }
     }
     let raw_layers = match obj.get("layers") {
         None => return Err(invalid("style", "missing \"layers\"")),
         Some(Json::Array(a)) => a,
-        Some(other) => return Err(invalid("layers", format!("expected an array, got {}", kind_name(other)))),
+        Some(other) => {
+            return Err(invalid(
+                "layers",
+                format!("expected an array, got {}", kind_name(other)),
+            ))
+        }
     };
     let mut warnings = Vec::new();
     for k in obj.keys() {
@@ -109,7 +161,10 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
         None => None,
         Some(Json::String(s)) => Some(s.clone()),
         Some(other) => {
-            warnings.push(format!("name: expected a string, got {}, ignored", describe(other)));
+            warnings.push(format!(
+                "name: expected a string, got {}, ignored",
+                describe(other)
+            ));
             None
         }
     };
@@ -119,23 +174,41 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
     for (i, raw) in raw_layers.iter().enumerate() {
         let path = format!("layers[{i}]");
         let Json::Object(layer) = raw else {
-            return Err(invalid(&path, format!("expected a layer object, got {}", kind_name(raw))));
+            return Err(invalid(
+                &path,
+                format!("expected a layer object, got {}", kind_name(raw)),
+            ));
         };
         let id = match layer.get("id") {
             Some(Json::String(s)) => s.as_str(),
-            Some(other) => return Err(invalid(&format!("{path}.id"), format!("expected a string, got {}", describe(other)))),
+            Some(other) => {
+                return Err(invalid(
+                    &format!("{path}.id"),
+                    format!("expected a string, got {}", describe(other)),
+                ))
+            }
             None => return Err(invalid(&path, "missing \"id\"")),
         };
         if ids.insert(id, i).is_some() {
-            return Err(invalid(&format!("{path}.id"), format!("duplicate layer id \"{id}\"")));
+            return Err(invalid(
+                &format!("{path}.id"),
+                format!("duplicate layer id \"{id}\""),
+            ));
         }
         // Legacy `ref`: take type, source, filter... from an earlier layer.
         let merged;
         let layer = match layer.get("ref") {
             None => layer,
             Some(Json::String(r)) => {
-                let Some(Json::Object(parent)) = ids.get(r.as_str()).filter(|&&j| j < i).map(|&j| &raw_layers[j]) else {
-                    return Err(invalid(&format!("{path}.ref"), format!("no earlier layer with id \"{r}\"")));
+                let Some(Json::Object(parent)) = ids
+                    .get(r.as_str())
+                    .filter(|&&j| j < i)
+                    .map(|&j| &raw_layers[j])
+                else {
+                    return Err(invalid(
+                        &format!("{path}.ref"),
+                        format!("no earlier layer with id \"{r}\""),
+                    ));
                 };
                 let mut m = layer.clone();
                 for k in REF_KEYS {
@@ -147,63 +220,77 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
                 merged = m;
                 &merged
             }
-            Some(other) => return Err(invalid(&format!("{path}.ref"), format!("expected a string, got {}", describe(other)))),
+            Some(other) => {
+                return Err(invalid(
+                    &format!("{path}.ref"),
+                    format!("expected a string, got {}", describe(other)),
+                ))
+            }
         };
-        let mut lp = LayerParser { compiler: Compiler::new(&mut warnings), path: &path, id };
+        let mut lp = LayerParser {
+            compiler: Compiler::new(&mut warnings),
+            path: &path,
+            id,
+        };
         if let Some(l) = lp.layer(layer)? {
             layers.push(l);
         }
     }
 
-    let mut canonical = String::with_capacity(text.len());
+    let mut canonical = Vec::with_capacity(text.len());
     write_canonical(&mut canonical, &root);
-    let digest = Sha256::digest(canonical.as_bytes());
+    let digest = Sha256::digest(&canonical);
     let mut hash = String::with_capacity(16);
     for b in &digest[..8] {
         let _ = write!(hash, "{b:02x}");
     }
-    Ok(Style { name: name.map(Arc::from), hash: hash.into(), warnings: warnings.into(), layers: layers.into() })
+    Ok(Style {
+        name: name.map(Arc::from),
+        hash: hash.into(),
+        warnings: warnings.into(),
+        layers: layers.into(),
+    })
 }
 
 /// JSON with object keys sorted and no whitespace: the input of [`Style::hash_hex`].
-pub(crate) fn write_canonical(out: &mut String, v: &Json) {
+pub(crate) fn write_canonical(out: &mut Vec<u8>, v: &Json) {
     match v {
         Json::Object(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            out.push('{');
+            keys.sort_unstable();
+            out.push(b'{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Json::String(k.clone()).to_string());
-                out.push(':');
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
                 write_canonical(out, &o[k]);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Json::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(out, x);
             }
-            out.push(']');
+            out.push(b']');
         }
-        Json::Number(n) => {
+        Json::Number(n) => match n.as_f64() {
             // 1 and 1.0 are the same value.
-            match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                    let _ = write!(out, "{}", f as i64);
-                }
-                _ => {
-                    let _ = write!(out, "{n}");
-                }
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                let _ = write!(out, "{}", f as i64);
             }
+            _ => {
+                let _ = write!(out, "{n}");
+            }
+        },
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
         }
-        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -263,9 +350,24 @@ const JOIN: &[&str] = &["bevel", "round", "miter"];
 const ANCHOR: &[&str] = &["map", "viewport"];
 const PATTERN: &str = "patterns are not supported (no sprite images), ignored";
 
-const fn spec(name: &'static str, section: Section, ty: Ty, default: DefaultValue, handling: Handling) -> PSpec {
+const fn spec(
+    name: &'static str,
+    section: Section,
+    ty: Ty,
+    default: DefaultValue,
+    handling: Handling,
+) -> PSpec {
     let interpolated = matches!(ty, Ty::Number | Ty::Color);
-    PSpec { name, section, ty, default, interpolated, handling, min: f64::NEG_INFINITY, max: f64::INFINITY }
+    PSpec {
+        name,
+        section,
+        ty,
+        default,
+        interpolated,
+        handling,
+        min: f64::NEG_INFINITY,
+        max: f64::INFINITY,
+    }
 }
 
 const fn range(mut s: PSpec, min: f64, max: f64) -> PSpec {
@@ -285,30 +387,72 @@ use Section::{Layout as L, Paint as P};
 
 static BACKGROUND: &[PSpec] = &[
     spec("background-color", P, Ty::Color, D::Black, Use),
-    range(spec("background-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    range(
+        spec("background-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
     spec("background-pattern", P, Ty::String, D::None, Warn(PATTERN)),
 ];
 
 static FILL: &[PSpec] = &[
     discrete(spec("fill-sort-key", L, Ty::Number, D::None, Use)),
     spec("fill-antialias", P, Ty::Bool, D::Bool(true), Use),
-    range(spec("fill-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    range(
+        spec("fill-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
     spec("fill-color", P, Ty::Color, D::Black, Use),
     spec("fill-outline-color", P, Ty::Color, D::None, Use),
     spec("fill-translate", P, Ty::Array, D::None, WarnUnlessZero),
-    spec("fill-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
+    spec(
+        "fill-translate-anchor",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("map"),
+        Ignore,
+    ),
     spec("fill-pattern", P, Ty::String, D::None, Warn(PATTERN)),
 ];
 
 static FILL_EXTRUSION: &[PSpec] = &[
-    range(spec("fill-extrusion-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    range(
+        spec("fill-extrusion-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
     spec("fill-extrusion-color", P, Ty::Color, D::Black, Use),
-    spec("fill-extrusion-translate", P, Ty::Array, D::None, WarnUnlessZero),
-    spec("fill-extrusion-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
-    spec("fill-extrusion-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+    spec(
+        "fill-extrusion-translate",
+        P,
+        Ty::Array,
+        D::None,
+        WarnUnlessZero,
+    ),
+    spec(
+        "fill-extrusion-translate-anchor",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("map"),
+        Ignore,
+    ),
+    spec(
+        "fill-extrusion-pattern",
+        P,
+        Ty::String,
+        D::None,
+        Warn(PATTERN),
+    ),
     spec("fill-extrusion-height", P, Ty::Number, D::Num(0.0), Ignore),
     spec("fill-extrusion-base", P, Ty::Number, D::Num(0.0), Ignore),
-    spec("fill-extrusion-vertical-gradient", P, Ty::Bool, D::Bool(true), Ignore),
+    spec(
+        "fill-extrusion-vertical-gradient",
+        P,
+        Ty::Bool,
+        D::Bool(true),
+        Ignore,
+    ),
 ];
 
 static LINE: &[PSpec] = &[
@@ -317,32 +461,94 @@ static LINE: &[PSpec] = &[
     spec("line-miter-limit", L, Ty::Number, D::Num(2.0), Use),
     spec("line-round-limit", L, Ty::Number, D::Num(1.05), Ignore),
     discrete(spec("line-sort-key", L, Ty::Number, D::None, Use)),
-    range(spec("line-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    range(
+        spec("line-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
     spec("line-color", P, Ty::Color, D::Black, Use),
     spec("line-translate", P, Ty::Array, D::None, WarnUnlessZero),
-    spec("line-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
-    range(spec("line-width", P, Ty::Number, D::Num(1.0), Use), 0.0, f64::INFINITY),
-    range(spec("line-gap-width", P, Ty::Number, D::Num(0.0), Use), 0.0, f64::INFINITY),
+    spec(
+        "line-translate-anchor",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("map"),
+        Ignore,
+    ),
+    range(
+        spec("line-width", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    range(
+        spec("line-gap-width", P, Ty::Number, D::Num(0.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
     spec("line-offset", P, Ty::Number, D::Num(0.0), Use),
-    range(spec("line-blur", P, Ty::Number, D::Num(0.0), Use), 0.0, f64::INFINITY),
+    range(
+        spec("line-blur", P, Ty::Number, D::Num(0.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
     discrete(spec("line-dasharray", P, Ty::Array, D::None, Use)),
     spec("line-pattern", P, Ty::String, D::None, Warn(PATTERN)),
-    spec("line-gradient", P, Ty::Color, D::None, Warn("line-gradient is not supported, ignored")),
+    spec(
+        "line-gradient",
+        P,
+        Ty::Color,
+        D::None,
+        Warn("line-gradient is not supported, ignored"),
+    ),
 ];
 
 static CIRCLE: &[PSpec] = &[
     discrete(spec("circle-sort-key", L, Ty::Number, D::None, Use)),
-    range(spec("circle-radius", P, Ty::Number, D::Num(5.0), Use), 0.0, f64::INFINITY),
+    range(
+        spec("circle-radius", P, Ty::Number, D::Num(5.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
     spec("circle-color", P, Ty::Color, D::Black, Use),
     spec("circle-blur", P, Ty::Number, D::Num(0.0), Use),
-    range(spec("circle-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    range(
+        spec("circle-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
     spec("circle-translate", P, Ty::Array, D::None, WarnUnlessZero),
-    spec("circle-translate-anchor", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
-    spec("circle-pitch-scale", P, Ty::Enum(ANCHOR), D::Str("map"), Ignore),
-    spec("circle-pitch-alignment", P, Ty::Enum(ANCHOR), D::Str("viewport"), Ignore),
-    range(spec("circle-stroke-width", P, Ty::Number, D::Num(0.0), Use), 0.0, f64::INFINITY),
+    spec(
+        "circle-translate-anchor",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("map"),
+        Ignore,
+    ),
+    spec(
+        "circle-pitch-scale",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("map"),
+        Ignore,
+    ),
+    spec(
+        "circle-pitch-alignment",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("viewport"),
+        Ignore,
+    ),
+    range(
+        spec("circle-stroke-width", P, Ty::Number, D::Num(0.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
     spec("circle-stroke-color", P, Ty::Color, D::Black, Use),
-    range(spec("circle-stroke-opacity", P, Ty::Number, D::Num(1.0), Use), 0.0, 1.0),
+    range(
+        spec("circle-stroke-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
 ];
 
 /// A compiled property before it gets its Rust type.
@@ -366,7 +572,12 @@ impl LayerParser<'_, '_> {
         let path = self.path;
         let ty = match layer.get("type") {
             Some(Json::String(t)) => t.as_str(),
-            Some(other) => return Err(invalid(&format!("{path}.type"), format!("expected a string, got {}", describe(other)))),
+            Some(other) => {
+                return Err(invalid(
+                    &format!("{path}.type"),
+                    format!("expected a string, got {}", describe(other)),
+                ))
+            }
             None => return Err(invalid(path, "missing \"type\"")),
         };
         let (kind, specs): (LayerKind, &[PSpec]) = match ty {
@@ -376,16 +587,25 @@ impl LayerParser<'_, '_> {
             "line" => (LayerKind::Line, LINE),
             "circle" => (LayerKind::Circle, CIRCLE),
             "symbol" | "raster" | "hillshade" | "heatmap" | "color-relief" => {
-                self.warn(format!("{path} (id \"{}\"): {ty} layers are not drawn", self.id));
+                self.warn(format!(
+                    "{path} (id \"{}\"): {ty} layers are not drawn",
+                    self.id
+                ));
                 return Ok(None);
             }
             other => {
-                self.warn(format!("{path} (id \"{}\"): unknown layer type \"{other}\", skipped", self.id));
+                self.warn(format!(
+                    "{path} (id \"{}\"): unknown layer type \"{other}\", skipped",
+                    self.id
+                ));
                 return Ok(None);
             }
         };
         if ty == "fill-extrusion" {
-            self.warn(format!("{path} (id \"{}\"): fill-extrusion layers are drawn as flat fills", self.id));
+            self.warn(format!(
+                "{path} (id \"{}\"): fill-extrusion layers are drawn as flat fills",
+                self.id
+            ));
         }
         for k in layer.keys() {
             if !LAYER_KEYS.contains(&k.as_str()) {
@@ -397,7 +617,10 @@ impl LayerParser<'_, '_> {
                 None => Ok(default),
                 Some(v) => match v.as_f64() {
                     Some(z) if (0.0..=24.0).contains(&z) => Ok(z),
-                    _ => Err(invalid(&format!("{path}.{key}"), format!("expected a number from 0 to 24, got {}", describe(v)))),
+                    _ => Err(invalid(
+                        &format!("{path}.{key}"),
+                        format!("expected a number from 0 to 24, got {}", describe(v)),
+                    )),
                 },
             }
         };
@@ -407,20 +630,29 @@ impl LayerParser<'_, '_> {
             None => None,
             Some(Json::String(s)) => Some(s.clone()),
             Some(other) => {
-                return Err(invalid(&format!("{path}.source-layer"), format!("expected a string, got {}", describe(other))))
+                return Err(invalid(
+                    &format!("{path}.source-layer"),
+                    format!("expected a string, got {}", describe(other)),
+                ))
             }
         };
         if source_layer.is_none() && kind != LayerKind::Background {
-            self.warn(format!("{path} (id \"{}\"): no \"source-layer\", nothing will be drawn", self.id));
+            self.warn(format!(
+                "{path} (id \"{}\"): no \"source-layer\", nothing will be drawn",
+                self.id
+            ));
         }
         let filter = match layer.get("filter") {
             None | Some(Json::Null) => None,
             Some(f) => {
                 let fpath = format!("{path}.filter");
-                match self.compiler.filter(f, &fpath) {
+                match self.compiler.filter(f, Path::Root(&fpath)) {
                     Ok(e) => Some(fold(e)),
                     Err(e) if e.unsupported => {
-                        self.warn(format!("{}: {}; the layer draws nothing", e.path, e.message));
+                        self.warn(format!(
+                            "{}: {}; the layer draws nothing",
+                            e.path, e.message
+                        ));
                         Some(Expr::Lit(Lit::Bool(false)))
                     }
                     Err(e) => return Err(e.into()),
@@ -431,11 +663,20 @@ impl LayerParser<'_, '_> {
         let mut visible = true;
         let mut props: HashMap<&'static str, Compiled> = HashMap::new();
         for section in [Section::Layout, Section::Paint] {
-            let key = if section == Section::Layout { "layout" } else { "paint" };
+            let key = if section == Section::Layout {
+                "layout"
+            } else {
+                "paint"
+            };
             let obj = match layer.get(key) {
                 None => continue,
                 Some(Json::Object(o)) => o,
-                Some(other) => return Err(invalid(&format!("{path}.{key}"), format!("expected an object, got {}", describe(other)))),
+                Some(other) => {
+                    return Err(invalid(
+                        &format!("{path}.{key}"),
+                        format!("expected an object, got {}", describe(other)),
+                    ))
+                }
             };
             for (name, value) in obj {
                 let ppath = format!("{path}.{key}.{name}");
@@ -443,16 +684,30 @@ impl LayerParser<'_, '_> {
                     visible = match value.as_str() {
                         Some("visible") => true,
                         Some("none") => false,
-                        _ => return Err(invalid(&ppath, format!("expected \"visible\" or \"none\", got {}", describe(value)))),
+                        _ => {
+                            return Err(invalid(
+                                &ppath,
+                                format!(
+                                    "expected \"visible\" or \"none\", got {}",
+                                    describe(value)
+                                ),
+                            ))
+                        }
                     };
                     continue;
                 }
                 let base = name.strip_suffix("-transition");
                 let spec = specs.iter().find(|s| s.name == base.unwrap_or(name));
                 let Some(spec) = spec.filter(|s| s.section == section) else {
-                    let other = if section == Section::Layout { "paint" } else { "layout" };
+                    let other = if section == Section::Layout {
+                        "paint"
+                    } else {
+                        "layout"
+                    };
                     if specs.iter().any(|s| s.name == name) {
-                        self.warn(format!("{ppath}: \"{name}\" belongs in \"{other}\", ignored"));
+                        self.warn(format!(
+                            "{ppath}: \"{name}\" belongs in \"{other}\", ignored"
+                        ));
                     } else {
                         self.warn(format!("{ppath}: unknown property, ignored"));
                     }
@@ -468,7 +723,9 @@ impl LayerParser<'_, '_> {
                         continue;
                     }
                     Handling::WarnUnlessZero => {
-                        let zero = value.as_array().is_some_and(|a| a.iter().all(|v| v.as_f64() == Some(0.0)));
+                        let zero = value
+                            .as_array()
+                            .is_some_and(|a| a.iter().all(|v| v.as_f64() == Some(0.0)));
                         if !zero {
                             self.warn(format!("{ppath}: translation is not supported, ignored"));
                         }
@@ -501,7 +758,9 @@ impl LayerParser<'_, '_> {
             "fill" => PaintSpec::Fill {
                 color: typed(&mut props, "fill-color", Color::BLACK),
                 opacity: typed(&mut props, "fill-opacity", 1.0),
-                outline_color: props.contains_key("fill-outline-color").then(|| typed(&mut props, "fill-outline-color", Color::BLACK)),
+                outline_color: props
+                    .contains_key("fill-outline-color")
+                    .then(|| typed(&mut props, "fill-outline-color", Color::BLACK)),
                 antialias: typed(&mut props, "fill-antialias", true),
             },
             "fill-extrusion" => PaintSpec::Fill {
@@ -517,7 +776,9 @@ impl LayerParser<'_, '_> {
                 gap_width: typed(&mut props, "line-gap-width", 0.0),
                 offset: typed(&mut props, "line-offset", 0.0),
                 blur: typed(&mut props, "line-blur", 0.0),
-                dasharray: props.contains_key("line-dasharray").then(|| typed(&mut props, "line-dasharray", Vec::new())),
+                dasharray: props
+                    .contains_key("line-dasharray")
+                    .then(|| typed(&mut props, "line-dasharray", Vec::new())),
                 cap: typed(&mut props, "line-cap", LineCap::Butt),
                 join: typed(&mut props, "line-join", LineJoin::Miter),
                 miter_limit: typed(&mut props, "line-miter-limit", 2.0),
@@ -550,13 +811,24 @@ impl LayerParser<'_, '_> {
 
     /// Compiles one property value: a constant, a legacy function or an expression.
     /// `Ok(None)` when it uses something unsupported (a warning was recorded).
-    fn property(&mut self, value: &Json, path: &str, spec: &PSpec) -> Result<Option<Compiled>, StyleError> {
+    fn property(
+        &mut self,
+        value: &Json,
+        path: &str,
+        spec: &PSpec,
+    ) -> Result<Option<Compiled>, StyleError> {
         let compiled = match value {
             Json::Object(obj) => {
                 let fspec = FnSpec { ty: spec.ty, default: spec.default.lit(), interpolated: spec.interpolated };
-                self.compiler.legacy_function(obj, path, &fspec).map(fold)
+                self.compiler.legacy_function(obj, Path::Root(path), &fspec).map(fold)
             }
-            v if is_expression(v) => self.compiler.expression(v, path, spec.ty).and_then(|(e, t)| {
+            v if is_expression(v) => self.compiler.expression(v, Path::Root(path), spec.ty).and_then(|(e, t)| {
+                if !compile::zoom_curve_is_top_level(&e) {
+                    self.compiler.warnings.push(format!(
+                        "{path}: \"zoom\" is only allowed as the input of a top-level \"step\" or \"interpolate\" \
+                         (MapLibre rejects this style; evaluated anyway)"
+                    ));
+                }
                 if spec.ty.name() != t.name() && !matches!(t, Ty::Value | Ty::Null) && !(spec.ty == Ty::Color && t == Ty::String) {
                     return Err(CompileError {
                         path: path.to_string(),
@@ -579,7 +851,14 @@ impl LayerParser<'_, '_> {
         match e {
             Expr::Lit(l) => {
                 if !val_matches(&l.as_val(), spec.ty) {
-                    return Err(invalid(path, format!("expected {}, but it evaluates to {}", spec.ty.name(), lit_text(&l))));
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "expected {}, but it evaluates to {}",
+                            spec.ty.name(),
+                            lit_text(&l)
+                        ),
+                    ));
                 }
                 Ok(Some(Compiled::Const(self.clamp(l, path, spec))))
             }
@@ -600,16 +879,38 @@ impl LayerParser<'_, '_> {
             (Ty::Bool, Json::Bool(b)) => Lit::Bool(*b),
             (Ty::Color, Json::String(s)) => match Color::parse(s) {
                 Some(c) => Lit::Color(c),
-                None => return Err(invalid(path, format!("expected color or expression, got {}", describe(v)))),
+                None => {
+                    return Err(invalid(
+                        path,
+                        format!("expected color or expression, got {}", describe(v)),
+                    ))
+                }
             },
-            (Ty::Enum(values), Json::String(s)) if values.contains(&s.as_str()) => Lit::Str(s.as_str().into()),
+            (Ty::Enum(values), Json::String(s)) if values.contains(&s.as_str()) => {
+                Lit::Str(s.as_str().into())
+            }
             (Ty::Enum(values), _) => {
-                let list = values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ");
-                return Err(invalid(path, format!("expected one of {list} or an expression, got {}", describe(v))));
+                let list = values
+                    .iter()
+                    .map(|v| format!("\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(invalid(
+                    path,
+                    format!(
+                        "expected one of {list} or an expression, got {}",
+                        describe(v)
+                    ),
+                ));
             }
             (Ty::Array, Json::Array(a)) if a.iter().all(Json::is_number) => Lit::from_json(v),
             (Ty::String, Json::String(s)) => Lit::Str(s.as_str().into()),
-            _ => return Err(invalid(path, format!("expected {what} or expression, got {}", describe(v)))),
+            _ => {
+                return Err(invalid(
+                    path,
+                    format!("expected {what} or expression, got {}", describe(v)),
+                ))
+            }
         };
         Ok(Compiled::Const(self.clamp(lit, path, spec)))
     }
@@ -618,12 +919,30 @@ impl LayerParser<'_, '_> {
         match lit {
             Lit::Num(n) if n < spec.min || n > spec.max => {
                 let c = n.clamp(spec.min, spec.max);
-                self.warn(format!("{path}: {n} is outside {}..{}, using {c}", spec.min, spec.max));
+                self.warn(format!(
+                    "{path}: {n} is outside {}..{}, using {c}",
+                    spec.min, spec.max
+                ));
                 Lit::Num(c)
             }
-            Lit::Array(a) if spec.name == "line-dasharray" && a.iter().any(|x| matches!(x, Lit::Num(n) if *n < 0.0)) => {
-                self.warn(format!("{path}: dash lengths must not be negative, using 0"));
-                Lit::Array(a.into_iter().map(|x| if let Lit::Num(n) = x { Lit::Num(n.max(0.0)) } else { x }).collect())
+            Lit::Array(a)
+                if spec.name == "line-dasharray"
+                    && a.iter().any(|x| matches!(x, Lit::Num(n) if *n < 0.0)) =>
+            {
+                self.warn(format!(
+                    "{path}: dash lengths must not be negative, using 0"
+                ));
+                Lit::Array(
+                    a.into_iter()
+                        .map(|x| {
+                            if let Lit::Num(n) = x {
+                                Lit::Num(n.max(0.0))
+                            } else {
+                                x
+                            }
+                        })
+                        .collect(),
+                )
             }
             other => other,
         }
@@ -647,7 +966,11 @@ fn lit_text(l: &Lit) -> String {
 }
 
 /// Takes a compiled property out of `props` as a typed [`Prop`], or its default.
-fn typed<T: FromVal + Clone>(props: &mut HashMap<&'static str, Compiled>, name: &str, default: T) -> Prop<T> {
+fn typed<T: FromVal + Clone>(
+    props: &mut HashMap<&'static str, Compiled>,
+    name: &str,
+    default: T,
+) -> Prop<T> {
     match props.remove(name) {
         None => Prop::Const(default),
         Some(Compiled::Const(l)) => Prop::Const(T::from_val(&l.as_val()).unwrap_or(default)),
