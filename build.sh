@@ -112,6 +112,10 @@ build_lambda() {
     build_component
     build_web
     build_host
+    package_lambda
+}
+
+package_lambda() {
     local bin=target/release/rasterzen dir=target/lambda
     if ! command -v zip >/dev/null || ! command -v objdump >/dev/null; then
         say "installing zip and binutils (apt-get)"

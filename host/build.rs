@@ -12,6 +12,9 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(embedded_renderer)");
     if component.is_file() {
         println!("cargo::rustc-cfg=embedded_renderer");
-        println!("cargo::rustc-env=RASTERZEN_EMBEDDED_RENDERER={}", component.canonicalize().unwrap().display());
+        println!(
+            "cargo::rustc-env=RASTERZEN_EMBEDDED_RENDERER={}",
+            component.canonicalize().unwrap().display()
+        );
     }
 }

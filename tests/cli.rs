@@ -27,7 +27,10 @@ fn render(input: &Path, tile: &str, engine: &str, extra: &[&str], out: &Path) ->
         .args(extra)
         .arg("-o")
         .arg(out)
-        .env("RASTERZEN_COMPILED_CACHE", std::env::temp_dir().join("rasterzen-test-compiled"))
+        .env(
+            "RASTERZEN_COMPILED_CACHE",
+            std::env::temp_dir().join("rasterzen-test-compiled"),
+        )
         .output()
         .expect("run rasterzen")
 }
@@ -46,12 +49,31 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 fn render_both(input: &Path, tile: &str, dir: &Path, extra: &[&str], size: u32) -> Vec<u8> {
     let (wasm_out, native_out) = (dir.join("wasm.png"), dir.join("native.png"));
     let w = render(input, tile, "wasm", extra, &wasm_out);
-    assert!(w.status.success(), "wasm render of {} failed: {}", input.display(), stderr(&w));
+    assert!(
+        w.status.success(),
+        "wasm render of {} failed: {}",
+        input.display(),
+        stderr(&w)
+    );
     let n = render(input, tile, "native", extra, &native_out);
-    assert!(n.status.success(), "native render of {} failed: {}", input.display(), stderr(&n));
-    let (wb, nb) = (std::fs::read(&wasm_out).unwrap(), std::fs::read(&native_out).unwrap());
+    assert!(
+        n.status.success(),
+        "native render of {} failed: {}",
+        input.display(),
+        stderr(&n)
+    );
+    let (wb, nb) = (
+        std::fs::read(&wasm_out).unwrap(),
+        std::fs::read(&native_out).unwrap(),
+    );
     assert_eq!(png_size(&wb), (size, size), "{}", input.display());
-    assert!(wb == nb, "wasm and native PNGs differ for {} ({} vs {} bytes)", input.display(), wb.len(), nb.len());
+    assert!(
+        wb == nb,
+        "wasm and native PNGs differ for {} ({} vs {} bytes)",
+        input.display(),
+        wb.len(),
+        nb.len()
+    );
     wb
 }
 
@@ -68,7 +90,8 @@ fn mvt_fixtures() -> Vec<Fixture> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .map(|p| {
-            let info: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("info.json")).unwrap()).unwrap();
+            let info: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(p.join("info.json")).unwrap()).unwrap();
             let v = &info["validity"];
             Fixture {
                 id: p.file_name().unwrap().to_string_lossy().into_owned(),
@@ -90,9 +113,15 @@ const CONTRADICTED_VALID: &[&str] = &["057"];
 #[test]
 fn every_valid_conformance_fixture_renders_identically_in_both_engines() {
     let tmp = tempfile::tempdir().unwrap();
-    let fixtures: Vec<Fixture> =
-        mvt_fixtures().into_iter().filter(|f| f.valid && !CONTRADICTED_VALID.contains(&f.id.as_str())).collect();
-    assert!(fixtures.len() >= 44, "expected the 44+ valid fixtures, found {}", fixtures.len());
+    let fixtures: Vec<Fixture> = mvt_fixtures()
+        .into_iter()
+        .filter(|f| f.valid && !CONTRADICTED_VALID.contains(&f.id.as_str()))
+        .collect();
+    assert!(
+        fixtures.len() >= 44,
+        "expected the 44+ valid fixtures, found {}",
+        fixtures.len()
+    );
     for f in &fixtures {
         render_both(&f.tile, "0/0/0", tmp.path(), &[], 512);
     }
@@ -101,19 +130,46 @@ fn every_valid_conformance_fixture_renders_identically_in_both_engines() {
 #[test]
 fn every_fatal_conformance_fixture_is_refused_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let fixtures: Vec<Fixture> =
-        mvt_fixtures().into_iter().filter(|f| f.fatal || CONTRADICTED_VALID.contains(&f.id.as_str())).collect();
-    assert!(fixtures.len() >= 20, "expected the 19 fatal fixtures and 057, found {}", fixtures.len());
+    let fixtures: Vec<Fixture> = mvt_fixtures()
+        .into_iter()
+        .filter(|f| f.fatal || CONTRADICTED_VALID.contains(&f.id.as_str()))
+        .collect();
+    assert!(
+        fixtures.len() >= 20,
+        "expected the 19 fatal fixtures and 057, found {}",
+        fixtures.len()
+    );
     for f in &fixtures {
         for engine in ["wasm", "native"] {
             let out = tmp.path().join("out.png");
             let o = render(&f.tile, "0/0/0", engine, &[], &out);
             let err = stderr(&o);
-            assert!(!o.status.success(), "fixture {} ({engine}) should be refused", f.id);
-            assert_eq!(err.lines().count(), 1, "fixture {} ({engine}): not one line: {err:?}", f.id);
-            assert!(err.starts_with("rasterzen: error: "), "fixture {}: {err}", f.id);
-            assert!(err.contains("tile"), "fixture {}: error should name the tile: {err}", f.id);
-            assert!(!out.exists(), "fixture {}: no output may be written on error", f.id);
+            assert!(
+                !o.status.success(),
+                "fixture {} ({engine}) should be refused",
+                f.id
+            );
+            assert_eq!(
+                err.lines().count(),
+                1,
+                "fixture {} ({engine}): not one line: {err:?}",
+                f.id
+            );
+            assert!(
+                err.starts_with("rasterzen: error: "),
+                "fixture {}: {err}",
+                f.id
+            );
+            assert!(
+                err.contains("tile"),
+                "fixture {}: error should name the tile: {err}",
+                f.id
+            );
+            assert!(
+                !out.exists(),
+                "fixture {}: no output may be written on error",
+                f.id
+            );
         }
     }
 }
@@ -122,10 +178,34 @@ fn every_fatal_conformance_fixture_is_refused_with_one_line() {
 fn real_tiles_render_identically_in_both_engines() {
     let tmp = tempfile::tempdir().unwrap();
     let t = fixtures().join("tiles");
-    render_both(&t.join("nextzen-10-301-384.mvt"), "10/301/384", tmp.path(), &[], 512);
-    render_both(&t.join("shortbread-berlin-14.mvt"), "14/8803/5374", tmp.path(), &[], 512);
-    render_both(&t.join("nextzen-10-301-384.mvt"), "10/301/384", tmp.path(), &["--size", "256", "--scale", "2"], 512);
-    render_both(&t.join("nextzen-10-301-384.mvt"), "10/301/384", tmp.path(), &["--size", "256"], 256);
+    render_both(
+        &t.join("nextzen-10-301-384.mvt"),
+        "10/301/384",
+        tmp.path(),
+        &[],
+        512,
+    );
+    render_both(
+        &t.join("shortbread-berlin-14.mvt"),
+        "14/8803/5374",
+        tmp.path(),
+        &[],
+        512,
+    );
+    render_both(
+        &t.join("nextzen-10-301-384.mvt"),
+        "10/301/384",
+        tmp.path(),
+        &["--size", "256", "--scale", "2"],
+        512,
+    );
+    render_both(
+        &t.join("nextzen-10-301-384.mvt"),
+        "10/301/384",
+        tmp.path(),
+        &["--size", "256"],
+        256,
+    );
     for entry in std::fs::read_dir(t.join("vector-tile-js")).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "pbf") {
@@ -139,35 +219,71 @@ fn every_tile_of_the_florence_archive_renders_identically_in_both_engines() {
     let tmp = tempfile::tempdir().unwrap();
     let archive = std::fs::read(repo().join("host/assets/firenze.pmtiles")).unwrap();
     let entries = pmtiles::read_all(&archive);
-    assert!(entries.len() > 50, "only {} tiles in the archive?", entries.len());
+    assert!(
+        entries.len() > 50,
+        "only {} tiles in the archive?",
+        entries.len()
+    );
     let input = tmp.path().join("tile.mvt.gz");
     let mut bytes_by_zoom = std::collections::BTreeMap::new();
     for e in &entries {
         std::fs::write(&input, &e.data).unwrap();
-        let png = render_both(&input, &format!("{}/{}/{}", e.z, e.x, e.y), tmp.path(), &[], 512);
+        let png = render_both(
+            &input,
+            &format!("{}/{}/{}", e.z, e.x, e.y),
+            tmp.path(),
+            &[],
+            512,
+        );
         *bytes_by_zoom.entry(e.z).or_insert(0usize) += png.len();
     }
     // A map, not a blank: z14 tiles of a city centre compress to tens of kB.
     let z14 = entries.iter().filter(|e| e.z == 14).count();
     assert!(z14 > 0);
-    assert!(bytes_by_zoom[&14] / z14 > 10_000, "z14 PNGs average {} bytes: blank?", bytes_by_zoom[&14] / z14);
+    assert!(
+        bytes_by_zoom[&14] / z14 > 10_000,
+        "z14 PNGs average {} bytes: blank?",
+        bytes_by_zoom[&14] / z14
+    );
 }
 
 #[test]
 fn svg_output_is_an_svg_of_the_tile_size() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("t.svg");
-    let o = render(&fixtures().join("tiles/nextzen-10-301-384.mvt"), "10/301/384", "wasm", &["--format", "svg"], &out);
+    let o = render(
+        &fixtures().join("tiles/nextzen-10-301-384.mvt"),
+        "10/301/384",
+        "wasm",
+        &["--format", "svg"],
+        &out,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let svg = std::fs::read_to_string(&out).unwrap();
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"512\" height=\"512\""), "{}", &svg[..100]);
-    assert!(svg.matches("<path").count() > 20, "a Nextzen z10 tile should draw many paths");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"512\" height=\"512\""),
+        "{}",
+        &svg[..100]
+    );
+    assert!(
+        svg.matches("<path").count() > 20,
+        "a Nextzen z10 tile should draw many paths"
+    );
 }
 
 #[test]
 fn stdout_output_works() {
     let o = Command::new(bin())
-        .args(["render", "--engine", "native", "--tile", "10/301/384", "-o", "-", "--input"])
+        .args([
+            "render",
+            "--engine",
+            "native",
+            "--tile",
+            "10/301/384",
+            "-o",
+            "-",
+            "--input",
+        ])
         .arg(fixtures().join("tiles/nextzen-10-301-384.mvt"))
         .output()
         .unwrap();
@@ -195,7 +311,10 @@ fn hostile_inputs_end_in_one_line_errors() {
     cases.push(("truncated tile", nextzen[..nextzen.len() / 2].to_vec()));
     // A gzip bomb: 256 MiB of zeros in ~250 kB (the decoder's cap is 64 MiB).
     cases.push(("gzip bomb", gzip_zeros(256 << 20)));
-    cases.push(("gzip garbage", vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5]));
+    cases.push((
+        "gzip garbage",
+        vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5],
+    ));
     // Layer with extent 0, and with extent 2^31.
     cases.push(("extent 0", layer_with_extent(0)));
     cases.push(("extent 2^31", layer_with_extent(1 << 31)));
@@ -208,18 +327,34 @@ fn hostile_inputs_end_in_one_line_errors() {
         std::fs::write(&input, bytes).unwrap();
         for engine in ["wasm", "native"] {
             let started = std::time::Instant::now();
-            let o = render(&input, "10/301/384", engine, &[], &tmp.path().join("out.png"));
+            let o = render(
+                &input,
+                "10/301/384",
+                engine,
+                &[],
+                &tmp.path().join("out.png"),
+            );
             let err = stderr(&o);
             // Some hostile shapes are legal tiles that may render (huge geometry); those must
             // still come back fast and sane. Everything else is refused in one line.
             if o.status.success() {
-                assert_eq!(*what, "millions of commands", "{what} ({engine}) was accepted");
+                assert_eq!(
+                    *what, "millions of commands",
+                    "{what} ({engine}) was accepted"
+                );
             } else {
                 assert_eq!(err.lines().count(), 1, "{what} ({engine}): {err:?}");
-                assert!(err.starts_with("rasterzen: error: "), "{what} ({engine}): {err}");
+                assert!(
+                    err.starts_with("rasterzen: error: "),
+                    "{what} ({engine}): {err}"
+                );
                 assert!(!err.contains("panicked"), "{what} ({engine}): {err}");
             }
-            assert!(started.elapsed().as_secs() < 20, "{what} ({engine}) took {:?}", started.elapsed());
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "{what} ({engine}) took {:?}",
+                started.elapsed()
+            );
         }
     }
 }
@@ -261,7 +396,12 @@ fn bad_arguments_are_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let input = fixtures().join("tiles/nextzen-10-301-384.mvt");
     let out = tmp.path().join("o.png");
-    for (tile, needle) in [("10/301", "Z/X/Y"), ("a/1/2", "zoom"), ("3/8/0", "outside"), ("31/0/0", "above 30")] {
+    for (tile, needle) in [
+        ("10/301", "Z/X/Y"),
+        ("a/1/2", "zoom"),
+        ("3/8/0", "outside"),
+        ("31/0/0", "above 30"),
+    ] {
         let o = render(&input, tile, "wasm", &[], &out);
         assert!(!o.status.success());
         let err = stderr(&o);
@@ -270,11 +410,27 @@ fn bad_arguments_are_refused_clearly() {
     }
     let o = render(&tmp.path().join("missing.mvt"), "1/0/0", "wasm", &[], &out);
     assert!(stderr(&o).contains("cannot read"), "{}", stderr(&o));
-    let o = render(&input, "10/301/384", "wasm", &["--style", "nonexistent-style"], &out);
-    assert!(stderr(&o).contains("neither a file nor a built-in style"), "{}", stderr(&o));
+    let o = render(
+        &input,
+        "10/301/384",
+        "wasm",
+        &["--style", "nonexistent-style"],
+        &out,
+    );
+    assert!(
+        stderr(&o).contains("neither a file nor a built-in style"),
+        "{}",
+        stderr(&o)
+    );
     let style = tmp.path().join("bad-style.json");
     std::fs::write(&style, r#"{"version": 8, "sources": {}, "layers": [{"id": "x", "type": "line", "paint": {"line-width": "wide"}}]}"#).unwrap();
-    let o = render(&input, "10/301/384", "wasm", &["--style", style.to_str().unwrap()], &out);
+    let o = render(
+        &input,
+        "10/301/384",
+        "wasm",
+        &["--style", style.to_str().unwrap()],
+        &out,
+    );
     let err = stderr(&o);
     assert!(!o.status.success());
     assert!(err.contains("layers[0].paint.line-width"), "{err}");
@@ -330,7 +486,11 @@ fn tile_of(layers: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn layer_with_extent(extent: u64) -> Vec<u8> {
-    tile_of(&[layer("roads", extent, &[line_feature(&[9, 2, 2, 10, 4, 4])])])
+    tile_of(&[layer(
+        "roads",
+        extent,
+        &[line_feature(&[9, 2, 2, 10, 4, 4])],
+    )])
 }
 
 fn huge_geometry(points: u32) -> Vec<u8> {
@@ -358,8 +518,14 @@ fn gzip_zeros(n: usize) -> Vec<u8> {
 }
 
 fn test_renderer(name: &str) -> PathBuf {
-    let p = repo().join("target/test-renderers").join(format!("{name}.wasm"));
-    assert!(p.is_file(), "{} is missing: run ./build.sh test-renderers", p.display());
+    let p = repo()
+        .join("target/test-renderers")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.is_file(),
+        "{} is missing: run ./build.sh test-renderers",
+        p.display()
+    );
     p
 }
 
@@ -372,13 +538,39 @@ fn the_sandbox_stops_hostile_renderers() {
     let out = tmp.path().join("o.png");
     let looping = test_renderer("loop");
     let started = std::time::Instant::now();
-    let o = render(&input, "10/301/384", "wasm", &["--renderer", looping.to_str().unwrap(), "--render-timeout-ms", "300"], &out);
+    let o = render(
+        &input,
+        "10/301/384",
+        "wasm",
+        &[
+            "--renderer",
+            looping.to_str().unwrap(),
+            "--render-timeout-ms",
+            "300",
+        ],
+        &out,
+    );
     let err = stderr(&o);
     assert!(!o.status.success());
     assert!(err.contains("deadline of 300 ms"), "{err}");
-    assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "took {:?}",
+        started.elapsed()
+    );
     let hoarding = test_renderer("memory");
-    let o = render(&input, "10/301/384", "wasm", &["--renderer", hoarding.to_str().unwrap(), "--memory-limit-mb", "64"], &out);
+    let o = render(
+        &input,
+        "10/301/384",
+        "wasm",
+        &[
+            "--renderer",
+            hoarding.to_str().unwrap(),
+            "--memory-limit-mb",
+            "64",
+        ],
+        &out,
+    );
     let err = stderr(&o);
     assert!(!o.status.success());
     assert!(err.contains("memory limit of 64 MiB"), "{err}");

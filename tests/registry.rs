@@ -20,21 +20,39 @@ const TILE: &str = "/png/14/8704/5971.png";
 fn component(name: &str) -> PathBuf {
     let p = match name {
         "default" => repo().join("target/rasterzen-renderer.wasm"),
-        other => repo().join("target/test-renderers").join(format!("{other}.wasm")),
+        other => repo()
+            .join("target/test-renderers")
+            .join(format!("{other}.wasm")),
     };
-    assert!(p.is_file(), "{} is missing: run ./build.sh all && ./build.sh test-renderers", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run ./build.sh all && ./build.sh test-renderers",
+        p.display()
+    );
     p
 }
 
 /// Runs `rasterzen renderer …`; returns (success, stdout + stderr).
 fn renderer_cmd(args: &[&str], envs: &[(&str, String)]) -> (bool, String) {
     let mut cmd = Command::new(BIN);
-    cmd.arg("renderer").args(args).args(["--render-timeout-ms", "1000", "--memory-limit-mb", "256"]);
+    cmd.arg("renderer").args(args).args([
+        "--render-timeout-ms",
+        "1000",
+        "--memory-limit-mb",
+        "256",
+    ]);
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let o = cmd.output().expect("run rasterzen renderer");
-    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
 }
 
 struct Got {
@@ -50,29 +68,45 @@ fn get(url: &str) -> Got {
     let (host, path) = rest.split_once('/').unwrap();
     let mut s = std::net::TcpStream::connect(host).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP head");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut body = raw[split + 4..].to_vec();
     let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     let header = |name: &str| {
         head.lines()
-            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.trim().to_string())
+            })
             .unwrap_or_default()
     };
     if header("transfer-encoding").eq_ignore_ascii_case("chunked") {
         body = dechunk(&body);
     }
-    Got { status, renderer: header("x-rasterzen-renderer"), body }
+    Got {
+        status,
+        renderer: header("x-rasterzen-renderer"),
+        body,
+    }
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let line_end = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..line_end]).unwrap().trim(), 16).unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..line_end]).unwrap().trim(), 16).unwrap();
         b = &b[line_end + 2..];
         if size == 0 {
             return out;
@@ -101,7 +135,12 @@ fn wait_for_version(server: &Server, version: &str) -> Got {
         if got.renderer == version {
             return got;
         }
-        assert!(Instant::now() < deadline, "still {} after 20 s, want {version}:\n{}", got.renderer, server.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "still {} after 20 s, want {version}:\n{}",
+            got.renderer,
+            server.log_text()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -116,7 +155,11 @@ struct Traffic {
 
 impl Traffic {
     fn start(url: String) -> Traffic {
-        let (stop, failures, requests) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (stop, failures, requests) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
         let (s, f, r) = (stop.clone(), failures.clone(), requests.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
@@ -127,7 +170,12 @@ impl Traffic {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        Traffic { stop, failures, requests, thread: Some(thread) }
+        Traffic {
+            stop,
+            failures,
+            requests,
+            thread: Some(thread),
+        }
     }
 
     /// Stops and returns (requests, failures).
@@ -136,7 +184,10 @@ impl Traffic {
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
         }
-        (self.requests.load(Ordering::SeqCst), self.failures.load(Ordering::SeqCst))
+        (
+            self.requests.load(Ordering::SeqCst),
+            self.failures.load(Ordering::SeqCst),
+        )
     }
 }
 
@@ -147,7 +198,10 @@ fn plant(registry: &Path, version: &str, wasm: &[u8], activate: bool) {
     let dir = registry.join("versions");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{version}.wasm")), wasm).unwrap();
-    let sha: String = sha2::Sha256::digest(wasm).iter().map(|b| format!("{b:02x}")).collect();
+    let sha: String = sha2::Sha256::digest(wasm)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let manifest = serde_json::json!({
         "version": version, "sha256": sha, "interface_version": "1.0.0",
         "published_at": "2026-01-01T00:00:00Z", "size_bytes": wasm.len()
@@ -165,64 +219,153 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
     let reg_s = reg.to_str().unwrap().to_string();
 
     // Publish the default renderer and activate it.
-    let (ok, out) = renderer_cmd(&["publish", component("default").to_str().unwrap(), "--registry", &reg_s, "--activate"], &[]);
+    let (ok, out) = renderer_cmd(
+        &[
+            "publish",
+            component("default").to_str().unwrap(),
+            "--registry",
+            &reg_s,
+            "--activate",
+        ],
+        &[],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("published 0.1.0"), "{out}");
 
     // Broken uploads are refused before anything is written.
     let garbage = scratch.0.join("garbage.wasm");
     std::fs::write(&garbage, b"\0asm not really").unwrap();
-    let (ok, out) = renderer_cmd(&["publish", garbage.to_str().unwrap(), "--registry", &reg_s], &[]);
+    let (ok, out) = renderer_cmd(
+        &["publish", garbage.to_str().unwrap(), "--registry", &reg_s],
+        &[],
+    );
     assert!(!ok && out.contains("refused"), "{out}");
-    let (ok, out) = renderer_cmd(&["publish", component("loop").to_str().unwrap(), "--registry", &reg_s], &[]);
-    assert!(!ok && out.contains("deadline"), "a looping renderer must fail its smoke test: {out}");
+    let (ok, out) = renderer_cmd(
+        &[
+            "publish",
+            component("loop").to_str().unwrap(),
+            "--registry",
+            &reg_s,
+        ],
+        &[],
+    );
+    assert!(
+        !ok && out.contains("deadline"),
+        "a looping renderer must fail its smoke test: {out}"
+    );
     let (ok, out) = renderer_cmd(&["list", "--registry", &reg_s], &[]);
     assert!(ok, "{out}");
-    assert_eq!(out.lines().count(), 1, "only the good version is listed: {out}");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "only the good version is listed: {out}"
+    );
     assert!(out.starts_with("* 0.1.0 "), "{out}");
 
     let server = Server::start(
-        &["--renderers", &reg_s, "--renderer-poll-ms", "100", "--cache", "memory", "--render-timeout-ms", "2000", "--memory-limit-mb", "256"],
+        &[
+            "--renderers",
+            &reg_s,
+            "--renderer-poll-ms",
+            "100",
+            "--cache",
+            "memory",
+            "--render-timeout-ms",
+            "2000",
+            "--memory-limit-mb",
+            "256",
+        ],
         &[],
     );
     let before = wait_for_version(&server, "0.1.0");
     let traffic = Traffic::start(server.url(TILE));
 
     // Publish and activate a visibly different version: responses switch without a restart.
-    let (ok, out) = renderer_cmd(&["publish", component("variant").to_str().unwrap(), "--registry", &reg_s, "--activate"], &[]);
+    let (ok, out) = renderer_cmd(
+        &[
+            "publish",
+            component("variant").to_str().unwrap(),
+            "--registry",
+            &reg_s,
+            "--activate",
+        ],
+        &[],
+    );
     assert!(ok, "{out}");
     let after = wait_for_version(&server, "0.1.0-variant");
     let (a, b) = (pixels(&before.body), pixels(&after.body));
-    let changed = a.iter().zip(&b).filter(|(x, y)| x.abs_diff(**y) > 16).count();
-    assert!(changed > a.len() / 4, "the variant should look different (only {changed} of {} bytes changed)", a.len());
+    let changed = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.abs_diff(**y) > 16)
+        .count();
+    assert!(
+        changed > a.len() / 4,
+        "the variant should look different (only {changed} of {} bytes changed)",
+        a.len()
+    );
 
     // A pin still reaches the old version; an unknown pin is a 404.
     let pinned = get(&server.url(&format!("{TILE}?renderer=0.1.0")));
     assert_eq!((pinned.status, pinned.renderer.as_str()), (200, "0.1.0"));
-    assert_eq!(pinned.body, before.body, "the pinned old version renders exactly as before");
-    assert_eq!(get(&server.url(&format!("{TILE}?renderer=9.9.9"))).status, 404);
+    assert_eq!(
+        pinned.body, before.body,
+        "the pinned old version renders exactly as before"
+    );
+    assert_eq!(
+        get(&server.url(&format!("{TILE}?renderer=9.9.9"))).status,
+        404
+    );
 
     // A version that fails to load is rolled back: the host keeps serving the variant.
     plant(&reg, "0.2.0-broken", b"\0asm\x0d\0\x01\0 broken", true);
     std::thread::sleep(Duration::from_millis(600));
     let still = get(&server.url(TILE));
-    assert_eq!((still.status, still.renderer.as_str()), (200, "0.1.0-variant"));
-    assert!(server.log_text().contains("failed to load"), "the reason is logged:\n{}", server.log_text());
+    assert_eq!(
+        (still.status, still.renderer.as_str()),
+        (200, "0.1.0-variant")
+    );
+    assert!(
+        server.log_text().contains("failed to load"),
+        "the reason is logged:\n{}",
+        server.log_text()
+    );
 
     // Hostile renderers planted behind publish's back are contained: 500 with a reason, and
     // the host keeps serving.
-    plant(&reg, "0.1.0-hostile-loop", &std::fs::read(component("loop")).unwrap(), false);
-    plant(&reg, "0.1.0-hostile-memory", &std::fs::read(component("memory")).unwrap(), false);
+    plant(
+        &reg,
+        "0.1.0-hostile-loop",
+        &std::fs::read(component("loop")).unwrap(),
+        false,
+    );
+    plant(
+        &reg,
+        "0.1.0-hostile-memory",
+        &std::fs::read(component("memory")).unwrap(),
+        false,
+    );
     let looped = get(&server.url(&format!("{TILE}?renderer=0.1.0-hostile-loop")));
     assert_eq!(looped.status, 500);
-    assert!(String::from_utf8_lossy(&looped.body).contains("deadline"), "{}", String::from_utf8_lossy(&looped.body));
+    assert!(
+        String::from_utf8_lossy(&looped.body).contains("deadline"),
+        "{}",
+        String::from_utf8_lossy(&looped.body)
+    );
     let hoarded = get(&server.url(&format!("{TILE}?renderer=0.1.0-hostile-memory")));
     assert_eq!(hoarded.status, 500);
-    assert!(String::from_utf8_lossy(&hoarded.body).contains("memory limit"), "{}", String::from_utf8_lossy(&hoarded.body));
+    assert!(
+        String::from_utf8_lossy(&hoarded.body).contains("memory limit"),
+        "{}",
+        String::from_utf8_lossy(&hoarded.body)
+    );
 
     let (requests, failures) = traffic.finish();
     assert!(requests > 5, "background traffic ran ({requests} requests)");
-    assert_eq!(failures, 0, "no request may fail during swaps ({failures} of {requests})");
+    assert_eq!(
+        failures, 0,
+        "no request may fail during swaps ({failures} of {requests})"
+    );
     assert_eq!(get(&server.url(TILE)).status, 200);
 }
 
@@ -241,20 +384,54 @@ fn hot_swap_with_an_s3_registry() {
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     }
     let reg = "s3://renderers/prod";
-    let (ok, out) = renderer_cmd(&["publish", component("default").to_str().unwrap(), "--registry", reg, "--activate"], &env);
+    let (ok, out) = renderer_cmd(
+        &[
+            "publish",
+            component("default").to_str().unwrap(),
+            "--registry",
+            reg,
+            "--activate",
+        ],
+        &env,
+    );
     assert!(ok, "{out}");
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Server::start(&["--renderers", reg, "--renderer-poll-ms", "150", "--cache", "memory"], &envs);
+    let server = Server::start(
+        &[
+            "--renderers",
+            reg,
+            "--renderer-poll-ms",
+            "150",
+            "--cache",
+            "memory",
+        ],
+        &envs,
+    );
     wait_for_version(&server, "0.1.0");
     let traffic = Traffic::start(server.url(TILE));
-    let (ok, out) = renderer_cmd(&["publish", component("variant").to_str().unwrap(), "--registry", reg, "--activate"], &env);
+    let (ok, out) = renderer_cmd(
+        &[
+            "publish",
+            component("variant").to_str().unwrap(),
+            "--registry",
+            reg,
+            "--activate",
+        ],
+        &env,
+    );
     assert!(ok, "{out}");
     wait_for_version(&server, "0.1.0-variant");
     let (ok, out) = renderer_cmd(&["activate", "0.1.0", "--registry", reg], &env);
     assert!(ok, "{out}");
     wait_for_version(&server, "0.1.0");
     let (ok, out) = renderer_cmd(&["list", "--registry", reg], &env);
-    assert!(ok && out.contains("* 0.1.0 ") && out.contains("  0.1.0-variant "), "{out}");
+    assert!(
+        ok && out.contains("* 0.1.0 ") && out.contains("  0.1.0-variant "),
+        "{out}"
+    );
     let (requests, failures) = traffic.finish();
-    assert_eq!(failures, 0, "{failures} of {requests} requests failed during swaps");
+    assert_eq!(
+        failures, 0,
+        "{failures} of {requests} requests failed during swaps"
+    );
 }

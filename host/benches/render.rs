@@ -3,6 +3,11 @@
 //!
 //! Run: `./build.sh && cargo bench -p rasterzen --bench render`
 
+// The engine module is shared with the binary by path (the host is a binary crate); the
+// registry inside it needs the S3 client module.
+#[path = "../src/aws.rs"]
+#[allow(dead_code)]
+mod aws;
 #[path = "../src/engine/mod.rs"]
 #[allow(dead_code)]
 mod engine;
@@ -28,8 +33,24 @@ fn inputs() -> Vec<(&'static str, TileId, Vec<u8>)> {
         .unwrap();
     let nextzen = std::fs::read(root.join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap();
     vec![
-        ("florence-z14-heaviest", TileId { z: heaviest.z, x: heaviest.x, y: heaviest.y }, heaviest.data),
-        ("nextzen-z10", TileId { z: 10, x: 301, y: 384 }, nextzen),
+        (
+            "florence-z14-heaviest",
+            TileId {
+                z: heaviest.z,
+                x: heaviest.x,
+                y: heaviest.y,
+            },
+            heaviest.data,
+        ),
+        (
+            "nextzen-z10",
+            TileId {
+                z: 10,
+                x: 301,
+                y: 384,
+            },
+            nextzen,
+        ),
     ]
 }
 
@@ -46,9 +67,15 @@ fn bench(c: &mut Criterion) {
         let view = scene::View::new(tile, tile, 512, 1);
         let built = scene::build(&decoded, &style, &view);
         let pixmap = raster::draw(&built).unwrap();
-        g.bench_function("1-decode", |b| b.iter(|| mvt::decode_bytes(&data, &mvt::DecodeLimits::default()).unwrap()));
-        g.bench_function("2-style-parse", |b| b.iter(|| Style::builtin("default").unwrap()));
-        g.bench_function("3-scene", |b| b.iter(|| scene::build(&decoded, &style, &view).items.len()));
+        g.bench_function("1-decode", |b| {
+            b.iter(|| mvt::decode_bytes(&data, &mvt::DecodeLimits::default()).unwrap())
+        });
+        g.bench_function("2-style-parse", |b| {
+            b.iter(|| Style::builtin("default").unwrap())
+        });
+        g.bench_function("3-scene", |b| {
+            b.iter(|| scene::build(&decoded, &style, &view).items.len())
+        });
         g.bench_function("4-raster", |b| b.iter(|| raster::draw(&built).unwrap()));
         g.bench_function("5-png", |b| b.iter(|| raster::encode_png(&pixmap).unwrap()));
         g.bench_function("svg-text", |b| b.iter(|| svg::write_svg(&built)));
@@ -60,10 +87,15 @@ fn bench(c: &mut Criterion) {
             scale: 1,
             style: StyleSpec::Builtin("default".into()),
         };
-        for (engine_name, r) in [("native", &native as &dyn Renderer), ("wasm", &wasm as &dyn Renderer)] {
-            g.bench_with_input(BenchmarkId::new("total-png", engine_name), &request, |b, req| {
-                b.iter(|| r.render(&data, req).unwrap())
-            });
+        for (engine_name, r) in [
+            ("native", &native as &dyn Renderer),
+            ("wasm", &wasm as &dyn Renderer),
+        ] {
+            g.bench_with_input(
+                BenchmarkId::new("total-png", engine_name),
+                &request,
+                |b, req| b.iter(|| r.render(&data, req).unwrap()),
+            );
         }
         g.finish();
     }

@@ -7,7 +7,11 @@ use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "rasterzen", version, about = "Vector tiles to raster tiles: CLI, HTTP tile service, AWS Lambda function")]
+#[command(
+    name = "rasterzen",
+    version,
+    about = "Vector tiles to raster tiles: CLI, HTTP tile service, AWS Lambda function"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -83,7 +87,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RASTERZEN_STYLE")]
     pub style: Option<String>,
     /// More styles a request can pick with ?style=NAME, as NAME=FILE (repeatable; comma-separated in the environment).
-    #[arg(long = "named-style", env = "RASTERZEN_NAMED_STYLE", value_delimiter = ',')]
+    #[arg(
+        long = "named-style",
+        env = "RASTERZEN_NAMED_STYLE",
+        value_delimiter = ','
+    )]
     pub named_styles: Vec<String>,
     /// A registry of renderer versions (directory or s3://BUCKET/PREFIX): its active version serves, and is swapped in when it changes.
     #[arg(long, env = "RASTERZEN_RENDERERS")]
@@ -95,7 +103,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RASTERZEN_TILE_SIZE", default_value_t = 512, value_parser = clap::builder::PossibleValuesParser::new(["256", "512"]).map(|s| s.parse::<u32>().unwrap_or(512)))]
     pub tile_size: u32,
     /// `Cache-Control` of tiles (also stored on S3 objects).
-    #[arg(long, env = "RASTERZEN_CACHE_CONTROL", default_value = "public, max-age=86400")]
+    #[arg(
+        long,
+        env = "RASTERZEN_CACHE_CONTROL",
+        default_value = "public, max-age=86400"
+    )]
     pub cache_control: String,
     /// Zoom levels above the source's maxzoom drawn by overzooming its deepest tile.
     #[arg(long, env = "RASTERZEN_OVERZOOM", default_value_t = 6)]

@@ -38,14 +38,19 @@ fn main() -> ExitCode {
         Command::Render(args) => cmd_render(args),
         Command::Version(args) => cmd_version(args),
         Command::Serve(args) => serve::cmd_serve(*args),
-        Command::Cache { command: cli::CacheCommand::Purge(args) } => serve::cmd_purge(args),
+        Command::Cache {
+            command: cli::CacheCommand::Purge(args),
+        } => serve::cmd_purge(args),
         Command::Renderer { command } => renderer_cmd::cmd_renderer(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, always: the chain joined, newlines folded.
-            let msg = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+            let msg = format!("{e:#}")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             let _ = writeln!(std::io::stderr(), "rasterzen: error: {msg}");
             ExitCode::FAILURE
         }
@@ -61,7 +66,10 @@ fn build_renderer(args: &EngineArgs) -> anyhow::Result<Arc<dyn Renderer>> {
         memory_bytes: args.memory_limit_mb.saturating_mul(1 << 20),
         deadline: Duration::from_millis(args.render_timeout_ms),
     };
-    let cache = args.compiled_cache.clone().unwrap_or_else(engine::wasm::default_compiled_cache);
+    let cache = args
+        .compiled_cache
+        .clone()
+        .unwrap_or_else(engine::wasm::default_compiled_cache);
     let started = std::time::Instant::now();
     let (renderer, how) = match (&args.renderer, engine::wasm::embedded_component()) {
         (Some(path), _) => WasmRenderer::load_file(path, Some(&cache), limits)?,
@@ -69,9 +77,15 @@ fn build_renderer(args: &EngineArgs) -> anyhow::Result<Arc<dyn Renderer>> {
         (None, None) => {
             let beside = std::env::current_exe()
                 .ok()
-                .and_then(|exe| exe.parent().and_then(Path::parent).map(|d| d.join("rasterzen-renderer.wasm")))
+                .and_then(|exe| {
+                    exe.parent()
+                        .and_then(Path::parent)
+                        .map(|d| d.join("rasterzen-renderer.wasm"))
+                })
                 .filter(|p| p.is_file())
-                .ok_or_else(|| anyhow!("no renderer component: run ./build.sh, or pass --renderer FILE.wasm"))?;
+                .ok_or_else(|| {
+                    anyhow!("no renderer component: run ./build.sh, or pass --renderer FILE.wasm")
+                })?;
             WasmRenderer::load_file(&beside, Some(&cache), limits)?
         }
     };
@@ -85,10 +99,13 @@ fn style_spec(style: Option<&str>) -> anyhow::Result<StyleSpec> {
     match style {
         None => Ok(StyleSpec::Builtin("default".into())),
         Some(s) if Path::new(s).is_file() => {
-            let text = std::fs::read_to_string(s).with_context(|| format!("cannot read style {s}"))?;
+            let text =
+                std::fs::read_to_string(s).with_context(|| format!("cannot read style {s}"))?;
             Ok(StyleSpec::Json(text))
         }
-        Some(s) if rasterzen_render::style::Style::BUILTIN_NAMES.contains(&s) => Ok(StyleSpec::Builtin(s.into())),
+        Some(s) if rasterzen_render::style::Style::BUILTIN_NAMES.contains(&s) => {
+            Ok(StyleSpec::Builtin(s.into()))
+        }
         Some(s) => bail!(
             "style {s:?} is neither a file nor a built-in style ({})",
             rasterzen_render::style::Style::BUILTIN_NAMES.join(", ")
@@ -99,21 +116,34 @@ fn style_spec(style: Option<&str>) -> anyhow::Result<StyleSpec> {
 /// Parses `Z/X/Y`.
 fn parse_tile(s: &str) -> anyhow::Result<rasterzen_render::TileId> {
     let parts: Vec<&str> = s.trim().split('/').collect();
-    let [z, x, y] = parts.as_slice() else { bail!("tile {s:?} is not Z/X/Y") };
-    let z: u8 = z.parse().map_err(|_| anyhow!("tile {s:?}: zoom {z:?} is not a number from 0 to 30"))?;
-    let x: u32 = x.parse().map_err(|_| anyhow!("tile {s:?}: x {x:?} is not a whole number"))?;
-    let y: u32 = y.parse().map_err(|_| anyhow!("tile {s:?}: y {y:?} is not a whole number"))?;
+    let [z, x, y] = parts.as_slice() else {
+        bail!("tile {s:?} is not Z/X/Y")
+    };
+    let z: u8 = z
+        .parse()
+        .map_err(|_| anyhow!("tile {s:?}: zoom {z:?} is not a number from 0 to 30"))?;
+    let x: u32 = x
+        .parse()
+        .map_err(|_| anyhow!("tile {s:?}: x {x:?} is not a whole number"))?;
+    let y: u32 = y
+        .parse()
+        .map_err(|_| anyhow!("tile {s:?}: y {y:?} is not a whole number"))?;
     Ok(rasterzen_render::TileId::new(z, x, y)?)
 }
 
 fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
     let tile = parse_tile(&args.tile)?;
     let style = style_spec(args.style.as_deref())?;
-    let data = std::fs::read(&args.input).with_context(|| format!("cannot read {}", args.input.display()))?;
+    let data = std::fs::read(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
     if data.is_empty() {
         // An empty buffer is a valid tile with no layers (MVT conformance fixture 001), so it
         // renders (background only); but an empty *file* is usually a failed download: say so.
-        let _ = writeln!(std::io::stderr(), "rasterzen: warning: {} is empty: rendering an empty tile", args.input.display());
+        let _ = writeln!(
+            std::io::stderr(),
+            "rasterzen: warning: {} is empty: rendering an empty tile",
+            args.input.display()
+        );
     }
     let renderer = build_renderer(&args.engine)?;
     let request = RenderRequest {
@@ -132,7 +162,10 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         .render(&data, &request)
         .with_context(|| format!("{} ({})", args.input.display(), tile))?;
     if args.output.as_os_str() == "-" {
-        std::io::stdout().lock().write_all(&bytes).context("cannot write to standard output")?;
+        std::io::stdout()
+            .lock()
+            .write_all(&bytes)
+            .context("cannot write to standard output")?;
     } else {
         write_atomically(&args.output, &bytes)?;
     }
@@ -141,14 +174,25 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
 
 fn cmd_version(args: EngineArgs) -> anyhow::Result<()> {
     let renderer = build_renderer(&args)?;
-    println!("rasterzen {} (renderer {})", env!("CARGO_PKG_VERSION"), renderer.version());
+    println!(
+        "rasterzen {} (renderer {})",
+        env!("CARGO_PKG_VERSION"),
+        renderer.version()
+    );
     Ok(())
 }
 
 /// Writes via a temporary file and a rename, so readers never see half a file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())

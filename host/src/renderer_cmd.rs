@@ -58,18 +58,28 @@ pub fn open_registry_for(spec: &str, engine: &EngineArgs) -> anyhow::Result<Regi
         memory_bytes: engine.memory_limit_mb.saturating_mul(1 << 20),
         deadline: std::time::Duration::from_millis(engine.render_timeout_ms),
     };
-    let cache = engine.compiled_cache.clone().unwrap_or_else(crate::engine::wasm::default_compiled_cache);
+    let cache = engine
+        .compiled_cache
+        .clone()
+        .unwrap_or_else(crate::engine::wasm::default_compiled_cache);
     Ok(Registry::open(spec, Some(cache), limits)?)
 }
 
 pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         match command {
             RendererCommand::Publish(args) => {
-                let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+                let bytes = std::fs::read(&args.file)
+                    .with_context(|| format!("cannot read {}", args.file.display()))?;
                 let registry = open_registry(&args.registry)?;
-                let manifest = registry.publish(bytes, args.activate).await.with_context(|| format!("{} was not published", args.file.display()))?;
+                let manifest = registry
+                    .publish(bytes, args.activate)
+                    .await
+                    .with_context(|| format!("{} was not published", args.file.display()))?;
                 println!(
                     "published {} (sha256 {}, interface {}){}",
                     manifest.version,
@@ -85,8 +95,18 @@ pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
                     println!("no renderer versions in {}", args.registry);
                 }
                 for m in versions {
-                    let mark = if active.as_deref() == Some(m.version.as_str()) { "*" } else { " " };
-                    println!("{mark} {:<24} {}  {:>9} bytes  sha256 {}", m.version, m.published_at, m.size_bytes, &m.sha256[..16]);
+                    let mark = if active.as_deref() == Some(m.version.as_str()) {
+                        "*"
+                    } else {
+                        " "
+                    };
+                    println!(
+                        "{mark} {:<24} {}  {:>9} bytes  sha256 {}",
+                        m.version,
+                        m.published_at,
+                        m.size_bytes,
+                        &m.sha256[..16]
+                    );
                 }
             }
             RendererCommand::Activate(args) => {

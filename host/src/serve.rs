@@ -61,10 +61,16 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
                     renderer = r;
                     tag = Some(t);
                 }
-                Err(e) => tracing::error!(registry = %spec, version = %version, error = %e, "active renderer failed to load; serving the built-in one"),
+                Err(e) => {
+                    tracing::error!(registry = %spec, version = %version, error = %e, "active renderer failed to load; serving the built-in one")
+                }
             },
-            Ok(None) => tracing::warn!(registry = %spec, "the registry has no active renderer yet; serving the built-in one"),
-            Err(e) => tracing::error!(registry = %spec, error = %e, "cannot read the renderer registry; serving the built-in renderer"),
+            Ok(None) => {
+                tracing::warn!(registry = %spec, "the registry has no active renderer yet; serving the built-in one")
+            }
+            Err(e) => {
+                tracing::error!(registry = %spec, error = %e, "cannot read the renderer registry; serving the built-in renderer")
+            }
         }
         registry_start = Some((registry, tag));
     }

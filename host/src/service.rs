@@ -255,13 +255,23 @@ impl Service {
     }
 
     /// A registry version other than the active one, for `?renderer=VERSION` (loaded once).
-    async fn pinned_renderer(&self, pin: &str, active: &str) -> Result<Arc<dyn Renderer>, TileError> {
-        let unavailable = || TileError::NotFound(format!("renderer version {pin:?} is not available (active: {active})"));
+    async fn pinned_renderer(
+        &self,
+        pin: &str,
+        active: &str,
+    ) -> Result<Arc<dyn Renderer>, TileError> {
+        let unavailable = || {
+            TileError::NotFound(format!(
+                "renderer version {pin:?} is not available (active: {active})"
+            ))
+        };
         let registry = self.registry.get().ok_or_else(unavailable)?;
         match registry.load(pin).await {
             Ok(r) => Ok(r),
             Err(crate::engine::registry::RegistryError::UnknownVersion(_)) => Err(unavailable()),
-            Err(e) => Err(TileError::Render(format!("renderer version {pin:?} failed to load: {e}"))),
+            Err(e) => Err(TileError::Render(format!(
+                "renderer version {pin:?} failed to load: {e}"
+            ))),
         }
     }
 

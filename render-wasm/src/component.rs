@@ -20,7 +20,11 @@ fn style_source(s: &wit::StyleSource) -> StyleSource<'_> {
 }
 
 fn tile_id(t: wit::TileId) -> TileId {
-    TileId { z: t.z, x: t.x, y: t.y }
+    TileId {
+        z: t.z,
+        x: t.x,
+        y: t.y,
+    }
 }
 
 fn error(e: RenderError) -> wit::RenderError {
@@ -33,7 +37,11 @@ fn error(e: RenderError) -> wit::RenderError {
 }
 
 impl wit::Guest for Component {
-    fn render(data: Vec<u8>, tile: wit::TileId, options: wit::RenderOptions) -> Result<Vec<u8>, wit::RenderError> {
+    fn render(
+        data: Vec<u8>,
+        tile: wit::TileId,
+        options: wit::RenderOptions,
+    ) -> Result<Vec<u8>, wit::RenderError> {
         let opts = RenderOptions {
             format: match options.format {
                 wit::Format::Png => Format::Png,
@@ -53,7 +61,10 @@ impl wit::Guest for Component {
     }
 
     fn builtin_styles() -> Vec<String> {
-        crate::style::Style::BUILTIN_NAMES.iter().map(|s| s.to_string()).collect()
+        crate::style::Style::BUILTIN_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn builtin_style_json(name: String) -> Option<String> {

@@ -17,7 +17,10 @@ pub fn tile_to_geojson(tile: &Tile, data_tile: TileId) -> Vec<u8> {
             let fx = (f64::from(data_tile.x) + p.x as f64 / extent) / n;
             let fy = (f64::from(data_tile.y) + p.y as f64 / extent) / n;
             let lon = fx * 360.0 - 180.0;
-            let lat = (std::f64::consts::PI * (1.0 - 2.0 * fy)).sinh().atan().to_degrees();
+            let lat = (std::f64::consts::PI * (1.0 - 2.0 * fy))
+                .sinh()
+                .atan()
+                .to_degrees();
             json!([round7(lon), round7(lat)])
         };
         let ring = |points: &[Point], close: bool| -> Json {
@@ -35,7 +38,9 @@ pub fn tile_to_geojson(tile: &Tile, data_tile: TileId) -> Vec<u8> {
                 Geometry::Points(points) if points.len() == 1 => {
                     json!({"type": "Point", "coordinates": to_lonlat(&points[0])})
                 }
-                Geometry::Points(points) => json!({"type": "MultiPoint", "coordinates": ring(points, false)}),
+                Geometry::Points(points) => {
+                    json!({"type": "MultiPoint", "coordinates": ring(points, false)})
+                }
                 Geometry::Lines(lines) if lines.len() == 1 => {
                     json!({"type": "LineString", "coordinates": ring(&lines[0], false)})
                 }
@@ -77,7 +82,10 @@ pub fn tile_to_geojson(tile: &Tile, data_tile: TileId) -> Vec<u8> {
             f.insert("properties".into(), Json::Object(properties));
             features.push(Json::Object(f));
         }
-        root.insert(layer.name.clone(), json!({"type": "FeatureCollection", "features": features}));
+        root.insert(
+            layer.name.clone(),
+            json!({"type": "FeatureCollection", "features": features}),
+        );
     }
     serde_json::to_vec(&Json::Object(root)).unwrap_or_default()
 }
@@ -91,6 +99,8 @@ fn number(n: f64) -> Json {
     if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
         json!(n as i64)
     } else {
-        serde_json::Number::from_f64(n).map(Json::Number).unwrap_or(Json::Null)
+        serde_json::Number::from_f64(n)
+            .map(Json::Number)
+            .unwrap_or(Json::Null)
     }
 }

@@ -74,7 +74,11 @@ impl TileId {
     /// The ancestor of this tile at zoom `z` (`z <= self.z`).
     pub fn ancestor(self, z: u8) -> TileId {
         let d = self.z.saturating_sub(z);
-        TileId { z: self.z - d, x: self.x >> d, y: self.y >> d }
+        TileId {
+            z: self.z - d,
+            x: self.x >> d,
+            y: self.y >> d,
+        }
     }
 }
 
@@ -161,13 +165,23 @@ pub fn style_hash(source: StyleSource<'_>) -> Result<String, RenderError> {
 }
 
 /// Renders `data` (raw or gzip MVT) as `tile`, returning PNG, SVG or GeoJSON bytes.
-pub fn render(data: &[u8], tile: TileId, options: &RenderOptions<'_>) -> Result<Vec<u8>, RenderError> {
+pub fn render(
+    data: &[u8],
+    tile: TileId,
+    options: &RenderOptions<'_>,
+) -> Result<Vec<u8>, RenderError> {
     let tile = TileId::new(tile.z, tile.x, tile.y)?;
     if options.size != 256 && options.size != 512 {
-        return Err(RenderError::InvalidOptions(format!("size {} is not 256 or 512", options.size)));
+        return Err(RenderError::InvalidOptions(format!(
+            "size {} is not 256 or 512",
+            options.size
+        )));
     }
     if options.scale != 1 && options.scale != 2 {
-        return Err(RenderError::InvalidOptions(format!("scale {} is not 1 or 2", options.scale)));
+        return Err(RenderError::InvalidOptions(format!(
+            "scale {} is not 1 or 2",
+            options.scale
+        )));
     }
     let data_tile = match options.data_tile {
         None => tile,
@@ -200,7 +214,15 @@ pub fn render(data: &[u8], tile: TileId, options: &RenderOptions<'_>) -> Result<
         #[allow(unused_mut)]
         let mut scene = scene::build(&decoded, &style, &view);
         #[cfg(feature = "test-variant")]
-        scene.items.push(scene::Item::Background { color: style::Color { r: 255, g: 0, b: 255, a: 1.0 }, opacity: 0.3 });
+        scene.items.push(scene::Item::Background {
+            color: style::Color {
+                r: 255,
+                g: 0,
+                b: 255,
+                a: 1.0,
+            },
+            opacity: 0.3,
+        });
         match format {
             Format::Png => raster::scene_to_png(&scene),
             _ => Ok(svg::write_svg(&scene).into_bytes()),

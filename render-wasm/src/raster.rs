@@ -24,15 +24,20 @@ pub fn scene_to_png(scene: &Scene<'_>) -> Result<Vec<u8>, RenderError> {
 /// uses), straight from the scene: no SVG text, no XML parse, no usvg tree in between.
 pub fn draw(scene: &Scene<'_>) -> Result<Pixmap, RenderError> {
     let px = scene.pixels;
-    let mut pixmap =
-        Pixmap::new(px, px).ok_or_else(|| RenderError::InvalidOptions(format!("cannot allocate a {px} px image")))?;
+    let mut pixmap = Pixmap::new(px, px)
+        .ok_or_else(|| RenderError::InvalidOptions(format!("cannot allocate a {px} px image")))?;
     let mut buf = Vec::new();
     for item in &scene.items {
         match item {
             Item::Background { color, opacity } => {
                 let rect = tiny_skia::Rect::from_xywh(0.0, 0.0, px as f32, px as f32);
                 if let Some(rect) = rect {
-                    pixmap.fill_rect(rect, &paint_of(*color, *opacity), Transform::identity(), None);
+                    pixmap.fill_rect(
+                        rect,
+                        &paint_of(*color, *opacity),
+                        Transform::identity(),
+                        None,
+                    );
                 }
             }
             Item::Shape(shape) => draw_shape(&mut pixmap, shape, &mut buf),
@@ -51,17 +56,49 @@ fn paint_of(color: Color, opacity: f32) -> Paint<'static> {
 
 fn draw_shape(pixmap: &mut Pixmap, shape: &Shape<'_>, buf: &mut Vec<Point>) {
     match &shape.paint {
-        ShapePaint::Fill { color, opacity, outline } => {
-            let Some(path) = build_path(shape, buf) else { return };
-            pixmap.fill_path(&path, &paint_of(*color, *opacity), FillRule::Winding, Transform::identity(), None);
+        ShapePaint::Fill {
+            color,
+            opacity,
+            outline,
+        } => {
+            let Some(path) = build_path(shape, buf) else {
+                return;
+            };
+            pixmap.fill_path(
+                &path,
+                &paint_of(*color, *opacity),
+                FillRule::Winding,
+                Transform::identity(),
+                None,
+            );
             if let Some(outline) = outline {
                 // MapLibre's fill outline: a 1 px (CSS) line, drawn as a hairline.
-                let stroke = Stroke { width: shape.css_px as f32, ..Stroke::default() };
-                pixmap.stroke_path(&path, &paint_of(*outline, *opacity), &stroke, Transform::identity(), None);
+                let stroke = Stroke {
+                    width: shape.css_px as f32,
+                    ..Stroke::default()
+                };
+                pixmap.stroke_path(
+                    &path,
+                    &paint_of(*outline, *opacity),
+                    &stroke,
+                    Transform::identity(),
+                    None,
+                );
             }
         }
-        ShapePaint::Line { color, opacity, width, gap, cap, join, miter_limit, dashes } => {
-            let Some(path) = build_path(shape, buf) else { return };
+        ShapePaint::Line {
+            color,
+            opacity,
+            width,
+            gap,
+            cap,
+            join,
+            miter_limit,
+            dashes,
+        } => {
+            let Some(path) = build_path(shape, buf) else {
+                return;
+            };
             let total = ShapePaint::line_total_width(*width, *gap);
             let mut stroke = Stroke {
                 width: total as f32,
@@ -91,16 +128,38 @@ fn draw_shape(pixmap: &mut Pixmap, shape: &Shape<'_>, buf: &mut Vec<Point>) {
                 return;
             }
             // Casing: stroke the full width on a layer, clear the gap, composite.
-            let Some(mut layer) = Pixmap::new(pixmap.width(), pixmap.height()) else { return };
+            let Some(mut layer) = Pixmap::new(pixmap.width(), pixmap.height()) else {
+                return;
+            };
             layer.stroke_path(&path, &paint, &stroke, Transform::identity(), None);
-            let mut clear = Paint::default();
-            clear.blend_mode = tiny_skia::BlendMode::Clear;
-            clear.anti_alias = true;
-            let gap_stroke = Stroke { width: *gap as f32, dash: None, ..stroke.clone() };
+            let clear = Paint {
+                blend_mode: tiny_skia::BlendMode::Clear,
+                anti_alias: true,
+                ..Paint::default()
+            };
+            let gap_stroke = Stroke {
+                width: *gap as f32,
+                dash: None,
+                ..stroke.clone()
+            };
             layer.stroke_path(&path, &clear, &gap_stroke, Transform::identity(), None);
-            pixmap.draw_pixmap(0, 0, layer.as_ref(), &PixmapPaint::default(), Transform::identity(), None);
+            pixmap.draw_pixmap(
+                0,
+                0,
+                layer.as_ref(),
+                &PixmapPaint::default(),
+                Transform::identity(),
+                None,
+            );
         }
-        ShapePaint::Circle { color, opacity, radius, stroke_width, stroke_color, stroke_opacity } => {
+        ShapePaint::Circle {
+            color,
+            opacity,
+            radius,
+            stroke_width,
+            stroke_color,
+            stroke_opacity,
+        } => {
             let mut pb = PathBuilder::new();
             for g in &shape.geometry {
                 if let Geom::Point(p) = g {
@@ -109,17 +168,35 @@ fn draw_shape(pixmap: &mut Pixmap, shape: &Shape<'_>, buf: &mut Vec<Point>) {
                 }
             }
             let Some(path) = pb.finish() else { return };
-            pixmap.fill_path(&path, &paint_of(*color, *opacity), FillRule::Winding, Transform::identity(), None);
+            pixmap.fill_path(
+                &path,
+                &paint_of(*color, *opacity),
+                FillRule::Winding,
+                Transform::identity(),
+                None,
+            );
             if *stroke_width > 0.0 {
-                let stroke = Stroke { width: *stroke_width as f32, ..Stroke::default() };
-                pixmap.stroke_path(&path, &paint_of(*stroke_color, *stroke_opacity), &stroke, Transform::identity(), None);
+                let stroke = Stroke {
+                    width: *stroke_width as f32,
+                    ..Stroke::default()
+                };
+                pixmap.stroke_path(
+                    &path,
+                    &paint_of(*stroke_color, *stroke_opacity),
+                    &stroke,
+                    Transform::identity(),
+                    None,
+                );
             }
         }
     }
 }
 
 fn to_px(shape: &Shape<'_>, p: Point) -> (f32, f32) {
-    ((shape.unit * p.x as f64 + shape.offset.0) as f32, (shape.unit * p.y as f64 + shape.offset.1) as f32)
+    (
+        (shape.unit * p.x as f64 + shape.offset.0) as f32,
+        (shape.unit * p.y as f64 + shape.offset.1) as f32,
+    )
 }
 
 /// Lines and polygon rings of a shape as one device-pixel path.
@@ -189,7 +266,9 @@ pub fn encode_png(pixmap: &tiny_skia::Pixmap) -> Result<Vec<u8>, RenderError> {
         } else if opaque {
             encoder.set_color(png::ColorType::Rgb);
             encoder.set_depth(png::BitDepth::Eight);
-            rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect()
+            rgba.chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect()
         } else {
             encoder.set_color(png::ColorType::Rgba);
             encoder.set_depth(png::BitDepth::Eight);
@@ -273,7 +352,20 @@ mod tests {
         let mut pixmap = tiny_skia::Pixmap::new(64, 64).unwrap();
         pixmap.fill(tiny_skia::Color::from_rgba8(0x12, 0x34, 0x56, 255));
         let rect = tiny_skia::Rect::from_xywh(0.0, 0.0, 32.0, 32.0).unwrap();
-        pixmap.fill_rect(rect, &paint_of(Color { r: 0xab, g: 0xcd, b: 0xef, a: 1.0 }, 1.0), Transform::identity(), None);
+        pixmap.fill_rect(
+            rect,
+            &paint_of(
+                Color {
+                    r: 0xab,
+                    g: 0xcd,
+                    b: 0xef,
+                    a: 1.0,
+                },
+                1.0,
+            ),
+            Transform::identity(),
+            None,
+        );
         let png_bytes = encode_png(&pixmap).unwrap();
         let (info, pixels) = decode(&png_bytes);
         assert_eq!(info.width, 64);

@@ -39,7 +39,15 @@ impl View {
             f64::from(tile.y) - f64::from(data_tile.y) * span,
         );
         let zoom = f64::from(tile.z) + (f64::from(size) / 512.0).log2();
-        View { tile, data_tile, size, scale, zoom, span, offset }
+        View {
+            tile,
+            data_tile,
+            size,
+            scale,
+            zoom,
+            span,
+            offset,
+        }
     }
 
     /// The output edge in device pixels.
@@ -58,7 +66,12 @@ impl View {
         let margin = tile_units * 0.25;
         let x0 = self.offset.0 * tile_units;
         let y0 = self.offset.1 * tile_units;
-        [x0 - margin, y0 - margin, x0 + tile_units + margin, y0 + tile_units + margin]
+        [
+            x0 - margin,
+            y0 - margin,
+            x0 + tile_units + margin,
+            y0 + tile_units + margin,
+        ]
     }
 }
 
@@ -73,7 +86,10 @@ pub struct Scene<'a> {
 #[derive(Debug)]
 pub enum Item<'a> {
     /// Paints the whole tile.
-    Background { color: Color, opacity: f32 },
+    Background {
+        color: Color,
+        opacity: f32,
+    },
     Shape(Shape<'a>),
 }
 
@@ -104,7 +120,11 @@ pub enum Geom<'a> {
 /// Paint in device pixels; colours are straight alpha, `opacity` multiplies their alpha.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShapePaint {
-    Fill { color: Color, opacity: f32, outline: Option<Color> },
+    Fill {
+        color: Color,
+        opacity: f32,
+        outline: Option<Color>,
+    },
     Line {
         color: Color,
         opacity: f32,
@@ -118,7 +138,14 @@ pub enum ShapePaint {
         /// Dash and gap lengths, device pixels.
         dashes: Option<Vec<f64>>,
     },
-    Circle { color: Color, opacity: f32, radius: f64, stroke_width: f64, stroke_color: Color, stroke_opacity: f32 },
+    Circle {
+        color: Color,
+        opacity: f32,
+        radius: f64,
+        stroke_width: f64,
+        stroke_color: Color,
+        stroke_opacity: f32,
+    },
 }
 
 impl ShapePaint {
@@ -150,10 +177,18 @@ pub fn build<'a>(tile: &'a Tile, style: &Style, view: &View) -> Scene<'a> {
             add_layer(&mut items, style_layer, layer, view);
         }
     }
-    Scene { pixels: view.pixels(), items }
+    Scene {
+        pixels: view.pixels(),
+        items,
+    }
 }
 
-fn add_layer<'a>(items: &mut Vec<Item<'a>>, style_layer: &StyleLayer, layer: &'a Layer, view: &View) {
+fn add_layer<'a>(
+    items: &mut Vec<Item<'a>>,
+    style_layer: &StyleLayer,
+    layer: &'a Layer,
+    view: &View,
+) {
     let zoom = view.zoom;
     let window = view.window(layer.extent);
     let mut selected: Vec<(f64, FeatureRef<'a>)> = Vec::new();
@@ -184,19 +219,34 @@ fn add_layer<'a>(items: &mut Vec<Item<'a>>, style_layer: &StyleLayer, layer: &'a
     let device = f64::from(view.scale);
     let mut current: Option<Shape<'a>> = None;
     for (_, f) in &selected {
-        let Some(paint) = shape_paint(style_layer.paint(Some(f), zoom), device) else { continue };
+        let Some(paint) = shape_paint(style_layer.paint(Some(f), zoom), device) else {
+            continue;
+        };
         if current.as_ref().is_none_or(|s| s.paint != paint) {
             if let Some(done) = current.take() {
                 items.push(Item::Shape(done));
             }
-            current = Some(Shape { unit, offset, min_step, css_px: device, paint, geometry: Vec::new() });
+            current = Some(Shape {
+                unit,
+                offset,
+                min_step,
+                css_px: device,
+                paint,
+                geometry: Vec::new(),
+            });
         }
         if let Some(shape) = current.as_mut() {
             match &f.feature.geometry {
-                Geometry::Lines(lines) => shape.geometry.extend(lines.iter().map(|l| Geom::Line(l))),
+                Geometry::Lines(lines) => {
+                    shape.geometry.extend(lines.iter().map(|l| Geom::Line(l)))
+                }
                 // A line layer strokes polygon rings; a fill layer fills them.
-                Geometry::Polygons(polygons) => shape.geometry.extend(polygons.iter().map(Geom::Polygon)),
-                Geometry::Points(points) => shape.geometry.extend(points.iter().map(|p| Geom::Point(*p))),
+                Geometry::Polygons(polygons) => {
+                    shape.geometry.extend(polygons.iter().map(Geom::Polygon))
+                }
+                Geometry::Points(points) => shape
+                    .geometry
+                    .extend(points.iter().map(|p| Geom::Point(*p))),
                 Geometry::Unknown => {}
             }
         }
@@ -210,20 +260,41 @@ fn add_layer<'a>(items: &mut Vec<Item<'a>>, style_layer: &StyleLayer, layer: &'a
 fn shape_paint(paint: Paint, device: f64) -> Option<ShapePaint> {
     let visible = |c: &Color, opacity: f32| c.a * opacity > 0.0;
     match paint {
-        Paint::Fill { color, opacity, outline_color, .. } => {
+        Paint::Fill {
+            color,
+            opacity,
+            outline_color,
+            ..
+        } => {
             let outline = outline_color.filter(|c| visible(c, opacity));
-            (visible(&color, opacity) || outline.is_some()).then_some(ShapePaint::Fill { color, opacity, outline })
+            (visible(&color, opacity) || outline.is_some()).then_some(ShapePaint::Fill {
+                color,
+                opacity,
+                outline,
+            })
         }
-        Paint::Line { color, opacity, width, gap_width, dasharray, cap, join, miter_limit, .. } => {
+        Paint::Line {
+            color,
+            opacity,
+            width,
+            gap_width,
+            dasharray,
+            cap,
+            join,
+            miter_limit,
+            ..
+        } => {
             let width = f64::from(width) * device;
             if width <= 0.0 || !visible(&color, opacity) {
                 return None;
             }
             // Dash lengths are in line-width multiples, at least one device pixel (MapLibre).
             let dash_unit = width.max(device);
-            let dashes = dasharray
-                .filter(|d| d.iter().any(|v| *v > 0.0))
-                .map(|d| d.iter().map(|v| f64::from(v.max(0.0)) * dash_unit).collect());
+            let dashes = dasharray.filter(|d| d.iter().any(|v| *v > 0.0)).map(|d| {
+                d.iter()
+                    .map(|v| f64::from(v.max(0.0)) * dash_unit)
+                    .collect()
+            });
             Some(ShapePaint::Line {
                 color,
                 opacity,
@@ -235,7 +306,15 @@ fn shape_paint(paint: Paint, device: f64) -> Option<ShapePaint> {
                 dashes,
             })
         }
-        Paint::Circle { color, opacity, radius, stroke_width, stroke_color, stroke_opacity, .. } => {
+        Paint::Circle {
+            color,
+            opacity,
+            radius,
+            stroke_width,
+            stroke_color,
+            stroke_opacity,
+            ..
+        } => {
             let radius = f64::from(radius) * device;
             (radius > 0.0).then_some(ShapePaint::Circle {
                 color,
@@ -255,13 +334,16 @@ fn shape_paint(paint: Paint, device: f64) -> Option<ShapePaint> {
 /// emitted (the run is below a pixel).
 pub fn simplified(points: &[Point], closed: bool, min_step: i64, buf: &mut Vec<Point>) -> bool {
     buf.clear();
-    let Some((first, rest)) = points.split_first() else { return false };
+    let Some((first, rest)) = points.split_first() else {
+        return false;
+    };
     buf.push(*first);
     let mut prev = *first;
     for (i, p) in rest.iter().enumerate() {
-        let last = i + 1 == rest.len();
+        // A line's last vertex always stays (its end must not move); a ring closes anyway.
+        let keep_anyway = !closed && i + 1 == rest.len();
         let step = (p.x - prev.x).abs() + (p.y - prev.y).abs();
-        if step == 0 || (step < min_step && !(last && !closed)) {
+        if step == 0 || (step < min_step && !keep_anyway) {
             continue;
         }
         buf.push(*p);
@@ -288,7 +370,10 @@ fn intersects(geometry: &Geometry, window: &[f64; 4]) -> bool {
         Geometry::Polygons(polygons) => polygons.iter().for_each(|p| add(&p.exterior)),
         Geometry::Unknown => return false,
     }
-    (bbox[0] as f64) <= window[2] && (bbox[2] as f64) >= window[0] && (bbox[1] as f64) <= window[3] && (bbox[3] as f64) >= window[1]
+    (bbox[0] as f64) <= window[2]
+        && (bbox[2] as f64) >= window[0]
+        && (bbox[1] as f64) <= window[3]
+        && (bbox[3] as f64) >= window[1]
 }
 
 #[cfg(test)]
@@ -307,7 +392,15 @@ mod tests {
         let data = TileId { z: 1, x: 0, y: 0 };
         let tile = TileId { z: 2, x: 1, y: 1 };
         let v = View::new(tile, data, 512, 1);
-        assert_eq!(v.window(4096), [2048.0 - 512.0, 2048.0 - 512.0, 4096.0 + 512.0, 4096.0 + 512.0]);
+        assert_eq!(
+            v.window(4096),
+            [
+                2048.0 - 512.0,
+                2048.0 - 512.0,
+                4096.0 + 512.0,
+                4096.0 + 512.0
+            ]
+        );
         assert_eq!(v.unit_scale(4096), 0.25);
     }
 
@@ -315,9 +408,26 @@ mod tests {
     fn simplification_keeps_ends_and_drops_subpixel_runs() {
         let pts = |v: &[(i64, i64)]| v.iter().map(|&(x, y)| Point { x, y }).collect::<Vec<_>>();
         let mut buf = Vec::new();
-        assert!(simplified(&pts(&[(0, 0), (1, 0), (2, 0), (10, 0), (11, 0)]), false, 4, &mut buf));
-        assert_eq!(buf, pts(&[(0, 0), (10, 0), (11, 0)]), "the last vertex of a line stays");
-        assert!(!simplified(&pts(&[(0, 0), (1, 1), (2, 0)]), true, 4, &mut buf), "a sub-pixel ring goes");
-        assert!(simplified(&pts(&[(0, 0), (8, 0), (8, 8)]), true, 4, &mut buf));
+        assert!(simplified(
+            &pts(&[(0, 0), (1, 0), (2, 0), (10, 0), (11, 0)]),
+            false,
+            4,
+            &mut buf
+        ));
+        assert_eq!(
+            buf,
+            pts(&[(0, 0), (10, 0), (11, 0)]),
+            "the last vertex of a line stays"
+        );
+        assert!(
+            !simplified(&pts(&[(0, 0), (1, 1), (2, 0)]), true, 4, &mut buf),
+            "a sub-pixel ring goes"
+        );
+        assert!(simplified(
+            &pts(&[(0, 0), (8, 0), (8, 8)]),
+            true,
+            4,
+            &mut buf
+        ));
     }
 }

@@ -66,7 +66,11 @@ fn write_shape(out: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>, mask_i
     let mut d = String::new();
     let mut attrs = String::with_capacity(128);
     match &shape.paint {
-        ShapePaint::Fill { color, opacity, outline } => {
+        ShapePaint::Fill {
+            color,
+            opacity,
+            outline,
+        } => {
             write_path_data(&mut d, shape, buf);
             write_color(&mut attrs, "fill", *color, *opacity);
             if let Some(outline) = outline {
@@ -74,7 +78,16 @@ fn write_shape(out: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>, mask_i
                 let _ = write!(attrs, r#" stroke-width="{}""#, num(user(shape.css_px)));
             }
         }
-        ShapePaint::Line { color, opacity, width, gap, cap, join, miter_limit, dashes } => {
+        ShapePaint::Line {
+            color,
+            opacity,
+            width,
+            gap,
+            cap,
+            join,
+            miter_limit,
+            dashes,
+        } => {
             write_path_data(&mut d, shape, buf);
             let total = ShapePaint::line_total_width(*width, *gap);
             attrs.push_str(r#" fill="none""#);
@@ -110,12 +123,24 @@ fn write_shape(out: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>, mask_i
                 let _ = write!(attrs, r#" mask="url(#gap{})""#, *mask_id);
             }
         }
-        ShapePaint::Circle { color, opacity, radius, stroke_width, stroke_color, stroke_opacity } => {
+        ShapePaint::Circle {
+            color,
+            opacity,
+            radius,
+            stroke_width,
+            stroke_color,
+            stroke_opacity,
+        } => {
             let r = user(*radius);
             let (r_s, d_s) = (num(r), num(2.0 * r));
             for g in &shape.geometry {
                 if let Geom::Point(p) = g {
-                    let _ = write!(d, "M{} {}a{r_s} {r_s} 0 1 0 {d_s} 0a{r_s} {r_s} 0 1 0 -{d_s} 0z", num(p.x as f64 - r), p.y);
+                    let _ = write!(
+                        d,
+                        "M{} {}a{r_s} {r_s} 0 1 0 {d_s} 0a{r_s} {r_s} 0 1 0 -{d_s} 0z",
+                        num(p.x as f64 - r),
+                        p.y
+                    );
                 }
             }
             write_color(&mut attrs, "fill", *color, *opacity);
@@ -156,7 +181,9 @@ fn write_path_data(d: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>) {
 }
 
 fn write_run(out: &mut String, points: &[Point], close: bool) {
-    let Some((first, rest)) = points.split_first() else { return };
+    let Some((first, rest)) = points.split_first() else {
+        return;
+    };
     out.push('M');
     push_int(out, first.x);
     out.push(' ');
@@ -175,7 +202,11 @@ fn write_run(out: &mut String, points: &[Point], close: bool) {
 }
 
 fn write_color(out: &mut String, what: &str, color: Color, opacity: f32) {
-    let _ = write!(out, r##" {what}="#{:02x}{:02x}{:02x}""##, color.r, color.g, color.b);
+    let _ = write!(
+        out,
+        r##" {what}="#{:02x}{:02x}{:02x}""##,
+        color.r, color.g, color.b
+    );
     let a = (color.a * opacity).clamp(0.0, 1.0);
     if a < 1.0 {
         let _ = write!(out, r#" {what}-opacity="{}""#, num(f64::from(a)));

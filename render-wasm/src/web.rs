@@ -13,7 +13,10 @@ pub fn version() -> String {
 /// Built-in style names.
 #[wasm_bindgen(js_name = builtinStyles)]
 pub fn builtin_styles() -> Vec<String> {
-    crate::style::Style::BUILTIN_NAMES.iter().map(|s| s.to_string()).collect()
+    crate::style::Style::BUILTIN_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// The JSON of a built-in style.
@@ -42,7 +45,16 @@ pub fn render_tile(
     builtin: &str,
     style_json: &str,
 ) -> Result<Vec<u8>, JsError> {
-    render(data, TileId { z, x, y }, None, format, size, scale, builtin, style_json)
+    render(
+        data,
+        TileId { z, x, y },
+        None,
+        format,
+        size,
+        scale,
+        builtin,
+        style_json,
+    )
 }
 
 /// Renders tile `z/x/y` from the data of its ancestor `data_z/data_x/data_y` (overzoom, as the
@@ -63,8 +75,21 @@ pub fn render_tile_from(
     builtin: &str,
     style_json: &str,
 ) -> Result<Vec<u8>, JsError> {
-    let data_tile = TileId { z: data_z, x: data_x, y: data_y };
-    render(data, TileId { z, x, y }, Some(data_tile), format, size, scale, builtin, style_json)
+    let data_tile = TileId {
+        z: data_z,
+        x: data_x,
+        y: data_y,
+    };
+    render(
+        data,
+        TileId { z, x, y },
+        Some(data_tile),
+        format,
+        size,
+        scale,
+        builtin,
+        style_json,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -84,7 +109,17 @@ fn render(
         "geojson" => Format::Geojson,
         other => return Err(JsError::new(&format!("unknown format {other:?}"))),
     };
-    let style = if style_json.is_empty() { StyleSource::Builtin(builtin) } else { StyleSource::Json(style_json) };
-    let options = RenderOptions { format, size, scale, style, data_tile };
+    let style = if style_json.is_empty() {
+        StyleSource::Builtin(builtin)
+    } else {
+        StyleSource::Json(style_json)
+    };
+    let options = RenderOptions {
+        format,
+        size,
+        scale,
+        style,
+        data_tile,
+    };
     crate::render(data, tile, &options).map_err(|e| JsError::new(&e.to_string()))
 }

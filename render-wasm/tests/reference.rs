@@ -27,8 +27,14 @@ fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     buf.truncate(info.buffer_size());
     let rgba = match info.color_type {
         png::ColorType::Rgba => buf,
-        png::ColorType::Rgb => buf.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
-        png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
+        png::ColorType::Rgb => buf
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        png::ColorType::GrayscaleAlpha => buf
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0], p[1]])
+            .collect(),
         other => panic!("unexpected PNG colour type {other:?}"),
     };
     (info.width, info.height, rgba)
@@ -43,9 +49,19 @@ fn write_rgba_png(path: &Path, w: u32, h: u32, rgba: &[u8]) {
 }
 
 fn render_case(dir: &Path) -> Vec<u8> {
-    let case: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
-    let tile: Vec<u32> = case["tile"].as_str().unwrap().split('/').map(|p| p.parse().unwrap()).collect();
-    let tile = TileId { z: tile[0] as u8, x: tile[1], y: tile[2] };
+    let case: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
+    let tile: Vec<u32> = case["tile"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let tile = TileId {
+        z: tile[0] as u8,
+        x: tile[1],
+        y: tile[2],
+    };
     let style_name = case["style"].as_str().unwrap_or("default");
     let style_json;
     let style = if style_name.ends_with(".json") {
@@ -74,7 +90,11 @@ fn reference_images() {
         .filter(|p| p.join("case.json").is_file())
         .collect();
     dirs.sort();
-    assert!(!dirs.is_empty(), "no reference cases found in {}", cases_dir().display());
+    assert!(
+        !dirs.is_empty(),
+        "no reference cases found in {}",
+        cases_dir().display()
+    );
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -85,7 +105,9 @@ fn reference_images() {
             continue;
         }
         let Ok(expected) = std::fs::read(&expected_path) else {
-            failures.push(format!("{name}: no expected.png (run with RASTERZEN_BLESS=1 to create it)"));
+            failures.push(format!(
+                "{name}: no expected.png (run with RASTERZEN_BLESS=1 to create it)"
+            ));
             std::fs::write(dir.join("actual.png"), &actual).unwrap();
             continue;
         };
@@ -98,7 +120,11 @@ fn reference_images() {
         let mut diff = Vec::with_capacity(a.len());
         let mut differing = 0usize;
         for (pa, pe) in a.chunks_exact(4).zip(e.chunks_exact(4)) {
-            if pa.iter().zip(pe).any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE) {
+            if pa
+                .iter()
+                .zip(pe)
+                .any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE)
+            {
                 differing += 1;
                 diff.extend_from_slice(&[255, 0, 0, 255]);
             } else {
@@ -122,5 +148,9 @@ fn reference_images() {
     if bless {
         panic!("blessed {} reference images; look at them, commit, and run again without RASTERZEN_BLESS", dirs.len());
     }
-    assert!(failures.is_empty(), "reference images differ:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "reference images differ:\n{}",
+        failures.join("\n")
+    );
 }

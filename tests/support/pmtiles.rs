@@ -30,7 +30,9 @@ fn varint(b: &[u8], pos: &mut usize) -> u64 {
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -90,7 +92,11 @@ pub fn read_all(archive: &[u8]) -> Vec<Entry> {
         let mut offsets: Vec<u64> = Vec::with_capacity(n);
         for i in 0..n {
             let v = varint(&dir, &mut pos);
-            offsets.push(if v == 0 && i > 0 { offsets[i - 1] + lens[i - 1] } else { v - 1 });
+            offsets.push(if v == 0 && i > 0 {
+                offsets[i - 1] + lens[i - 1]
+            } else {
+                v - 1
+            });
         }
         for i in 0..n {
             if runs[i] == 0 {
@@ -101,7 +107,12 @@ pub fn read_all(archive: &[u8]) -> Vec<Entry> {
             let data = archive[start..start + lens[i] as usize].to_vec();
             for r in 0..runs[i] {
                 let (z, x, y) = zxy(ids[i] + r);
-                out.push(Entry { z, x, y, data: data.clone() });
+                out.push(Entry {
+                    z,
+                    x,
+                    y,
+                    data: data.clone(),
+                });
             }
         }
     }

@@ -65,16 +65,26 @@ pub type PointerTag = String;
 
 impl Registry {
     /// Opens `spec`: a directory path or `s3://BUCKET/PREFIX`.
-    pub fn open(spec: &str, compiled_cache: Option<PathBuf>, limits: Limits) -> Result<Registry, RegistryError> {
+    pub fn open(
+        spec: &str,
+        compiled_cache: Option<PathBuf>,
+        limits: Limits,
+    ) -> Result<Registry, RegistryError> {
         let store = if spec.starts_with("s3://") {
-            let (bucket, prefix) = crate::aws::parse_s3_url(spec).ok_or_else(|| RegistryError::BadSpec(spec.into()))?;
+            let (bucket, prefix) = crate::aws::parse_s3_url(spec)
+                .ok_or_else(|| RegistryError::BadSpec(spec.into()))?;
             Store::S3 { bucket, prefix }
         } else if spec.is_empty() {
             return Err(RegistryError::BadSpec(spec.into()));
         } else {
             Store::Dir(PathBuf::from(spec))
         };
-        Ok(Registry { store, compiled_cache, limits, loaded: Mutex::default() })
+        Ok(Registry {
+            store,
+            compiled_cache,
+            limits,
+            loaded: Mutex::default(),
+        })
     }
 
     fn describe(&self) -> String {
@@ -89,7 +99,11 @@ impl Registry {
     }
 
     fn s3_key(prefix: &str, name: &str) -> String {
-        if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") }
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        }
     }
 
     /// Reads an object; `None` when it does not exist.
@@ -105,10 +119,20 @@ impl Registry {
             },
             Store::S3 { bucket, prefix } => {
                 let client = crate::aws::s3_client().await;
-                match client.get_object().bucket(bucket).key(Self::s3_key(prefix, name)).send().await {
+                match client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(Self::s3_key(prefix, name))
+                    .send()
+                    .await
+                {
                     Ok(out) => {
                         let tag = out.e_tag().unwrap_or_default().to_string();
-                        let bytes = out.body.collect().await.map_err(|e| self.err(format!("{name}: {e}")))?;
+                        let bytes = out
+                            .body
+                            .collect()
+                            .await
+                            .map_err(|e| self.err(format!("{name}: {e}")))?;
                         Ok(Some((bytes.to_vec(), tag)))
                     }
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
@@ -119,15 +143,30 @@ impl Registry {
     }
 
     /// Writes an object atomically (temp file + rename on disk; one PUT in S3).
-    async fn put(&self, name: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), RegistryError> {
+    async fn put(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), RegistryError> {
         match &self.store {
             Store::Dir(dir) => {
                 let path = dir.join(name);
                 let parent = path.parent().unwrap_or(dir).to_path_buf();
-                tokio::fs::create_dir_all(&parent).await.map_err(|e| self.err(format!("{}: {e}", parent.display())))?;
-                let tmp = parent.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("x"), std::process::id()));
-                tokio::fs::write(&tmp, &bytes).await.map_err(|e| self.err(format!("{}: {e}", tmp.display())))?;
-                tokio::fs::rename(&tmp, &path).await.map_err(|e| self.err(format!("{}: {e}", path.display())))?;
+                tokio::fs::create_dir_all(&parent)
+                    .await
+                    .map_err(|e| self.err(format!("{}: {e}", parent.display())))?;
+                let tmp = parent.join(format!(
+                    ".{}.tmp{}",
+                    path.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
+                    std::process::id()
+                ));
+                tokio::fs::write(&tmp, &bytes)
+                    .await
+                    .map_err(|e| self.err(format!("{}: {e}", tmp.display())))?;
+                tokio::fs::rename(&tmp, &path)
+                    .await
+                    .map_err(|e| self.err(format!("{}: {e}", path.display())))?;
                 Ok(())
             }
             Store::S3 { bucket, prefix } => {
@@ -168,7 +207,12 @@ impl Registry {
                 let client = crate::aws::s3_client().await;
                 let list_prefix = Self::s3_key(prefix, "versions/");
                 let mut out = Vec::new();
-                let mut pages = client.list_objects_v2().bucket(bucket).prefix(&list_prefix).into_paginator().send();
+                let mut pages = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(&list_prefix)
+                    .into_paginator()
+                    .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| self.err(crate::aws::error_text(&e)))?;
                     for obj in page.contents() {
@@ -204,8 +248,15 @@ impl Registry {
             .map_err(|e| RegistryError::Refused(format!("smoke test crashed: {e}")))?
             .map_err(RegistryError::Refused)?;
         let version = renderer.version().to_string();
-        if version.is_empty() || version.len() > 64 || !version.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c)) {
-            return Err(RegistryError::Refused(format!("version {version:?} is not a valid name (letters, digits, . _ + -)")));
+        if version.is_empty()
+            || version.len() > 64
+            || !version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        {
+            return Err(RegistryError::Refused(format!(
+                "version {version:?} is not a valid name (letters, digits, . _ + -)"
+            )));
         }
         let manifest = Manifest {
             version: version.clone(),
@@ -214,10 +265,23 @@ impl Registry {
             published_at: rfc3339_now(),
             size_bytes: bytes.len() as u64,
         };
-        self.put(&format!("versions/{version}.wasm"), bytes, "application/wasm").await?;
+        self.put(
+            &format!("versions/{version}.wasm"),
+            bytes,
+            "application/wasm",
+        )
+        .await?;
         let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        self.put(&format!("versions/{version}.json"), json, "application/json").await?;
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(version.clone(), renderer);
+        self.put(
+            &format!("versions/{version}.json"),
+            json,
+            "application/json",
+        )
+        .await?;
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.clone(), renderer);
         if activate {
             self.activate(&version).await?;
         }
@@ -235,52 +299,87 @@ impl Registry {
                 }
             }
         }
-        manifests.sort_by(|a, b| a.published_at.cmp(&b.published_at).then(a.version.cmp(&b.version)));
+        manifests.sort_by(|a, b| {
+            a.published_at
+                .cmp(&b.published_at)
+                .then(a.version.cmp(&b.version))
+        });
         Ok((manifests, self.active().await?.map(|(v, _)| v)))
     }
 
     /// Points `active` at `version` (which must be published).
     pub async fn activate(&self, version: &str) -> Result<(), RegistryError> {
-        if self.get(&format!("versions/{version}.json")).await?.is_none() {
+        if self
+            .get(&format!("versions/{version}.json"))
+            .await?
+            .is_none()
+        {
             return Err(RegistryError::UnknownVersion(version.to_string()));
         }
-        self.put("active", format!("{version}\n").into_bytes(), "text/plain").await
+        self.put("active", format!("{version}\n").into_bytes(), "text/plain")
+            .await
     }
 
     /// The active version and the pointer's tag, if a version is active.
     pub async fn active(&self) -> Result<Option<(String, PointerTag)>, RegistryError> {
-        Ok(self.get("active").await?.map(|(bytes, tag)| (String::from_utf8_lossy(&bytes).trim().to_string(), tag)))
+        Ok(self
+            .get("active")
+            .await?
+            .map(|(bytes, tag)| (String::from_utf8_lossy(&bytes).trim().to_string(), tag)))
     }
 
     /// Loads a version (once; later calls share it), checking the stored sha256.
     pub async fn load(&self, version: &str) -> Result<Arc<WasmRenderer>, RegistryError> {
-        if let Some(r) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(version) {
+        if let Some(r) = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(version)
+        {
             return Ok(Arc::clone(r));
         }
-        let (manifest, _) = self.get(&format!("versions/{version}.json")).await?.ok_or_else(|| RegistryError::UnknownVersion(version.into()))?;
-        let manifest: Manifest = serde_json::from_slice(&manifest).map_err(|e| self.err(format!("{version}: bad manifest: {e}")))?;
-        let (bytes, _) = self.get(&format!("versions/{version}.wasm")).await?.ok_or_else(|| RegistryError::UnknownVersion(version.into()))?;
+        let (manifest, _) = self
+            .get(&format!("versions/{version}.json"))
+            .await?
+            .ok_or_else(|| RegistryError::UnknownVersion(version.into()))?;
+        let manifest: Manifest = serde_json::from_slice(&manifest)
+            .map_err(|e| self.err(format!("{version}: bad manifest: {e}")))?;
+        let (bytes, _) = self
+            .get(&format!("versions/{version}.wasm"))
+            .await?
+            .ok_or_else(|| RegistryError::UnknownVersion(version.into()))?;
         let limits = self.limits;
         let cache = self.compiled_cache.clone();
-        let renderer = tokio::task::spawn_blocking(move || WasmRenderer::load(&bytes, cache.as_deref(), limits).map(|(r, _)| r))
-            .await
-            .map_err(|e| RegistryError::Refused(format!("load crashed: {e}")))?
-            .map_err(|e| RegistryError::Refused(format!("version {version}: {e}")))?;
+        let renderer = tokio::task::spawn_blocking(move || {
+            WasmRenderer::load(&bytes, cache.as_deref(), limits).map(|(r, _)| r)
+        })
+        .await
+        .map_err(|e| RegistryError::Refused(format!("load crashed: {e}")))?
+        .map_err(|e| RegistryError::Refused(format!("version {version}: {e}")))?;
         if renderer.sha256() != manifest.sha256 {
-            return Err(RegistryError::Refused(format!("version {version}: sha256 does not match its manifest")));
+            return Err(RegistryError::Refused(format!(
+                "version {version}: sha256 does not match its manifest"
+            )));
         }
         if renderer.version() != version {
-            return Err(RegistryError::Refused(format!("version {version}: the component says it is {:?}", renderer.version())));
+            return Err(RegistryError::Refused(format!(
+                "version {version}: the component says it is {:?}",
+                renderer.version()
+            )));
         }
         let renderer = Arc::new(renderer);
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(version.to_string(), Arc::clone(&renderer));
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.to_string(), Arc::clone(&renderer));
         Ok(renderer)
     }
 }
 
 /// Renders a small real tile (the conformance suite's polygon fixture) and checks the PNG.
 pub fn smoke_test(renderer: &dyn Renderer) -> Result<(), String> {
-    const TILE: &[u8] = include_bytes!("../../../tests/fixtures/mvt-fixtures/fixtures/019/tile.mvt");
+    const TILE: &[u8] =
+        include_bytes!("../../../tests/fixtures/mvt-fixtures/fixtures/019/tile.mvt");
     let request = RenderRequest {
         tile: rasterzen_render::TileId { z: 0, x: 0, y: 0 },
         data_tile: None,
@@ -289,22 +388,35 @@ pub fn smoke_test(renderer: &dyn Renderer) -> Result<(), String> {
         scale: 1,
         style: StyleSpec::Builtin("default".into()),
     };
-    let png = renderer.render(TILE, &request).map_err(|e| format!("smoke render failed: {e}"))?;
+    let png = renderer
+        .render(TILE, &request)
+        .map_err(|e| format!("smoke render failed: {e}"))?;
     let is_png = png.len() > 24 && png.starts_with(b"\x89PNG\r\n\x1a\n") && &png[12..16] == b"IHDR";
     let (w, h) = if is_png {
-        (u32::from_be_bytes(png[16..20].try_into().unwrap_or_default()), u32::from_be_bytes(png[20..24].try_into().unwrap_or_default()))
+        (
+            u32::from_be_bytes(png[16..20].try_into().unwrap_or_default()),
+            u32::from_be_bytes(png[20..24].try_into().unwrap_or_default()),
+        )
     } else {
         (0, 0)
     };
     if (w, h) != (256, 256) {
-        return Err(format!("smoke render did not produce a 256×256 PNG (got {} bytes, {w}×{h})", png.len()));
+        return Err(format!(
+            "smoke render did not produce a 256×256 PNG (got {} bytes, {w}×{h})",
+            png.len()
+        ));
     }
     Ok(())
 }
 
 /// Polls the registry's `active` pointer and swaps the service's renderer when it changes.
 /// A version that fails to load is logged and skipped: the host keeps serving the old one.
-pub fn spawn_watcher(registry: Arc<Registry>, every: Duration, mut current_tag: Option<PointerTag>, swap: impl Fn(Arc<dyn Renderer>) + Send + Sync + 'static) {
+pub fn spawn_watcher(
+    registry: Arc<Registry>,
+    every: Duration,
+    mut current_tag: Option<PointerTag>,
+    swap: impl Fn(Arc<dyn Renderer>) + Send + Sync + 'static,
+) {
     tokio::spawn(async move {
         let mut failed_tag: Option<PointerTag> = None;
         loop {
@@ -337,7 +449,10 @@ pub fn spawn_watcher(registry: Arc<Registry>, every: Duration, mut current_tag: 
 }
 
 fn rfc3339_now() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -349,6 +464,10 @@ fn rfc3339_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
-

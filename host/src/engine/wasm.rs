@@ -40,7 +40,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 512 << 20, deadline: Duration::from_secs(10) }
+        Limits {
+            memory_bytes: 512 << 20,
+            deadline: Duration::from_secs(10),
+        }
     }
 }
 
@@ -57,7 +60,12 @@ struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.hit = true;
             // An error (not `Ok(false)`) traps at once with a readable reason instead of letting
@@ -70,7 +78,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -110,7 +123,10 @@ pub struct WasmRenderer {
 
 impl std::fmt::Debug for WasmRenderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmRenderer").field("version", &self.version).field("sha256", &self.sha256).finish()
+        f.debug_struct("WasmRenderer")
+            .field("version", &self.version)
+            .field("sha256", &self.sha256)
+            .finish()
     }
 }
 
@@ -138,30 +154,48 @@ pub enum LoadPath {
 impl WasmRenderer {
     /// Loads a component from its bytes: deserializes a cached precompiled artifact if one
     /// matches, else compiles it with Cranelift and stores the artifact (best effort).
-    pub fn load(bytes: &[u8], cache_dir: Option<&Path>, limits: Limits) -> Result<(WasmRenderer, LoadPath), EngineError> {
+    pub fn load(
+        bytes: &[u8],
+        cache_dir: Option<&Path>,
+        limits: Limits,
+    ) -> Result<(WasmRenderer, LoadPath), EngineError> {
         let engine = shared_engine().clone();
         let sha256 = hex(&Sha256::digest(bytes));
         let (component, path) = load_component(&engine, bytes, &sha256, cache_dir)?;
+        check_contract(&engine, &component)?;
         let mut linker: Linker<State> = Linker::new(&engine);
         linker.allow_shadowing(false);
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| EngineError::Unavailable(format!("component does not fit this host (it must import nothing): {e:#}")))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| {
+            EngineError::Unavailable(format!(
+                "component does not fit this host (it must import nothing): {e:#}"
+            ))
+        })?;
         let pre = RendererPre::new(pre).map_err(|e| {
             EngineError::Unavailable(format!(
                 "component does not export rasterzen:renderer/render@{} : {e:#}",
                 rasterzen_render::INTERFACE_VERSION
             ))
         })?;
-        let mut renderer = WasmRenderer { engine, pre, version: String::new(), sha256, limits };
+        let mut renderer = WasmRenderer {
+            engine,
+            pre,
+            version: String::new(),
+            sha256,
+            limits,
+        };
         renderer.version = renderer.call(|r, store| r.call_version(store))?;
         Ok((renderer, path))
     }
 
     /// Loads a component file.
-    pub fn load_file(path: &Path, cache_dir: Option<&Path>, limits: Limits) -> Result<(WasmRenderer, LoadPath), EngineError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| EngineError::Unavailable(format!("cannot read renderer {}: {e}", path.display())))?;
+    pub fn load_file(
+        path: &Path,
+        cache_dir: Option<&Path>,
+        limits: Limits,
+    ) -> Result<(WasmRenderer, LoadPath), EngineError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            EngineError::Unavailable(format!("cannot read renderer {}: {e}", path.display()))
+        })?;
         Self::load(&bytes, cache_dir, limits)
     }
 
@@ -171,10 +205,19 @@ impl WasmRenderer {
     }
 
     /// Instantiates the component in a fresh, limited store and runs `f` on its exports.
-    fn call<T>(&self, f: impl FnOnce(&wit::Guest, &mut Store<State>) -> wasmtime::Result<T>) -> Result<T, EngineError> {
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&wit::Guest, &mut Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<T, EngineError> {
         let mut store = Store::new(
             &self.engine,
-            State { limiter: MemoryLimiter { max_bytes: self.limits.memory_bytes, hit: false }, table: ResourceTable::new() },
+            State {
+                limiter: MemoryLimiter {
+                    max_bytes: self.limits.memory_bytes,
+                    hit: false,
+                },
+                table: ResourceTable::new(),
+            },
         );
         store.limiter(|s| &mut s.limiter);
         let ticks = (self.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
@@ -186,8 +229,14 @@ impl WasmRenderer {
             .and_then(|instance| f(instance.rasterzen_renderer_render(), &mut store));
         result.map_err(|e| {
             if store.data().limiter.hit {
-                EngineError::Failed(format!("renderer exceeded its memory limit of {} MiB", self.limits.memory_bytes >> 20))
-            } else if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+                EngineError::Failed(format!(
+                    "renderer exceeded its memory limit of {} MiB",
+                    self.limits.memory_bytes >> 20
+                ))
+            } else if matches!(
+                e.downcast_ref::<wasmtime::Trap>(),
+                Some(wasmtime::Trap::Interrupt)
+            ) {
                 EngineError::Failed(format!(
                     "renderer exceeded its deadline of {} ms (stopped after {} ms)",
                     self.limits.deadline.as_millis(),
@@ -200,11 +249,62 @@ impl WasmRenderer {
     }
 }
 
-fn load_component(engine: &Engine, bytes: &[u8], sha256: &str, cache_dir: Option<&Path>) -> Result<(Component, LoadPath), EngineError> {
+/// The sandbox and interface promises, checked before anything runs: the component imports
+/// nothing, and exports this host's `rasterzen:renderer/render` interface. A component built
+/// for another interface version is named as such.
+fn check_contract(engine: &Engine, component: &Component) -> Result<(), EngineError> {
+    let ty = component.component_type();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if !imports.is_empty() {
+        return Err(EngineError::Unavailable(format!(
+            "the component imports {}: a renderer must import nothing",
+            imports.join(", ")
+        )));
+    }
+    let ours = format!(
+        "rasterzen:renderer/render@{}",
+        rasterzen_render::INTERFACE_VERSION
+    );
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if exports.contains(&ours) {
+        return Ok(());
+    }
+    Err(EngineError::Unavailable(
+        match exports
+            .iter()
+            .find(|e| e.starts_with("rasterzen:renderer/render@"))
+        {
+            Some(theirs) => {
+                format!("the component was built for interface {theirs}; this host speaks {ours}")
+            }
+            None => format!(
+                "the component does not export {ours}: not a Rasterzen renderer (exports: {})",
+                exports.join(", ")
+            ),
+        },
+    ))
+}
+
+fn load_component(
+    engine: &Engine,
+    bytes: &[u8],
+    sha256: &str,
+    cache_dir: Option<&Path>,
+) -> Result<(Component, LoadPath), EngineError> {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
     std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
     let artifact = cache_dir.map(|dir| {
-        dir.join(format!("{}-{:016x}.cwasm", &sha256[..32], std::hash::Hasher::finish(&engine_hash)))
+        dir.join(format!(
+            "{}-{:016x}.cwasm",
+            &sha256[..32],
+            std::hash::Hasher::finish(&engine_hash)
+        ))
     });
     if let Some(path) = artifact.as_deref().filter(|p| p.is_file()) {
         // SAFETY: the artifact was written by `Engine::precompile_component` in this function, in
@@ -216,9 +316,12 @@ fn load_component(engine: &Engine, bytes: &[u8], sha256: &str, cache_dir: Option
             return Ok((component, LoadPath::Deserialized));
         }
     }
-    let compiled = engine
-        .precompile_component(bytes)
-        .map_err(|e| EngineError::Unavailable(format!("not a valid renderer component: {}", one_line(&format!("{e:#}")))))?;
+    let compiled = engine.precompile_component(bytes).map_err(|e| {
+        EngineError::Unavailable(format!(
+            "not a valid renderer component: {}",
+            one_line(&format!("{e:#}"))
+        ))
+    })?;
     // SAFETY: `compiled` was produced just above by this very engine.
     #[allow(unsafe_code)]
     let component = unsafe { Component::deserialize(engine, &compiled) }
@@ -269,7 +372,11 @@ fn style_source(s: &StyleSpec) -> wit::StyleSource {
 }
 
 fn tile_id(t: rasterzen_render::TileId) -> wit::TileId {
-    wit::TileId { z: t.z, x: t.x, y: t.y }
+    wit::TileId {
+        z: t.z,
+        x: t.x,
+        y: t.y,
+    }
 }
 
 fn render_error(e: wit::RenderError) -> rasterzen_render::RenderError {

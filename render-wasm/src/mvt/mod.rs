@@ -120,9 +120,10 @@ impl<'a> FeatureRef<'a> {
     /// The value of property `key`, if the feature has it.
     pub fn get(&self, key: &str) -> Option<&'a Value> {
         let layer = self.layer;
-        self.feature.tags.iter().find_map(|&(k, v)| {
-            (layer.keys[k as usize] == key).then(|| &layer.values[v as usize])
-        })
+        self.feature
+            .tags
+            .iter()
+            .find_map(|&(k, v)| (layer.keys[k as usize] == key).then(|| &layer.values[v as usize]))
     }
 
     /// All properties, in tag order.
