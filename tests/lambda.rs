@@ -688,6 +688,9 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
         ("RASTERZEN_CACHE", "s3://tiles/lambda/v1"),
         ("RASTERZEN_CACHE_ACL", "public-read"),
         ("RASTERZEN_CACHE_CONTROL", "public, max-age=600"),
+        // Cleared in the Lambda console: unset, not "no style" or "no source".
+        ("RASTERZEN_STYLE", ""),
+        ("RASTERZEN_SOURCE", " "),
     ]);
     let mut f = Function::start(&envs).await;
     let t = tile_at(FIRENZE.0, FIRENZE.1, 14);

@@ -18,6 +18,8 @@
 //! - A panic answers `500`; a request still running when the invocation's deadline is near
 //!   answers `504` by itself instead of being killed by the Lambda timeout. Either way the
 //!   function goes on to the next invocation.
+//! - A `RASTERZEN_*` variable with an empty value counts as unset (the Lambda console keeps
+//!   variables whose value was cleared).
 //! - Logs are JSON lines, and every line written during an invocation carries its `requestId`
 //!   (a field of the runtime's per-invocation span, lifted to the top level), so CloudWatch Logs
 //!   Insights can filter one request: `filter requestId = "…"`.
@@ -66,6 +68,14 @@ pub fn main() -> ExitCode {
     let started = Instant::now();
     // Before any thread exists (setting the environment is not thread-safe).
     std::env::set_var(IGNORE_STAGE, "true");
+    // The Lambda console keeps variables whose value was cleared: an empty one means "not set".
+    for (name, value) in std::env::vars_os() {
+        let ours = name.to_str().is_some_and(|n| n.starts_with("RASTERZEN_"));
+        if ours && value.to_str().is_some_and(|v| v.trim().is_empty()) {
+            std::env::remove_var(name);
+        }
+    }
+    let args = options();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rasterzen")
@@ -77,11 +87,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(started))
+    runtime.block_on(run(args, started))
 }
 
-async fn run(started: Instant) -> ExitCode {
-    let args = match options() {
+async fn run(args: anyhow::Result<ServeArgs>, started: Instant) -> ExitCode {
+    let args = match args {
         Ok(args) => args,
         Err(e) => {
             init_logging(None, None);

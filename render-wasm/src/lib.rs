@@ -165,6 +165,10 @@ pub fn style_hash(source: StyleSource<'_>) -> Result<String, RenderError> {
 }
 
 /// Renders `data` (raw or gzip MVT) as `tile`, returning PNG, SVG or GeoJSON bytes.
+#[cfg_attr(
+    any(feature = "test-hostile-loop", feature = "test-hostile-memory"),
+    allow(unused_variables, unreachable_code)
+)]
 pub fn render(
     data: &[u8],
     tile: TileId,

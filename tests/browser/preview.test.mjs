@@ -250,10 +250,40 @@ after(async () => {
 // ------------------------------------------------------------------------------------------
 // Tests (in order: they share the page)
 
+// What the page needs from the host, with the content types browsers insist on (module scripts
+// and module workers need a JavaScript type; streaming wasm compilation needs application/wasm).
+const PAGE_FILES = {
+  '/': 'text/html',
+  '/app.js': 'text/javascript',
+  '/editor.js': 'text/javascript',
+  '/worker.js': 'text/javascript',
+  '/style.css': 'text/css',
+  '/vendor/leaflet.js': 'text/javascript',
+  '/vendor/leaflet.css': 'text/css',
+  '/pkg/rasterzen_render.js': 'text/javascript',
+  '/pkg/rasterzen_render_bg.wasm': 'application/wasm',
+};
+let pageReady = false;
+let filesServed = false;
+const needPage = () => assert.ok(pageReady, 'the page did not start (see the first failure)');
+
+test('the host serves the page and everything it needs', async () => {
+  const wrong = [];
+  for (const [path, type] of Object.entries(PAGE_FILES)) {
+    const r = await fetch(`${base}${path}`);
+    const got = r.headers.get('content-type') ?? '';
+    if (r.status !== 200 || !got.startsWith(type)) wrong.push(`${path}: HTTP ${r.status}, ${got || 'no content type'} (want 200, ${type})`);
+    await r.arrayBuffer();
+  }
+  assert.deepEqual(wrong, [], `rasterzen serve must serve www/:\n${wrong.join('\n')}`);
+  filesServed = true;
+});
+
 test('the page loads from rasterzen serve and draws tiles in the browser', async () => {
   const res = await page.goto(`${base}/`);
   assert.equal(res.status(), 200);
-  await page.waitForFunction(() => window.rasterzenPreview?.version, null, { timeout: 60_000 });
+  await page.waitForFunction(() => window.rasterzenPreview?.version, null, { timeout: filesServed ? 60_000 : 5_000 });
+  pageReady = true;
   await idle();
   const version = await page.evaluate(() => window.rasterzenPreview.version);
   assert.match(version, /^\d+\.\d+\.\d+/);
@@ -277,6 +307,7 @@ test('the page loads from rasterzen serve and draws tiles in the browser', async
 });
 
 test('renderPng in the browser is byte-identical to the server\'s /png', async () => {
+  needPage();
   const [lon, lat, cz] = tj.center ?? [(tj.bounds[0] + tj.bounds[2]) / 2, (tj.bounds[1] + tj.bounds[3]) / 2, 12];
   const dataMax = tj.maxzoom - 6; // the server's default overzoom is 6
   const cases = [
@@ -321,6 +352,7 @@ test('renderPng in the browser is byte-identical to the server\'s /png', async (
 });
 
 test('editing the style re-renders the visible tiles', async () => {
+  needPage();
   const before = await tilePixels();
   const original = await editorText();
   const bg = original.indexOf('"background-color"');
@@ -361,6 +393,7 @@ test('editing the style re-renders the visible tiles', async () => {
 });
 
 test('style errors are shown where they are', async () => {
+  needPage();
   const original = await editorText();
   const markedLine = async () => {
     const top = await page.$eval('#marks .mark-line', (m) => parseFloat(m.style.top));
@@ -403,6 +436,7 @@ test('style errors are shown where they are', async () => {
 });
 
 test('compare: swipe and server modes show the server\'s png tiles', async () => {
+  needPage();
   await page.click('#mode button[data-mode="swipe"]');
   await page.waitForSelector('#swipe', { state: 'visible' });
   await page.waitForFunction(() => {
@@ -422,6 +456,7 @@ test('compare: swipe and server modes show the server\'s png tiles', async () =>
 });
 
 test('HiDPI screens get @2x tiles', async () => {
+  needPage();
   const p = await context.newPage();
   try {
     const cdp = await context.newCDPSession(p);
@@ -443,6 +478,7 @@ test('HiDPI screens get @2x tiles', async () => {
 });
 
 test('screenshot of the page', async () => {
+  needPage();
   await page.click('#mode button[data-mode="swipe"]');
   await page.waitForFunction(() => {
     const imgs = [...document.querySelectorAll('.leaflet-server-pane img.leaflet-tile')];

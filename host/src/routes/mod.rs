@@ -27,13 +27,30 @@ const X_RENDERER: HeaderName = HeaderName::from_static("x-rasterzen-renderer");
 const X_CACHE: HeaderName = HeaderName::from_static("x-rasterzen-cache");
 const X_DATA_TILE: HeaderName = HeaderName::from_static("x-rasterzen-data-tile");
 
-/// The preview page, built into the binary (issue 7 replaces the placeholder).
-static INDEX_HTML: &str = include_str!("../../../www/index.html");
+// The preview page's files (`www/`), built into the binary by `host/build.rs`.
+include!(concat!(env!("OUT_DIR"), "/www_files.rs"));
+
+/// A file of the preview page, by its path under `/`.
+fn www_file(path: &str) -> Option<&'static [u8]> {
+    WWW_FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, bytes)| *bytes)
+}
 
 /// Builds the router.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))
+        .route("/{file}", get(page_file))
+        .route(
+            "/pkg/{file}",
+            get(|Path(f): Path<String>| async move { page_file_at(&format!("pkg/{f}")) }),
+        )
+        .route(
+            "/vendor/{*file}",
+            get(|Path(f): Path<String>| async move { page_file_at(&format!("vendor/{f}")) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/tilejson.json", get(tilejson))
@@ -142,11 +159,33 @@ fn error_response(e: &TileError) -> Response {
 }
 
 async fn index() -> Response {
-    let mut r = INDEX_HTML.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    page_file_at("index.html")
+}
+
+async fn page_file(Path(file): Path<String>) -> Response {
+    page_file_at(&file)
+}
+
+/// Serves a file of the preview page; `no-cache` so a new binary's page is picked up at once.
+fn page_file_at(path: &str) -> Response {
+    let Some(bytes) = www_file(path) else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "no such path: try /tilejson.json, /png/{z}/{x}/{y}.png, /healthz",
+        );
+    };
+    let content_type = match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    let mut r = bytes.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
