@@ -130,7 +130,7 @@ async fn default_service_answers_every_path() {
         doc["attribution"]
             .as_str()
             .unwrap()
-            .contains("OpenStreetMap"),
+            .contains("OpenStreetMap</a> contributors"),
         "{doc}"
     );
     let b = doc["bounds"].as_array().unwrap();

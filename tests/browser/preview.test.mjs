@@ -301,7 +301,7 @@ test('the page loads from rasterzen serve and draws tiles in the browser', async
 
   const attribution = await page.textContent('.leaflet-control-attribution');
   assert.ok(tj.attribution, 'the sample TileJSON has an attribution');
-  assert.match(attribution, /OpenStreetMap/, `attribution shown: ${attribution}`);
+  assert.match(attribution, /OpenStreetMap contributors/, `attribution shown: ${attribution}`);
   const stats = await page.evaluate(() => ({ ...window.rasterzenPreview.stats }));
   assert.equal(stats.errors, 0, `tile errors: ${stats.lastError}`);
 });

@@ -166,6 +166,44 @@ async fn page_file(Path(file): Path<String>) -> Response {
     page_file_at(&file)
 }
 
+/// ODbL asks for "© OpenStreetMap contributors"; many archives' metadata says only
+/// "© OpenStreetMap". Add the missing word where OpenStreetMap is named without it.
+fn osm_attribution(a: &str) -> String {
+    if !a.contains("OpenStreetMap") || a.contains("contributors") {
+        return a.to_string();
+    }
+    match a.rfind("OpenStreetMap</a>") {
+        Some(i) => format!(
+            "{} contributors{}",
+            &a[..i + "OpenStreetMap</a>".len()],
+            &a[i + "OpenStreetMap</a>".len()..]
+        ),
+        None => a.replacen("OpenStreetMap", "OpenStreetMap contributors", 1),
+    }
+}
+
+#[cfg(test)]
+mod attribution_tests {
+    use super::osm_attribution;
+
+    #[test]
+    fn osm_attribution_names_the_contributors() {
+        assert_eq!(
+            osm_attribution("© OpenStreetMap"),
+            "© OpenStreetMap contributors"
+        );
+        assert_eq!(
+            osm_attribution("<a href=\"x\">Protomaps</a> © <a href=\"y\">OpenStreetMap</a>"),
+            "<a href=\"x\">Protomaps</a> © <a href=\"y\">OpenStreetMap</a> contributors"
+        );
+        assert_eq!(
+            osm_attribution("© OpenStreetMap contributors"),
+            "© OpenStreetMap contributors"
+        );
+        assert_eq!(osm_attribution("Natural Earth"), "Natural Earth");
+    }
+}
+
 /// Serves a file of the preview page; `no-cache` so a new binary's page is picked up at once.
 fn page_file_at(path: &str) -> Response {
     let Some(bytes) = www_file(path) else {
@@ -454,7 +492,7 @@ async fn tilejson(
         "description": format!("Raster tiles of {} drawn by rasterzen (renderer {}); data to zoom {}, overzoomed above", info.name, renderer.version(), info.maxzoom),
     });
     if let Some(a) = &info.attribution {
-        doc["attribution"] = serde_json::Value::String(a.clone());
+        doc["attribution"] = serde_json::Value::String(osm_attribution(a));
     }
     let [w, s, e, n] = info.bounds;
     let (lon, lat, zoom) = match info.center {
