@@ -1,12 +1,12 @@
 //! SVG → pixels → PNG.
 //!
-//! Rasterizing is resvg's job; encoding is ours because it dominates the render time with
-//! default settings. The encoder picks, per image: an indexed palette when the tile has at
-//! most 256 colours (flat styles, empty tiles), RGB when fully opaque (almost every basemap
-//! tile), RGBA otherwise; and zlib level 2 with *no* row filter. Measured on the densest
-//! Florence z14 tile (512 px, `examples`-style sweep, see the README): level 2 + no filter gave
-//! 335 kB in 7 ms, fdeflate + Up 526 kB in 1.3 ms, zlib 6 + adaptive 409 kB in 42 ms. Map
-//! tiles are flat colour runs, which filters turn into noise.
+//! Drawing is tiny-skia's job (the rasterizer resvg uses), straight from the scene. Encoding
+//! is ours because it dominates with default settings. The encoder picks, per image: an
+//! indexed palette when the tile has at most 256 colours (flat styles, empty tiles), RGB when
+//! fully opaque (almost every basemap tile), RGBA otherwise; and zlib level 2 with *no* row
+//! filter. A sweep on the densest Florence z14 tile (512 px): level 2 + no filter gave 335 kB
+//! in 7 ms, fdeflate + Up 526 kB in 1.3 ms, zlib 6 + adaptive 409 kB in 42 ms. Map tiles are
+//! flat colour runs, which filters turn into noise.
 
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, PixmapPaint, Stroke, StrokeDash, Transform};
 
