@@ -1,4 +1,4 @@
-//! SVG → pixels → PNG.
+//! Scene → pixels → PNG.
 //!
 //! Drawing is tiny-skia's job (the rasterizer resvg uses), straight from the scene. Encoding
 //! is ours because it dominates with default settings. The encoder picks, per image: an
