@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 #[path = "support/harness.rs"]
 mod harness;
-use harness::{repo, s3_env, Moto, Scratch, Server, BIN};
+use harness::{list_keys, repo, s3_client, s3_env, Moto, Scratch, Server, BIN};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -807,36 +807,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let creds = aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
-async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    let out = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_cache_against_moto() {
     let mut moto = Moto::start();
-    let s3 = s3_client(&moto.endpoint).await;
+    let s3 = s3_client(&moto.endpoint);
     s3.create_bucket()
         .bucket("tiles")
         .send()
