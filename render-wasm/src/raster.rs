@@ -11,7 +11,7 @@
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, PixmapPaint, Stroke, StrokeDash, Transform};
 
 use crate::mvt::Point;
-use crate::scene::{simplified, Geom, Item, Scene, Shape, ShapePaint};
+use crate::scene::{Geom, Item, Scene, Shape, ShapePaint};
 use crate::style::{Color, LineCap, LineJoin};
 use crate::RenderError;
 
@@ -26,7 +26,6 @@ pub fn draw(scene: &Scene<'_>) -> Result<Pixmap, RenderError> {
     let px = scene.pixels;
     let mut pixmap = Pixmap::new(px, px)
         .ok_or_else(|| RenderError::InvalidOptions(format!("cannot allocate a {px} px image")))?;
-    let mut buf = Vec::new();
     for item in &scene.items {
         match item {
             Item::Background { color, opacity } => {
@@ -40,7 +39,7 @@ pub fn draw(scene: &Scene<'_>) -> Result<Pixmap, RenderError> {
                     );
                 }
             }
-            Item::Shape(shape) => draw_shape(&mut pixmap, shape, &mut buf),
+            Item::Shape(shape) => draw_shape(&mut pixmap, shape),
         }
     }
     Ok(pixmap)
@@ -54,14 +53,14 @@ fn paint_of(color: Color, opacity: f32) -> Paint<'static> {
     paint
 }
 
-fn draw_shape(pixmap: &mut Pixmap, shape: &Shape<'_>, buf: &mut Vec<Point>) {
+fn draw_shape(pixmap: &mut Pixmap, shape: &Shape<'_>) {
     match &shape.paint {
         ShapePaint::Fill {
             color,
             opacity,
             outline,
         } => {
-            let Some(path) = build_path(shape, buf) else {
+            let Some(path) = build_path(shape) else {
                 return;
             };
             pixmap.fill_path(
@@ -96,7 +95,7 @@ fn draw_shape(pixmap: &mut Pixmap, shape: &Shape<'_>, buf: &mut Vec<Point>) {
             miter_limit,
             dashes,
         } => {
-            let Some(path) = build_path(shape, buf) else {
+            let Some(path) = build_path(shape) else {
                 return;
             };
             let total = ShapePaint::line_total_width(*width, *gap);
@@ -200,9 +199,9 @@ fn to_px(shape: &Shape<'_>, p: Point) -> (f32, f32) {
 }
 
 /// Lines and polygon rings of a shape as one device-pixel path.
-fn build_path(shape: &Shape<'_>, buf: &mut Vec<Point>) -> Option<tiny_skia::Path> {
+fn build_path(shape: &Shape<'_>) -> Option<tiny_skia::Path> {
     let mut pb = PathBuilder::new();
-    let run = |pb: &mut PathBuilder, points: &[Point], close: bool| {
+    shape.for_each_run(&mut |points, closed| {
         let mut it = points.iter();
         if let Some(first) = it.next() {
             let (x, y) = to_px(shape, *first);
@@ -211,32 +210,11 @@ fn build_path(shape: &Shape<'_>, buf: &mut Vec<Point>) -> Option<tiny_skia::Path
                 let (x, y) = to_px(shape, *p);
                 pb.line_to(x, y);
             }
-            if close {
+            if closed {
                 pb.close();
             }
         }
-    };
-    for g in &shape.geometry {
-        match g {
-            Geom::Line(points) => {
-                if simplified(points, false, shape.min_step, buf) {
-                    run(&mut pb, buf, false);
-                }
-            }
-            Geom::Polygon(polygon) => {
-                if !simplified(&polygon.exterior, true, shape.min_step, buf) {
-                    continue; // a sub-pixel polygon: its holes go with it
-                }
-                run(&mut pb, buf, true);
-                for hole in &polygon.holes {
-                    if simplified(hole, true, shape.min_step, buf) {
-                        run(&mut pb, buf, true);
-                    }
-                }
-            }
-            Geom::Point(_) => {}
-        }
-    }
+    });
     pb.finish()
 }
 

@@ -329,10 +329,41 @@ fn shape_paint(paint: Paint, device: f64) -> Option<ShapePaint> {
     }
 }
 
+impl Shape<'_> {
+    /// Calls `f` with each line and polygon ring that survives simplification (see
+    /// [`Shape::min_step`]), and whether it is a closed ring. A polygon whose exterior is below
+    /// a pixel is dropped with its holes. Both backends draw from this one walk, so SVG and PNG
+    /// always show the same vertices.
+    pub fn for_each_run(&self, f: &mut dyn FnMut(&[Point], bool)) {
+        let mut buf = Vec::new();
+        for g in &self.geometry {
+            match g {
+                Geom::Line(points) => {
+                    if simplified(points, false, self.min_step, &mut buf) {
+                        f(&buf, false);
+                    }
+                }
+                Geom::Polygon(polygon) => {
+                    if !simplified(&polygon.exterior, true, self.min_step, &mut buf) {
+                        continue;
+                    }
+                    f(&buf, true);
+                    for hole in &polygon.holes {
+                        if simplified(hole, true, self.min_step, &mut buf) {
+                            f(&buf, true);
+                        }
+                    }
+                }
+                Geom::Point(_) => {}
+            }
+        }
+    }
+}
+
 /// Calls `f` with the vertices of a run that survive simplification (see [`Shape::min_step`]);
 /// returns how many there were. A ring needs three and a line two: fewer, and nothing is
 /// emitted (the run is below a pixel).
-pub fn simplified(points: &[Point], closed: bool, min_step: i64, buf: &mut Vec<Point>) -> bool {
+fn simplified(points: &[Point], closed: bool, min_step: i64, buf: &mut Vec<Point>) -> bool {
     buf.clear();
     let Some((first, rest)) = points.split_first() else {
         return false;

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::mvt::Point;
-use crate::scene::{simplified, Geom, Item, Scene, Shape, ShapePaint};
+use crate::scene::{Geom, Item, Scene, Shape, ShapePaint};
 use crate::style::{Color, LineCap, LineJoin};
 
 /// Writes the scene as a standalone SVG document.
@@ -21,7 +21,6 @@ pub fn write_svg(scene: &Scene<'_>) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{px}" height="{px}" viewBox="0 0 {px} {px}">"#
     );
     let mut open_transform: Option<(f64, (f64, f64))> = None;
-    let mut buf = Vec::new();
     let mut mask_id = 0u32;
     for item in &scene.items {
         match item {
@@ -49,7 +48,7 @@ pub fn write_svg(scene: &Scene<'_>) -> String {
                     );
                     open_transform = Some(t);
                 }
-                write_shape(&mut out, shape, &mut buf, &mut mask_id);
+                write_shape(&mut out, shape, &mut mask_id);
             }
         }
     }
@@ -60,7 +59,7 @@ pub fn write_svg(scene: &Scene<'_>) -> String {
     out
 }
 
-fn write_shape(out: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>, mask_id: &mut u32) {
+fn write_shape(out: &mut String, shape: &Shape<'_>, mask_id: &mut u32) {
     // Pixel sizes → user units of the enclosing transform.
     let user = |px: f64| px / shape.unit;
     let mut d = String::new();
@@ -71,7 +70,7 @@ fn write_shape(out: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>, mask_i
             opacity,
             outline,
         } => {
-            write_path_data(&mut d, shape, buf);
+            write_path_data(&mut d, shape);
             write_color(&mut attrs, "fill", *color, *opacity);
             if let Some(outline) = outline {
                 write_color(&mut attrs, "stroke", *outline, *opacity);
@@ -88,7 +87,7 @@ fn write_shape(out: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>, mask_i
             miter_limit,
             dashes,
         } => {
-            write_path_data(&mut d, shape, buf);
+            write_path_data(&mut d, shape);
             let total = ShapePaint::line_total_width(*width, *gap);
             attrs.push_str(r#" fill="none""#);
             write_color(&mut attrs, "stroke", *color, *opacity);
@@ -156,28 +155,8 @@ fn write_shape(out: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>, mask_i
 }
 
 /// Lines and polygon rings of a shape as path data (`M x y l dx dy … [z]`).
-fn write_path_data(d: &mut String, shape: &Shape<'_>, buf: &mut Vec<Point>) {
-    for g in &shape.geometry {
-        match g {
-            Geom::Line(points) => {
-                if simplified(points, false, shape.min_step, buf) {
-                    write_run(d, buf, false);
-                }
-            }
-            Geom::Polygon(polygon) => {
-                if !simplified(&polygon.exterior, true, shape.min_step, buf) {
-                    continue; // a sub-pixel polygon: its holes go with it
-                }
-                write_run(d, buf, true);
-                for hole in &polygon.holes {
-                    if simplified(hole, true, shape.min_step, buf) {
-                        write_run(d, buf, true);
-                    }
-                }
-            }
-            Geom::Point(_) => {}
-        }
-    }
+fn write_path_data(d: &mut String, shape: &Shape<'_>) {
+    shape.for_each_run(&mut |points, closed| write_run(d, points, closed));
 }
 
 fn write_run(out: &mut String, points: &[Point], close: bool) {
