@@ -136,6 +136,20 @@ pub struct ServeArgs {
     /// Base URL of the service in TileJSON (default: from the request's Host header).
     #[arg(long, env = "RASTERZEN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Open client connections at most (also bounded by the file-descriptor limit); over it,
+    /// new connections get 503 and are closed.
+    #[arg(long, env = "RASTERZEN_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Time a client has to send a whole request head, in milliseconds (slow-loris guard).
+    #[arg(long, env = "RASTERZEN_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// A connection with no request in flight and no bytes moving is closed after this many
+    /// milliseconds (one second when more than 3/4 of --max-connections are open).
+    #[arg(long, env = "RASTERZEN_IDLE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub idle_timeout_ms: u64,
+    /// A client that stops reading its response is dropped after this many milliseconds.
+    #[arg(long, env = "RASTERZEN_WRITE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub write_timeout_ms: u64,
     #[command(flatten)]
     pub log: LogArgs,
     #[command(flatten)]

@@ -32,3 +32,35 @@ pub fn init(args: &LogArgs) {
             .try_init()
     };
 }
+
+/// `s` made safe to log or echo: control characters (newlines, ESC, NUL) become `\u{..}`
+/// escapes so a request cannot forge log lines or write raw bytes to a terminal, and anything
+/// past `max` characters is cut with an ellipsis.
+pub fn printable(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max + 8));
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printable_escapes_controls_and_truncates() {
+        assert_eq!(
+            super::printable("a\nb\u{1b}[31m\0", 80),
+            "a\\u{a}b\\u{1b}[31m\\u{0}"
+        );
+        assert_eq!(super::printable("abcdef", 3), "abc…");
+        assert_eq!(super::printable("Φλωρεντία", 80), "Φλωρεντία");
+    }
+}

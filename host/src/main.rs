@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod engine;
 mod lambda;
+mod listener;
 mod logging;
 mod mvt;
 mod net;

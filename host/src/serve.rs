@@ -34,9 +34,14 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        tracing::info!(address = %addr, "listening on http://{addr}/");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
+        let limits = crate::listener::ConnLimits {
+            max_connections: crate::listener::fitting_connection_cap(args.max_connections),
+            header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms.max(1)),
+            write_timeout: Duration::from_millis(args.write_timeout_ms.max(1)),
+        };
+        tracing::info!(address = %addr, max_connections = limits.max_connections, "listening on http://{addr}/");
+        crate::listener::serve(listener, app, limits, shutdown())
             .await
             .context("server failed")?;
         tracing::info!("stopped");

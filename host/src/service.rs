@@ -211,7 +211,20 @@ pub struct Service {
     style_hashes: Mutex<HashMap<(String, String), String>>,
     flights: Mutex<HashMap<String, Flight>>,
     permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    /// Requests holding a [`Ticket`]: fetching upstream, waiting for a worker or rendering.
+    admitted: AtomicUsize,
+}
+
+/// A place in the render pipeline, taken *before* the upstream fetch so that an overloaded
+/// service answers 503 without spending the upstream's quota. Released on drop.
+pub struct Ticket<'a> {
+    admitted: &'a AtomicUsize,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.admitted.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The strong ETag of a body.
@@ -250,7 +263,7 @@ impl Service {
             style_hashes: Mutex::default(),
             flights: Mutex::default(),
             permits: Arc::new(Semaphore::new(workers)),
-            waiting: AtomicUsize::new(0),
+            admitted: AtomicUsize::new(0),
         }
     }
 
@@ -265,13 +278,24 @@ impl Service {
                 "renderer version {pin:?} is not available (active: {active})"
             ))
         };
+        use crate::engine::registry::{valid_version, RegistryError};
+        if !valid_version(pin) {
+            return Err(TileError::BadRequest(format!(
+                "renderer={:?} is not a version name (letters, digits, . _ + -)",
+                crate::logging::printable(pin, 80)
+            )));
+        }
         let registry = self.registry.get().ok_or_else(unavailable)?;
         match registry.load(pin).await {
             Ok(r) => Ok(r),
-            Err(crate::engine::registry::RegistryError::UnknownVersion(_)) => Err(unavailable()),
-            Err(e) => Err(TileError::Render(format!(
-                "renderer version {pin:?} failed to load: {e}"
-            ))),
+            Err(RegistryError::UnknownVersion(_)) => Err(unavailable()),
+            Err(e) => {
+                // The details (paths, manifest contents) are for the operator's log only.
+                tracing::error!(version = pin, error = %e, "pinned renderer failed to load");
+                Err(TileError::Render(format!(
+                    "renderer version {pin:?} failed to load"
+                )))
+            }
         }
     }
 
@@ -461,8 +485,10 @@ impl Service {
         // Single flight: one render per key (and API key: a request's upstream fetch only ever
         // carries its own key) at a time; the others wait for it.
         let flight_key = match &req.api_key {
-            Some(k) => format!("{key}#{}", &etag_of(k.as_bytes())[1..17]),
-            None => key.clone(),
+            Some(k) if self.source.uses_api_key() => {
+                format!("{key}#{}", &etag_of(k.as_bytes())[1..17])
+            }
+            _ => key.clone(),
         };
         let cell: Flight = {
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
@@ -517,6 +543,8 @@ impl Service {
                 tier: Some(tier.to_string()),
             });
         }
+        // Admission first: under overload the upstream is never asked.
+        let ticket = self.admit()?;
         let (data, upstream_ms) = self
             .fetch(data_tile.unwrap_or(tile), req.api_key.clone())
             .await?;
@@ -532,7 +560,9 @@ impl Service {
         };
         let started = Instant::now();
         let r = Arc::clone(renderer);
-        let output = self.run_render(move || r.render(&data, &request)).await?;
+        let output = self
+            .run_render(ticket, move || r.render(&data, &request))
+            .await?;
         let render_ms = ms(started.elapsed());
         self.metrics.renders.fetch_add(1, Ordering::Relaxed);
         let body = match output {
@@ -552,40 +582,40 @@ impl Service {
         })
     }
 
-    /// Runs blocking render work on the bounded pool: at most `render_workers` at once, at most
-    /// `render_queue` waiting; beyond that, [`TileError::Overloaded`].
+    /// Takes a place in the pipeline: at most `render_workers + render_queue` requests fetch,
+    /// wait or render at once; beyond that, [`TileError::Overloaded`] (503) before any work.
+    pub fn admit(&self) -> Result<Ticket<'_>, TileError> {
+        let limit = self.config.render_workers.max(1) + self.config.render_queue;
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= limit {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            self.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
+            return Err(TileError::Overloaded);
+        }
+        Ok(Ticket {
+            admitted: &self.admitted,
+        })
+    }
+
+    /// Runs blocking work (a render, an inflation) on the bounded pool, at most
+    /// `render_workers` at once, holding the caller's [`Ticket`] until it is done.
     pub async fn run_render<T: Send + 'static>(
         &self,
+        ticket: Ticket<'_>,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, TileError> {
-        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.config.render_queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    self.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
-                    return Err(TileError::Overloaded);
-                }
-                struct Waiting<'a>(&'a AtomicUsize);
-                impl Drop for Waiting<'_> {
-                    fn drop(&mut self) {
-                        self.0.fetch_sub(1, Ordering::SeqCst);
-                    }
-                }
-                let _w = Waiting(&self.waiting);
-                Arc::clone(&self.permits)
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| TileError::Render("render pool closed".into()))?
-            }
-        };
-        tokio::task::spawn_blocking(move || {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| TileError::Render("render pool closed".into()))?;
+        let out = tokio::task::spawn_blocking(move || {
             let out = f();
             drop(permit);
             out
         })
         .await
-        .map_err(|e| TileError::Render(format!("render task failed: {e}")))
+        .map_err(|e| TileError::Render(format!("render task failed: {e}")));
+        drop(ticket);
+        out
     }
 
     /// `/mvt`: the source tile, inflated and checked for framing (never decoded here).
@@ -595,6 +625,7 @@ impl Service {
         data_tile: TileId,
         api_key: Option<String>,
     ) -> Result<TileResponse, TileError> {
+        let ticket = self.admit()?;
         let (data, upstream_ms) = self.fetch(data_tile, api_key).await?;
         let data_tile_header = (data_tile != tile).then_some(data_tile);
         let Some(data) = data else {
@@ -611,8 +642,14 @@ impl Service {
                 render_ms: None,
             });
         };
-        let raw = crate::mvt::inflate(&data, 64 << 20)
-            .and_then(|raw| crate::mvt::check_framing(&raw).map(|()| raw))
+        // Inflation and the framing check are CPU work (a gzip bomb is 64 MiB of it): on the
+        // pool, not on the async threads that answer `/healthz`.
+        let raw = self
+            .run_render(ticket, move || {
+                crate::mvt::inflate(&data, 64 << 20)
+                    .and_then(|raw| crate::mvt::check_framing(&raw).map(|()| raw))
+            })
+            .await?
             .map_err(|e| {
                 TileError::Upstream(format!(
                     "the source tile {data_tile} is not a vector tile: {e}"

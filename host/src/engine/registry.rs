@@ -43,6 +43,20 @@ pub enum RegistryError {
     Refused(String),
     #[error("invalid registry {0:?}: expected a directory or s3://BUCKET/PREFIX")]
     BadSpec(String),
+    /// Not a version name at all (see [`valid_version`]); never used to build a path or key.
+    #[error("{0:?} is not a renderer version (letters, digits, . _ + -, at most 64, not starting with a dot)")]
+    BadVersion(String),
+}
+
+/// Whether `v` can name a version: 1–64 of `[A-Za-z0-9._+-]`, not starting with `.`. Every
+/// name that reaches a path or an S3 key passes this first, so `../x`, `/etc/x`, `%2e%2e`
+/// or a NUL can never leave `versions/`.
+pub fn valid_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && !v.starts_with('.')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
 }
 
 /// Where the registry lives.
@@ -248,12 +262,7 @@ impl Registry {
             .map_err(|e| RegistryError::Refused(format!("smoke test crashed: {e}")))?
             .map_err(RegistryError::Refused)?;
         let version = renderer.version().to_string();
-        if version.is_empty()
-            || version.len() > 64
-            || !version
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
-        {
+        if !valid_version(&version) {
             return Err(RegistryError::Refused(format!(
                 "version {version:?} is not a valid name (letters, digits, . _ + -)"
             )));
@@ -309,6 +318,9 @@ impl Registry {
 
     /// Points `active` at `version` (which must be published).
     pub async fn activate(&self, version: &str) -> Result<(), RegistryError> {
+        if !valid_version(version) {
+            return Err(RegistryError::BadVersion(version.to_string()));
+        }
         if self
             .get(&format!("versions/{version}.json"))
             .await?
@@ -330,6 +342,9 @@ impl Registry {
 
     /// Loads a version (once; later calls share it), checking the stored sha256.
     pub async fn load(&self, version: &str) -> Result<Arc<WasmRenderer>, RegistryError> {
+        if !valid_version(version) {
+            return Err(RegistryError::BadVersion(version.to_string()));
+        }
         if let Some(r) = self
             .loaded
             .lock()

@@ -330,10 +330,16 @@ async fn tile(
         _ => {
             return plain(
                 StatusCode::NOT_FOUND,
-                format!("no such path: /{kind}/{rest}"),
+                format!(
+                    "no such path: /{}/{}",
+                    crate::logging::printable(&kind, 40),
+                    crate::logging::printable(&rest, 100)
+                ),
             )
         }
     };
+    // `rest` is percent-decoded: it may hold newlines or escape codes. Never log or echo it raw.
+    let rest = crate::logging::printable(&rest, 100);
     let mut info = AccessInfo {
         kind: kind.name(),
         tile: rest.clone(),

@@ -127,6 +127,11 @@ pub trait TileSource: Send + Sync {
     fn info(&self) -> &SourceInfo;
     /// A short stable identifier of this source (part of the cache key).
     fn id(&self) -> &str;
+    /// Whether a request's `api_key` reaches the upstream (a URL template with `{api_key}`).
+    /// Only then must requests with different keys fetch separately.
+    fn uses_api_key(&self) -> bool {
+        false
+    }
     /// The tile's bytes as stored (raw or gzip MVT); `Ok(None)` when the source has no tile there.
     fn get<'a>(
         &'a self,

@@ -117,6 +117,10 @@ impl TileSource for UrlTemplateSource {
         &self.id
     }
 
+    fn uses_api_key(&self) -> bool {
+        self.template.contains("{api_key}")
+    }
+
     fn get<'a>(
         &'a self,
         tile: TileId,
