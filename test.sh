@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: builds first (./build.sh), then the Rust tests (unit, conformance,
-# reference images, CLI end-to-end), then the preview page in a real browser (Chromium driven
-# by playwright-core, against `rasterzen serve`). Tests run in release mode to share
+# reference images, parity with MapLibre GL JS's committed references, CLI end-to-end), then
+# the preview page in a real browser (Chromium driven by playwright-core, against
+# `rasterzen serve`) and the parity oracle itself (MapLibre GL JS in Chromium). Tests run in release mode to share
 # build.sh's artifacts.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,3 +11,6 @@ cd "$(dirname "$0")"
 cargo test --release --workspace --no-fail-fast
 (cd tests/browser && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
 node --test --test-reporter=spec tests/browser/preview.test.mjs
+# The parity oracle (MapLibre GL JS in Chromium) still makes its committed references, byte for byte.
+(cd tests/parity && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+node --test --test-reporter=spec tests/parity/oracle.test.mjs

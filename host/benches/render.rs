@@ -65,8 +65,9 @@ fn bench(c: &mut Criterion) {
         g.measurement_time(Duration::from_secs(4)).sample_size(20);
         let decoded = mvt::decode_bytes(&data, &mvt::DecodeLimits::default()).unwrap();
         let view = scene::View::new(tile, tile, 512, 1);
-        let built = scene::build(&decoded, &style, &view);
-        let pixmap = raster::draw(&built).unwrap();
+        let sprites = rasterzen_render::sprite::Sprites::new();
+        let built = scene::build(&decoded, &style, &view, &sprites);
+        let canvas = raster::draw(&built);
         g.bench_function("1-decode", |b| {
             b.iter(|| mvt::decode_bytes(&data, &mvt::DecodeLimits::default()).unwrap())
         });
@@ -74,10 +75,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| Style::builtin("default").unwrap())
         });
         g.bench_function("3-scene", |b| {
-            b.iter(|| scene::build(&decoded, &style, &view).items.len())
+            b.iter(|| scene::build(&decoded, &style, &view, &sprites).layers.len())
         });
-        g.bench_function("4-raster", |b| b.iter(|| raster::draw(&built).unwrap()));
-        g.bench_function("5-png", |b| b.iter(|| raster::encode_png(&pixmap).unwrap()));
+        g.bench_function("4-raster", |b| b.iter(|| raster::draw(&built)));
+        g.bench_function("5-png", |b| {
+            b.iter(|| {
+                raster::encode_png(canvas.width as u32, canvas.height as u32, &canvas.data).unwrap()
+            })
+        });
         g.bench_function("svg-text", |b| b.iter(|| svg::write_svg(&built)));
         let request = RenderRequest {
             tile,

@@ -11,6 +11,7 @@ pub mod geojson;
 pub mod mvt;
 pub mod raster;
 pub mod scene;
+pub mod sprite;
 pub mod style;
 pub mod svg;
 
@@ -22,6 +23,9 @@ mod component;
 #[allow(unsafe_code)]
 mod web;
 
+use std::sync::{Arc, Mutex};
+
+use sprite::{SpriteSheet, Sprites};
 use style::Style;
 
 // Talc instead of the default dlmalloc on wasm (measured in the README's benchmark table).
@@ -144,7 +148,8 @@ impl From<mvt::MvtError> for RenderError {
     }
 }
 
-/// Parses the style a [`StyleSource`] names.
+/// Parses the style a [`StyleSource`] names. A JSON style is parsed once per process and kept
+/// in a small cache keyed by its text (a host renders many tiles with one style).
 pub fn load_style(source: StyleSource<'_>) -> Result<Style, RenderError> {
     match source {
         StyleSource::Builtin(name) => Style::builtin(name).ok_or_else(|| {
@@ -154,7 +159,25 @@ pub fn load_style(source: StyleSource<'_>) -> Result<Style, RenderError> {
             ))
         }),
         StyleSource::Json(text) => {
-            Style::from_json(text).map_err(|e| RenderError::InvalidStyle(e.to_string()))
+            type Entry = (u64, usize, Result<Style, RenderError>);
+            static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+            let key = sprite::fnv1a(&[text.as_bytes()]);
+            if let Some((_, _, s)) = CACHE
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .find(|(k, len, _)| *k == key && *len == text.len())
+            {
+                return s.clone();
+            }
+            let parsed =
+                Style::from_json(text).map_err(|e| RenderError::InvalidStyle(e.to_string()));
+            let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= 8 {
+                drop(cache.remove(0));
+            }
+            cache.push((key, text.len(), parsed.clone()));
+            parsed
         }
     }
 }
@@ -164,16 +187,74 @@ pub fn style_hash(source: StyleSource<'_>) -> Result<String, RenderError> {
     Ok(load_style(source)?.hash_hex().to_string())
 }
 
+/// One sprite sheet the host fetched for the style (`sprite` in the style; `id` is `default`
+/// for a plain URL). The renderer picks the sheet whose `pixel_ratio` matches the scale.
+#[derive(Debug, Clone, Copy)]
+pub struct SpriteData<'a> {
+    pub id: &'a str,
+    /// 1 for `sprite.json`/`.png`, 2 for `sprite@2x.json`/`.png`.
+    pub pixel_ratio: u32,
+    pub json: &'a [u8],
+    pub png: &'a [u8],
+}
+
+/// What a render may use beyond the tile: the style's sprites.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Assets<'a> {
+    pub sprites: &'a [SpriteData<'a>],
+}
+
+/// A render's output and what the user should know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// PNG, SVG or GeoJSON bytes.
+    pub bytes: Vec<u8>,
+    /// Problems with this tile's drawing (missing sprite images, bad sprites, dropped
+    /// features), each once. Style problems are [`Style::warnings`].
+    pub warnings: Vec<String>,
+}
+
+/// Picks and decodes the sprite sheets for `scale` (the sheet of that pixel ratio, else any).
+fn sprites_for(assets: &Assets<'_>, scale: u32, warnings: &mut Vec<String>) -> Sprites {
+    let mut sprites = Sprites::new();
+    let mut ids: Vec<&str> = assets.sprites.iter().map(|s| s.id).collect();
+    ids.dedup();
+    for id in ids {
+        let candidates = assets.sprites.iter().filter(|s| s.id == id);
+        let best = candidates
+            .clone()
+            .find(|s| s.pixel_ratio == scale)
+            .or_else(|| candidates.clone().max_by_key(|s| s.pixel_ratio));
+        let Some(s) = best else { continue };
+        match SpriteSheet::cached(s.id, s.json, s.png) {
+            Ok(sheet) => sprites.add(s.id, Arc::clone(&sheet)),
+            Err(e) => warnings.push(format!("{e}; its images are not drawn")),
+        }
+    }
+    sprites
+}
+
 /// Renders `data` (raw or gzip MVT) as `tile`, returning PNG, SVG or GeoJSON bytes.
-#[cfg_attr(
-    any(feature = "test-hostile-loop", feature = "test-hostile-memory"),
-    allow(unused_variables, unreachable_code)
-)]
 pub fn render(
     data: &[u8],
     tile: TileId,
     options: &RenderOptions<'_>,
 ) -> Result<Vec<u8>, RenderError> {
+    render_with(data, tile, options, &Assets::default()).map(|r| r.bytes)
+}
+
+/// Renders `data` (raw or gzip MVT) as `tile` with the style's assets; returns the bytes and
+/// the render's warnings.
+#[cfg_attr(
+    any(feature = "test-hostile-loop", feature = "test-hostile-memory"),
+    allow(unused_variables, unreachable_code)
+)]
+pub fn render_with(
+    data: &[u8],
+    tile: TileId,
+    options: &RenderOptions<'_>,
+    assets: &Assets<'_>,
+) -> Result<Rendered, RenderError> {
     let tile = TileId::new(tile.z, tile.x, tile.y)?;
     if options.size != 256 && options.size != 512 {
         return Err(RenderError::InvalidOptions(format!(
@@ -212,28 +293,38 @@ pub fn render(
     }
     #[allow(unreachable_code)]
     let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
-    let pixels_or_text = |format: Format| -> Result<Vec<u8>, RenderError> {
-        let style = load_style(options.style)?;
-        let view = scene::View::new(tile, data_tile, options.size, options.scale);
-        #[allow(unused_mut)]
-        let mut scene = scene::build(&decoded, &style, &view);
-        #[cfg(feature = "test-variant")]
-        scene.items.push(scene::Item::Background {
-            color: style::Color {
-                r: 255,
-                g: 0,
-                b: 255,
-                a: 1.0,
-            },
-            opacity: 0.3,
-        });
-        match format {
-            Format::Png => raster::scene_to_png(&scene),
-            _ => Ok(svg::write_svg(&scene).into_bytes()),
-        }
-    };
-    match options.format {
-        Format::Geojson => Ok(geojson::tile_to_geojson(&decoded, data_tile)),
-        format => pixels_or_text(format),
+    let mut warnings = Vec::new();
+    if decoded.dropped > 0 {
+        warnings.push(format!(
+            "{} invalid feature(s) or layer(s) of the tile were dropped",
+            decoded.dropped
+        ));
     }
+    if options.format == Format::Geojson {
+        return Ok(Rendered {
+            bytes: geojson::tile_to_geojson(&decoded, data_tile),
+            warnings,
+        });
+    }
+    let style = load_style(options.style)?;
+    let sprites = sprites_for(assets, options.scale, &mut warnings);
+    let view = scene::View::new(tile, data_tile, options.size, options.scale);
+    #[allow(unused_mut)]
+    let mut scene = scene::build(&decoded, &style, &view, &sprites);
+    #[cfg(feature = "test-variant")]
+    scene.layers.push(scene::DrawLayer {
+        id: "test-variant",
+        xform: view.xform(4096),
+        draw: scene::Draw::Background {
+            color: [0.3, 0.0, 0.3, 0.3],
+            pattern: None,
+            opacity: 0.3,
+        },
+    });
+    warnings.append(&mut scene.warnings);
+    let bytes = match options.format {
+        Format::Png => raster::scene_to_png(&scene)?,
+        _ => svg::write_svg(&scene).into_bytes(),
+    };
+    Ok(Rendered { bytes, warnings })
 }

@@ -1,15 +1,29 @@
-//! Features + style → a drawable scene: runs of geometry with one paint each, in draw order.
+//! Features + style → a drawable scene: one [`DrawLayer`] per visible style layer, in draw
+//! order, each with its features' evaluated paint.
 //!
-//! The scene is the one description both outputs are made from: [`crate::svg`] writes it as SVG
-//! text, [`crate::raster`] draws it with tiny-skia. Geometry stays in the layer's *tile extent
-//! units* (integers, as decoded); each shape carries the affine map to device pixels
-//! (`px = unit * coord + offset`). Paint sizes are already in device pixels.
+//! The scene is what both outputs are made from: [`crate::raster`] draws it the way MapLibre's
+//! WebGL pipeline does, [`crate::svg`] writes it as SVG text. It keeps MapLibre's draw order
+//! within a layer (tile order, stably sorted by `*-sort-key`) and the facts MapLibre's picture
+//! depends on: whether a fill's outline lies under or over the fills, and which colours are
+//! uniforms (exact) rather than per-vertex attributes (truncated to 8 bits).
+//!
+//! Geometry stays borrowed from the decoded tile, in its layer's extent units; each layer
+//! carries the map to *MapLibre tile units* ([`GeomXform`]: 16 per CSS pixel, the drawn tile's
+//! top-left at the origin), where MapLibre tessellates. Paint sizes are CSS pixels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::mvt::{FeatureRef, Geometry, Layer, Point, Polygon, Tile};
+use crate::sprite::{ImageRef, Sprites};
 use crate::style::{Color, LayerKind, LineCap, LineJoin, Paint, Style, StyleLayer};
 use crate::TileId;
+
+/// MapLibre tile units per CSS pixel.
+pub const UNITS_PER_CSS_PX: f64 = 16.0;
+
+/// A premultiplied RGBA colour, components in `0..=1`.
+pub type Premul = [f32; 4];
 
 /// What part of the world is drawn, at what size, with what style zoom.
 #[derive(Debug, Clone, Copy)]
@@ -55,9 +69,13 @@ impl View {
         self.size * self.scale
     }
 
-    /// Device pixels per extent unit for a layer of `extent`.
-    fn unit_scale(&self, extent: u32) -> f64 {
-        f64::from(self.pixels()) * self.span / f64::from(extent)
+    /// The map from a layer's extent units to MapLibre tile units of the drawn tile.
+    pub fn xform(&self, extent: u32) -> GeomXform {
+        let tile_units = UNITS_PER_CSS_PX * f64::from(self.size);
+        GeomXform {
+            scale: tile_units * self.span / f64::from(extent.max(1)),
+            offset: (self.offset.0 * tile_units, self.offset.1 * tile_units),
+        }
     }
 
     /// The visible window in extent units, widened by a quarter tile for strokes and circles.
@@ -75,129 +93,314 @@ impl View {
     }
 }
 
-/// A drawable scene, bottom first.
+/// Extent units → MapLibre tile units: `round(p · scale − offset)` (JavaScript rounding, as
+/// MapLibre's geometry loader; exact for the usual power-of-two extents).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeomXform {
+    pub scale: f64,
+    pub offset: (f64, f64),
+}
+
+impl GeomXform {
+    #[inline]
+    pub fn apply(&self, p: Point) -> (f64, f64) {
+        let r = |v: f64| (v + 0.5).floor();
+        (
+            r(p.x as f64 * self.scale - self.offset.0),
+            r(p.y as f64 * self.scale - self.offset.1),
+        )
+    }
+}
+
+/// A drawable scene, bottom layer first.
 #[derive(Debug)]
 pub struct Scene<'a> {
     /// Output edge in device pixels.
     pub pixels: u32,
-    pub items: Vec<Item<'a>>,
+    /// Device pixels per CSS pixel.
+    pub scale: u32,
+    /// The style zoom.
+    pub zoom: f64,
+    /// The drawn tile's top-left corner in world CSS pixels at the style zoom (patterns are
+    /// anchored to the world's origin, as MapLibre anchors them).
+    pub world_origin: (f64, f64),
+    /// The tile's centre latitude, degrees (extrusion heights are scaled by it).
+    pub latitude: f64,
+    pub layers: Vec<DrawLayer<'a>>,
+    /// Problems found while building (missing sprite images...), each once.
+    pub warnings: Vec<String>,
+}
+
+/// One style layer, ready to draw.
+#[derive(Debug)]
+pub struct DrawLayer<'a> {
+    /// The style layer's id.
+    pub id: &'a str,
+    pub xform: GeomXform,
+    pub draw: Draw<'a>,
 }
 
 #[derive(Debug)]
-pub enum Item<'a> {
-    /// Paints the whole tile.
+pub enum Draw<'a> {
     Background {
-        color: Color,
+        /// Premultiplied colour × opacity.
+        color: Premul,
+        pattern: Option<Pattern<'a>>,
         opacity: f32,
     },
-    Shape(Shape<'a>),
-}
-
-/// Geometry with one paint and one extent-units → pixels map.
-#[derive(Debug)]
-pub struct Shape<'a> {
-    /// Device pixels per extent unit.
-    pub unit: f64,
-    /// Device-pixel offset: `px = unit * coord + offset`.
-    pub offset: (f64, f64),
-    /// Vertices closer than this (extent units, Manhattan) to the last kept one are dropped:
-    /// half a device pixel.
-    pub min_step: i64,
-    /// Device pixels per CSS pixel (the output scale), e.g. for 1 px fill outlines.
-    pub css_px: f64,
-    pub paint: ShapePaint,
-    pub geometry: Vec<Geom<'a>>,
-}
-
-/// One piece of a shape's geometry, borrowed from the decoded tile.
-#[derive(Debug, Clone, Copy)]
-pub enum Geom<'a> {
-    Line(&'a [Point]),
-    Polygon(&'a Polygon),
-    Point(Point),
-}
-
-/// Paint in device pixels; colours are straight alpha, `opacity` multiplies their alpha.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ShapePaint {
     Fill {
-        color: Color,
-        opacity: f32,
-        outline: Option<Color>,
+        features: Vec<FillFeature<'a>>,
+        /// Where the 1 px anti-aliasing outlines go (`fill-antialias`).
+        outlines: Outlines,
+        /// `fill-translate`, CSS px (constant per layer in practice; the first feature's).
+        translate: [f32; 2],
     },
     Line {
-        color: Color,
-        opacity: f32,
-        /// Stroke width; with a gap, the width of each of the two side lines.
-        width: f64,
-        /// `line-gap-width`: the transparent middle between two side lines (casing).
-        gap: f64,
-        cap: LineCap,
-        join: LineJoin,
-        miter_limit: f64,
-        /// Dash and gap lengths, device pixels.
-        dashes: Option<Vec<f64>>,
+        features: Vec<LineFeature<'a>>,
+        translate: [f32; 2],
     },
     Circle {
-        color: Color,
-        opacity: f32,
-        radius: f64,
-        stroke_width: f64,
-        stroke_color: Color,
-        stroke_opacity: f32,
+        features: Vec<CircleFeature<'a>>,
+        translate: [f32; 2],
+    },
+    Extrusion {
+        features: Vec<ExtrusionFeature<'a>>,
+        translate: [f32; 2],
+        /// Every feature's opacity is 1 and constant (one pass; otherwise nearest surface only,
+        /// blended once).
+        opaque: bool,
     },
 }
 
-impl ShapePaint {
-    /// Device pixels of the line's full width (side lines plus gap).
-    pub fn line_total_width(width: f64, gap: f64) -> f64 {
-        if gap > 0.0 {
-            gap + 2.0 * width
-        } else {
-            width
-        }
-    }
+/// Where a fill layer's outlines are drawn relative to its fills, as MapLibre's depth buffer
+/// decides: under them (only outside the layer's polygons) for uniform opaque fills without
+/// `fill-outline-color`, over them otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outlines {
+    None,
+    UnderFills,
+    OverFills,
 }
 
-/// Builds the scene for `tile` drawn with `style`.
-pub fn build<'a>(tile: &'a Tile, style: &Style, view: &View) -> Scene<'a> {
+/// A sprite image used as a pattern.
+#[derive(Debug, Clone, Copy)]
+pub struct Pattern<'a> {
+    pub image: ImageRef<'a>,
+}
+
+#[derive(Debug)]
+pub struct FillFeature<'a> {
+    pub polygons: &'a [Polygon],
+    /// Premultiplied fill colour × opacity.
+    pub color: Premul,
+    /// Premultiplied outline colour × opacity (when `fill-antialias`).
+    pub outline: Option<Premul>,
+    /// The outline is drawn with the pattern (a pattern fill without `fill-outline-color`).
+    pub outline_pattern: bool,
+    pub pattern: Option<Pattern<'a>>,
+    pub opacity: f32,
+}
+
+/// Line geometry: lines, or polygon rings (closed).
+#[derive(Debug, Clone, Copy)]
+pub enum LineGeom<'a> {
+    Lines(&'a [Vec<Point>]),
+    Rings(&'a [Polygon]),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinePaint {
+    /// Premultiplied colour × opacity.
+    pub color: Premul,
+    pub opacity: f32,
+    /// CSS px.
+    pub width: f32,
+    pub gap_width: f32,
+    pub offset: f32,
+    pub blur: f32,
+    pub cap: LineCap,
+    pub join: LineJoin,
+    pub miter_limit: f32,
+    pub round_limit: f32,
+    /// Dash and gap lengths in line widths.
+    pub dasharray: Option<Vec<f32>>,
+}
+
+#[derive(Debug)]
+pub struct LineFeature<'a> {
+    pub geometry: LineGeom<'a>,
+    pub paint: LinePaint,
+    pub pattern: Option<Pattern<'a>>,
+}
+
+#[derive(Debug)]
+pub struct CircleFeature<'a> {
+    pub points: &'a [Point],
+    /// Premultiplied colour × opacity, stroke colour × stroke opacity.
+    pub color: Premul,
+    pub stroke_color: Premul,
+    /// CSS px.
+    pub radius: f32,
+    pub stroke_width: f32,
+    pub blur: f32,
+}
+
+#[derive(Debug)]
+pub struct ExtrusionFeature<'a> {
+    pub polygons: &'a [Polygon],
+    /// Premultiplied colour (alpha ignored by MapLibre's lighting) and opacity.
+    pub color: Premul,
+    pub opacity: f32,
+    /// Metres.
+    pub height: f32,
+    pub base: f32,
+    pub vertical_gradient: bool,
+}
+
+/// MapLibre's colours: premultiplied floats. Per-feature (attribute) colours are packed as
+/// `floor(255 · c)` bytes per channel before the shader sees them; uniforms stay exact.
+fn premul(c: Color, uniform: bool) -> Premul {
+    let p = c.premultiplied();
+    let q = |v: f64| {
+        if uniform {
+            v as f32
+        } else {
+            ((v * 255.0).floor() / 255.0) as f32
+        }
+    };
+    [q(p[0]), q(p[1]), q(p[2]), q(p[3])]
+}
+
+fn times(c: Premul, k: f32) -> Premul {
+    [c[0] * k, c[1] * k, c[2] * k, c[3] * k]
+}
+
+/// Builds the scene for `tile` drawn with `style`; sprite images come from `sprites`.
+pub fn build<'a>(tile: &'a Tile, style: &'a Style, view: &View, sprites: &'a Sprites) -> Scene<'a> {
     let layers: HashMap<&str, &Layer> = tile.layers.iter().map(|l| (l.name.as_str(), l)).collect();
-    let mut items = Vec::new();
+    let mut scene = Scene {
+        pixels: view.pixels(),
+        scale: view.scale,
+        zoom: view.zoom,
+        world_origin: (
+            f64::from(view.tile.x) * f64::from(view.size),
+            f64::from(view.tile.y) * f64::from(view.size),
+        ),
+        latitude: tile_centre_latitude(view.tile),
+        layers: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut missing: HashSet<String> = HashSet::new();
     for style_layer in style.layers() {
         if !style_layer.visible_at(view.zoom) {
             continue;
         }
         if style_layer.kind() == LayerKind::Background {
-            if let Paint::Background { color, opacity } = style_layer.paint(None, view.zoom) {
-                items.push(Item::Background { color, opacity });
+            if let Paint::Background {
+                color,
+                opacity,
+                pattern,
+            } = style_layer.paint(None, view.zoom)
+            {
+                let pattern = match pattern {
+                    None => None,
+                    Some(name) => match find_image(
+                        sprites,
+                        &name,
+                        style_layer,
+                        &mut missing,
+                        &mut scene.warnings,
+                    ) {
+                        // A missing background pattern draws nothing at all (MapLibre).
+                        None => continue,
+                        Some(image) => Some(Pattern { image }),
+                    },
+                };
+                scene.layers.push(DrawLayer {
+                    id: style_layer.id(),
+                    xform: view.xform(4096),
+                    draw: Draw::Background {
+                        color: times(premul(color, true), opacity),
+                        pattern,
+                        opacity,
+                    },
+                });
             }
             continue;
         }
         if let Some(layer) = style_layer.source_layer().and_then(|name| layers.get(name)) {
-            add_layer(&mut items, style_layer, layer, view);
+            if let Some(draw) = add_layer(
+                style_layer,
+                layer,
+                view,
+                sprites,
+                &mut missing,
+                &mut scene.warnings,
+            ) {
+                scene.layers.push(draw);
+            }
         }
     }
-    Scene {
-        pixels: view.pixels(),
-        items,
+    scene
+}
+
+/// Latitude of a tile's centre, degrees.
+fn tile_centre_latitude(t: TileId) -> f64 {
+    let n = f64::from(1u32 << t.z.min(31));
+    let y = (f64::from(t.y) + 0.5) / n;
+    (std::f64::consts::PI * (1.0 - 2.0 * y))
+        .sinh()
+        .atan()
+        .to_degrees()
+}
+
+fn find_image<'a>(
+    sprites: &'a Sprites,
+    name: &str,
+    layer: &StyleLayer,
+    missing: &mut HashSet<String>,
+    warnings: &mut Vec<String>,
+) -> Option<ImageRef<'a>> {
+    let found = sprites.get(name);
+    if found.is_none() && missing.insert(name.to_string()) {
+        warnings.push(if sprites.is_empty() {
+            format!(
+                "layer \"{}\": image \"{name}\" needs the style's sprite, which was not given; nothing drawn (MapLibre draws nothing without it either)",
+                layer.id()
+            )
+        } else {
+            format!(
+                "layer \"{}\": image \"{name}\" is not in the sprite; nothing drawn, as in MapLibre",
+                layer.id()
+            )
+        });
     }
+    found
 }
 
 fn add_layer<'a>(
-    items: &mut Vec<Item<'a>>,
-    style_layer: &StyleLayer,
+    style_layer: &'a StyleLayer,
     layer: &'a Layer,
     view: &View,
-) {
+    sprites: &'a Sprites,
+    missing: &mut HashSet<String>,
+    warnings: &mut Vec<String>,
+) -> Option<DrawLayer<'a>> {
     let zoom = view.zoom;
     let window = view.window(layer.extent);
+    let kind = style_layer.kind();
     let mut selected: Vec<(f64, FeatureRef<'a>)> = Vec::new();
     for feature in &layer.features {
         let wanted = matches!(
-            (style_layer.kind(), &feature.geometry),
-            (LayerKind::Fill, Geometry::Polygons(_))
-                | (LayerKind::Line, Geometry::Lines(_) | Geometry::Polygons(_))
-                | (LayerKind::Circle, Geometry::Points(_))
+            (kind, &feature.geometry),
+            (
+                LayerKind::Fill | LayerKind::FillExtrusion,
+                Geometry::Polygons(_)
+            ) | (LayerKind::Line, Geometry::Lines(_) | Geometry::Polygons(_))
+                | (
+                    LayerKind::Circle,
+                    Geometry::Points(_) | Geometry::Lines(_) | Geometry::Polygons(_)
+                )
         );
         if !wanted || !intersects(&feature.geometry, &window) {
             continue;
@@ -209,178 +412,252 @@ fn add_layer<'a>(
         let key = style_layer.sort_key(&f, zoom).unwrap_or(0.0);
         selected.push((key, f));
     }
+    if selected.is_empty() {
+        return None;
+    }
     // Stable: equal keys keep tile order, as MapLibre does.
     selected.sort_by(|a, b| a.0.total_cmp(&b.0));
-
-    let unit = view.unit_scale(layer.extent);
-    let pixels = f64::from(view.pixels());
-    let offset = (-view.offset.0 * pixels, -view.offset.1 * pixels);
-    let min_step = (0.5 / unit).floor() as i64;
-    let device = f64::from(view.scale);
-    let mut current: Option<Shape<'a>> = None;
-    for (_, f) in &selected {
-        let Some(paint) = shape_paint(style_layer.paint(Some(f), zoom), device) else {
-            continue;
-        };
-        if current.as_ref().is_none_or(|s| s.paint != paint) {
-            if let Some(done) = current.take() {
-                items.push(Item::Shape(done));
-            }
-            current = Some(Shape {
-                unit,
-                offset,
-                min_step,
-                css_px: device,
-                paint,
-                geometry: Vec::new(),
-            });
-        }
-        if let Some(shape) = current.as_mut() {
-            match &f.feature.geometry {
-                Geometry::Lines(lines) => {
-                    shape.geometry.extend(lines.iter().map(|l| Geom::Line(l)))
+    let uniform = style_layer.uniform_color();
+    let xform = view.xform(layer.extent);
+    let draw = match kind {
+        LayerKind::Fill => {
+            let mut features = Vec::with_capacity(selected.len());
+            let mut translate = [0.0, 0.0];
+            let mut opaque_uniform = uniform;
+            let mut any_outline = false;
+            for (i, (_, f)) in selected.iter().enumerate() {
+                let Geometry::Polygons(polygons) = &f.feature.geometry else {
+                    continue;
+                };
+                let Paint::Fill {
+                    color,
+                    opacity,
+                    outline_color,
+                    antialias,
+                    pattern,
+                    translate: t,
+                } = style_layer.paint(Some(f), zoom)
+                else {
+                    continue;
+                };
+                if i == 0 {
+                    translate = t;
                 }
-                // A line layer strokes polygon rings; a fill layer fills them.
-                Geometry::Polygons(polygons) => {
-                    shape.geometry.extend(polygons.iter().map(Geom::Polygon))
+                // MapLibre's vertex shader drops everything below 1 % opacity.
+                if opacity < 0.01 {
+                    continue;
                 }
-                Geometry::Points(points) => shape
-                    .geometry
-                    .extend(points.iter().map(|p| Geom::Point(*p))),
-                Geometry::Unknown => {}
-            }
-        }
-    }
-    if let Some(done) = current.take() {
-        items.push(Item::Shape(done));
-    }
-}
-
-/// Style paint → device-pixel paint; `None` when nothing would show.
-fn shape_paint(paint: Paint, device: f64) -> Option<ShapePaint> {
-    let visible = |c: &Color, opacity: f32| c.a * opacity > 0.0;
-    match paint {
-        Paint::Fill {
-            color,
-            opacity,
-            outline_color,
-            ..
-        } => {
-            let outline = outline_color.filter(|c| visible(c, opacity));
-            (visible(&color, opacity) || outline.is_some()).then_some(ShapePaint::Fill {
-                color,
-                opacity,
-                outline,
-            })
-        }
-        Paint::Line {
-            color,
-            opacity,
-            width,
-            gap_width,
-            dasharray,
-            cap,
-            join,
-            miter_limit,
-            ..
-        } => {
-            let width = f64::from(width) * device;
-            if width <= 0.0 || !visible(&color, opacity) {
-                return None;
-            }
-            // Dash lengths are in line-width multiples, at least one device pixel (MapLibre).
-            let dash_unit = width.max(device);
-            let dashes = dasharray.filter(|d| d.iter().any(|v| *v > 0.0)).map(|d| {
-                d.iter()
-                    .map(|v| f64::from(v.max(0.0)) * dash_unit)
-                    .collect()
-            });
-            Some(ShapePaint::Line {
-                color,
-                opacity,
-                width,
-                gap: f64::from(gap_width.max(0.0)) * device,
-                cap,
-                join,
-                miter_limit: f64::from(miter_limit.max(1.0)),
-                dashes,
-            })
-        }
-        Paint::Circle {
-            color,
-            opacity,
-            radius,
-            stroke_width,
-            stroke_color,
-            stroke_opacity,
-            ..
-        } => {
-            let radius = f64::from(radius) * device;
-            (radius > 0.0).then_some(ShapePaint::Circle {
-                color,
-                opacity,
-                radius,
-                stroke_width: f64::from(stroke_width.max(0.0)) * device,
-                stroke_color,
-                stroke_opacity,
-            })
-        }
-        Paint::Background { .. } => None,
-    }
-}
-
-impl Shape<'_> {
-    /// Calls `f` with each line and polygon ring that survives simplification (see
-    /// [`Shape::min_step`]), and whether it is a closed ring. A polygon whose exterior is below
-    /// a pixel is dropped with its holes. Both backends draw from this one walk, so SVG and PNG
-    /// always show the same vertices.
-    pub fn for_each_run(&self, f: &mut dyn FnMut(&[Point], bool)) {
-        let mut buf = Vec::new();
-        for g in &self.geometry {
-            match g {
-                Geom::Line(points) => {
-                    if simplified(points, false, self.min_step, &mut buf) {
-                        f(&buf, false);
-                    }
-                }
-                Geom::Polygon(polygon) => {
-                    if !simplified(&polygon.exterior, true, self.min_step, &mut buf) {
-                        continue;
-                    }
-                    f(&buf, true);
-                    for hole in &polygon.holes {
-                        if simplified(hole, true, self.min_step, &mut buf) {
-                            f(&buf, true);
+                let pattern = match pattern {
+                    None => None,
+                    Some(name) => {
+                        match find_image(sprites, &name, style_layer, missing, warnings) {
+                            None => continue,
+                            Some(image) => Some(Pattern { image }),
                         }
                     }
-                }
-                Geom::Point(_) => {}
+                };
+                let fill = premul(color, uniform);
+                opaque_uniform &= pattern.is_none() && fill[3] >= 1.0 && opacity >= 1.0;
+                let outline = antialias.then(|| {
+                    any_outline = true;
+                    times(premul(outline_color.unwrap_or(color), uniform), opacity)
+                });
+                features.push(FillFeature {
+                    polygons,
+                    color: times(fill, opacity),
+                    outline,
+                    outline_pattern: pattern.is_some() && outline_color.is_none(),
+                    pattern,
+                    opacity,
+                });
+            }
+            let outlines = if !any_outline {
+                Outlines::None
+            } else if opaque_uniform && !style_layer.has_outline_color() {
+                Outlines::UnderFills
+            } else {
+                Outlines::OverFills
+            };
+            Draw::Fill {
+                features,
+                outlines,
+                translate,
             }
         }
-    }
-}
-
-/// Calls `f` with the vertices of a run that survive simplification (see [`Shape::min_step`]);
-/// returns how many there were. A ring needs three and a line two: fewer, and nothing is
-/// emitted (the run is below a pixel).
-fn simplified(points: &[Point], closed: bool, min_step: i64, buf: &mut Vec<Point>) -> bool {
-    buf.clear();
-    let Some((first, rest)) = points.split_first() else {
-        return false;
-    };
-    buf.push(*first);
-    let mut prev = *first;
-    for (i, p) in rest.iter().enumerate() {
-        // A line's last vertex always stays (its end must not move); a ring closes anyway.
-        let keep_anyway = !closed && i + 1 == rest.len();
-        let step = (p.x - prev.x).abs() + (p.y - prev.y).abs();
-        if step == 0 || (step < min_step && !keep_anyway) {
-            continue;
+        LayerKind::Line => {
+            let mut features = Vec::with_capacity(selected.len());
+            let mut translate = [0.0, 0.0];
+            for (i, (_, f)) in selected.iter().enumerate() {
+                let geometry = match &f.feature.geometry {
+                    Geometry::Lines(l) => LineGeom::Lines(l),
+                    Geometry::Polygons(p) => LineGeom::Rings(p),
+                    _ => continue,
+                };
+                let Paint::Line {
+                    color,
+                    opacity,
+                    width,
+                    gap_width,
+                    offset,
+                    dasharray,
+                    cap,
+                    join,
+                    miter_limit,
+                    round_limit,
+                    blur,
+                    pattern,
+                    translate: t,
+                } = style_layer.paint(Some(f), zoom)
+                else {
+                    continue;
+                };
+                if i == 0 {
+                    translate = t;
+                }
+                if opacity < 0.01 || (width <= 0.0 && gap_width <= 0.0) {
+                    continue;
+                }
+                let pattern = match pattern {
+                    None => None,
+                    Some(name) => {
+                        match find_image(sprites, &name, style_layer, missing, warnings) {
+                            None => continue,
+                            Some(image) => Some(Pattern { image }),
+                        }
+                    }
+                };
+                features.push(LineFeature {
+                    geometry,
+                    paint: LinePaint {
+                        color: times(premul(color, uniform), opacity),
+                        opacity,
+                        width,
+                        gap_width,
+                        offset,
+                        blur,
+                        cap,
+                        join,
+                        miter_limit,
+                        round_limit,
+                        dasharray: dasharray
+                            .filter(|d| !d.is_empty() && d.iter().any(|v| *v > 0.0)),
+                    },
+                    pattern,
+                });
+            }
+            Draw::Line {
+                features,
+                translate,
+            }
         }
-        buf.push(*p);
-        prev = *p;
-    }
-    buf.len() >= if closed { 3 } else { 2 }
+        LayerKind::Circle => {
+            let mut features = Vec::with_capacity(selected.len());
+            let mut translate = [0.0, 0.0];
+            for (i, (_, f)) in selected.iter().enumerate() {
+                let Paint::Circle {
+                    color,
+                    opacity,
+                    radius,
+                    stroke_width,
+                    stroke_color,
+                    stroke_opacity,
+                    blur,
+                    translate: t,
+                } = style_layer.paint(Some(f), zoom)
+                else {
+                    continue;
+                };
+                if i == 0 {
+                    translate = t;
+                }
+                let visible = opacity > 0.0 || (stroke_width > 0.0 && stroke_opacity > 0.0);
+                if !visible || radius + stroke_width <= 0.0 {
+                    continue;
+                }
+                let points: &[Point] = match &f.feature.geometry {
+                    Geometry::Points(p) => p,
+                    // Circles of line and polygon features sit on their vertices (rare).
+                    Geometry::Lines(l) => match l.first() {
+                        Some(first) => first,
+                        None => continue,
+                    },
+                    Geometry::Polygons(p) => match p.first() {
+                        Some(first) => &first.exterior,
+                        None => continue,
+                    },
+                    Geometry::Unknown => continue,
+                };
+                features.push(CircleFeature {
+                    points,
+                    color: times(premul(color, uniform), opacity),
+                    stroke_color: times(premul(stroke_color, uniform), stroke_opacity),
+                    radius,
+                    stroke_width,
+                    blur,
+                });
+            }
+            Draw::Circle {
+                features,
+                translate,
+            }
+        }
+        LayerKind::FillExtrusion => {
+            let mut features = Vec::with_capacity(selected.len());
+            let mut translate = [0.0, 0.0];
+            let mut opaque = uniform;
+            for (i, (_, f)) in selected.iter().enumerate() {
+                let Geometry::Polygons(polygons) = &f.feature.geometry else {
+                    continue;
+                };
+                let Paint::FillExtrusion {
+                    color,
+                    opacity,
+                    height,
+                    base,
+                    vertical_gradient,
+                    pattern,
+                    translate: t,
+                } = style_layer.paint(Some(f), zoom)
+                else {
+                    continue;
+                };
+                if i == 0 {
+                    translate = t;
+                }
+                if opacity <= 0.0 {
+                    continue;
+                }
+                if let Some(name) = pattern {
+                    if missing.insert(format!("extrusion-pattern:{name}")) {
+                        warnings.push(format!(
+                            "layer \"{}\": fill-extrusion-pattern is not supported; drawn with fill-extrusion-color",
+                            style_layer.id()
+                        ));
+                    }
+                }
+                opaque &= opacity >= 1.0;
+                features.push(ExtrusionFeature {
+                    polygons,
+                    color: premul(color, uniform),
+                    opacity,
+                    height,
+                    base,
+                    vertical_gradient,
+                });
+            }
+            Draw::Extrusion {
+                features,
+                translate,
+                opaque,
+            }
+        }
+        LayerKind::Background => return None,
+    };
+    Some(DrawLayer {
+        id: style_layer.id(),
+        xform,
+        draw,
+    })
 }
 
 /// Whether the geometry's bounding box meets `window` ([x0, y0, x1, y1], extent units).
@@ -407,6 +684,9 @@ fn intersects(geometry: &Geometry, window: &[f64; 4]) -> bool {
         && (bbox[3] as f64) >= window[1]
 }
 
+/// A shared, immutable handle to sprite sheets, for callers that build scenes repeatedly.
+pub type SharedSprites = Arc<Sprites>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,7 +699,7 @@ mod tests {
     }
 
     #[test]
-    fn overzoom_window_is_the_quadrant() {
+    fn overzoom_maps_the_quadrant_onto_the_tile() {
         let data = TileId { z: 1, x: 0, y: 0 };
         let tile = TileId { z: 2, x: 1, y: 1 };
         let v = View::new(tile, data, 512, 1);
@@ -432,33 +712,16 @@ mod tests {
                 4096.0 + 512.0
             ]
         );
-        assert_eq!(v.unit_scale(4096), 0.25);
+        let x = v.xform(4096);
+        // The data tile's centre is the drawn tile's top-left; its corner the drawn corner.
+        assert_eq!(x.apply(Point { x: 2048, y: 2048 }), (0.0, 0.0));
+        assert_eq!(x.apply(Point { x: 4096, y: 4096 }), (8192.0, 8192.0));
     }
 
     #[test]
-    fn simplification_keeps_ends_and_drops_subpixel_runs() {
-        let pts = |v: &[(i64, i64)]| v.iter().map(|&(x, y)| Point { x, y }).collect::<Vec<_>>();
-        let mut buf = Vec::new();
-        assert!(simplified(
-            &pts(&[(0, 0), (1, 0), (2, 0), (10, 0), (11, 0)]),
-            false,
-            4,
-            &mut buf
-        ));
-        assert_eq!(
-            buf,
-            pts(&[(0, 0), (10, 0), (11, 0)]),
-            "the last vertex of a line stays"
-        );
-        assert!(
-            !simplified(&pts(&[(0, 0), (1, 1), (2, 0)]), true, 4, &mut buf),
-            "a sub-pixel ring goes"
-        );
-        assert!(simplified(
-            &pts(&[(0, 0), (8, 0), (8, 8)]),
-            true,
-            4,
-            &mut buf
-        ));
+    fn a_256_px_tile_has_4096_units() {
+        let t = TileId { z: 3, x: 1, y: 1 };
+        let x = View::new(t, t, 256, 1).xform(4096);
+        assert_eq!(x.apply(Point { x: 4096, y: 0 }), (4096.0, 0.0));
     }
 }

@@ -673,7 +673,8 @@ fn paint_defaults_and_values() {
         p[0],
         Paint::Background {
             color: Color::BLACK,
-            opacity: 1.0
+            opacity: 1.0,
+            pattern: None
         }
     );
     assert_eq!(
@@ -682,7 +683,9 @@ fn paint_defaults_and_values() {
             color: Color::BLACK,
             opacity: 1.0,
             outline_color: None,
-            antialias: true
+            antialias: true,
+            pattern: None,
+            translate: [0.0, 0.0]
         }
     );
     assert_eq!(
@@ -697,7 +700,10 @@ fn paint_defaults_and_values() {
             cap: LineCap::Butt,
             join: LineJoin::Miter,
             miter_limit: 2.0,
-            blur: 0.0
+            round_limit: 1.05,
+            blur: 0.0,
+            pattern: None,
+            translate: [0.0, 0.0]
         }
     );
     assert_eq!(
@@ -709,7 +715,8 @@ fn paint_defaults_and_values() {
             stroke_width: 0.0,
             stroke_color: Color::BLACK,
             stroke_opacity: 1.0,
-            blur: 0.0
+            blur: 0.0,
+            translate: [0.0, 0.0]
         }
     );
     assert_eq!(
@@ -718,7 +725,9 @@ fn paint_defaults_and_values() {
             color: Color::rgb(0x12, 0x34, 0x56),
             opacity: 0.5,
             outline_color: Some(Color::rgb(255, 0, 0)),
-            antialias: true
+            antialias: true,
+            pattern: None,
+            translate: [0.0, 0.0]
         }
     );
     assert_eq!(
@@ -727,7 +736,9 @@ fn paint_defaults_and_values() {
             color: Color::BLACK,
             opacity: 1.0,
             outline_color: None,
-            antialias: false
+            antialias: false,
+            pattern: None,
+            translate: [0.0, 0.0]
         }
     );
     assert_eq!(
@@ -742,7 +753,10 @@ fn paint_defaults_and_values() {
             cap: LineCap::Round,
             join: LineJoin::Bevel,
             miter_limit: 4.0,
-            blur: 1.0
+            round_limit: 1.05,
+            blur: 1.0,
+            pattern: None,
+            translate: [0.0, 0.0]
         }
     );
     assert_eq!(
@@ -754,7 +768,8 @@ fn paint_defaults_and_values() {
             stroke_width: 2.0,
             stroke_color: Color::BLACK,
             stroke_opacity: 0.75,
-            blur: 0.5
+            blur: 0.5,
+            translate: [0.0, 0.0]
         }
     );
     let kinds: Vec<LayerKind> = st.layers().iter().map(|l| l.kind()).collect();
@@ -814,25 +829,27 @@ fn data_driven_paint_and_sort_keys() {
 }
 
 #[test]
-fn fill_extrusion_is_a_flat_fill() {
+fn fill_extrusion_layers_are_drawn_as_extrusions() {
     let st = style_with(
         r##"{"id": "3d", "type": "fill-extrusion", "source": "s", "source-layer": "building",
-        "paint": {"fill-extrusion-color": "#aabbcc", "fill-extrusion-opacity": 0.6, "fill-extrusion-height": ["get", "height"]}}"##,
+        "paint": {"fill-extrusion-color": "#aabbcc", "fill-extrusion-opacity": 0.6, "fill-extrusion-height": ["get", "height"],
+                  "fill-extrusion-base": 3, "fill-extrusion-translate": [1, 2]}}"##,
     );
-    assert_eq!(st.layers()[0].kind(), LayerKind::Fill);
+    assert_eq!(st.layers()[0].kind(), LayerKind::FillExtrusion);
+    let b = one(&[("height", n(20.0))], GeomType::Polygon, None);
     assert_eq!(
-        st.layers()[0].paint(None, 15.0),
-        Paint::Fill {
+        st.layers()[0].paint(Some(&fref(&b)), 15.0),
+        Paint::FillExtrusion {
             color: Color::rgb(0xaa, 0xbb, 0xcc),
             opacity: 0.6,
-            outline_color: None,
-            antialias: true
+            height: 20.0,
+            base: 3.0,
+            vertical_gradient: true,
+            pattern: None,
+            translate: [1.0, 2.0]
         }
     );
-    assert_eq!(
-        st.warnings(),
-        [r#"layers[0] (id "3d"): fill-extrusion layers are drawn as flat fills"#]
-    );
+    assert!(st.warnings().is_empty(), "{:?}", st.warnings());
 }
 
 // ---------------------------------------------------------------- errors and warnings
@@ -1024,9 +1041,7 @@ fn unknown_keys_and_skipped_layers_are_warnings() {
         "fancy: unknown top-level key, ignored",
         "layers[0].paint.background-colour: unknown property, ignored",
         "layers[1].weird: unknown layer key, ignored",
-        "layers[1].paint.fill-pattern: patterns are not supported (no sprite images), ignored",
         "layers[1].paint.fill-sort-key: \"fill-sort-key\" belongs in \"layout\", ignored",
-        "layers[1].paint.fill-translate: translation is not supported, ignored",
         r#"layers[2] (id "poi-label"): symbol layers are not drawn"#,
         r#"layers[3] (id "hill"): hillshade layers are not drawn"#,
         r#"layers[4] (id "sat"): raster layers are not drawn"#,
@@ -1239,6 +1254,7 @@ fn drawn_counts(style: &Style, tiles: &[(u8, mvt::Tile)]) -> BTreeMap<String, us
                             Paint::Circle {
                                 opacity, radius, ..
                             } => opacity > 0.0 && radius > 0.0,
+                            Paint::FillExtrusion { color, opacity, .. } => color.a * opacity > 0.0,
                             Paint::Background { .. } => true,
                         };
                         if visible {
@@ -1449,16 +1465,6 @@ fn real_world_openmaptiles_basic_style() {
         if symbol_ids.contains(&id) {
             expected.push(format!(
                 r#"layers[{i}] (id "{id}"): symbol layers are not drawn"#
-            ));
-        }
-        if id == "building-3d" {
-            expected.push(format!(
-                r#"layers[{i}] (id "building-3d"): fill-extrusion layers are drawn as flat fills"#
-            ));
-        }
-        if id == "water-offset" {
-            expected.push(format!(
-                "layers[{i}].paint.fill-translate: translation is not supported, ignored"
             ));
         }
     }

@@ -179,7 +179,6 @@ const UNSUPPORTED_OPS: &[&str] = &[
     "within",
     "distance",
     "format",
-    "image",
     "number-format",
     "resolved-locale",
     "is-supported-script",
@@ -569,6 +568,12 @@ impl<'w> Compiler<'w> {
                     },
                     Ty::String,
                 ))
+            }
+            // A sprite image name; the renderer resolves it against the style's sprites.
+            "image" => {
+                Self::arity(path, op, args, 1, 1)?;
+                let e = self.sub_expr(args, 0, path, Ty::String)?;
+                Ok((Expr::ToString(e), Ty::String))
             }
             "typeof" => {
                 Self::arity(path, op, args, 1, 1)?;

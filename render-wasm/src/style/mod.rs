@@ -1,8 +1,8 @@
 //! MapLibre Style Spec v8, the subset a CPU renderer without text needs: parse once into a
 //! compiled representation (enum trees with keys resolved), evaluate per feature and zoom.
 //!
-//! * Layers `background`, `fill`, `line`, `circle`; `fill-extrusion` is drawn as a flat fill.
-//!   `symbol`, `raster`, `hillshade`, `heatmap` layers are skipped with a warning.
+//! * Layers `background`, `fill`, `line`, `circle`, `fill-extrusion`; `symbol`, `raster`,
+//!   `hillshade`, `heatmap` layers are skipped with a warning.
 //! * Filters: legacy (`["==", "class", "park"]`, `in`, `has`, `$type`, `$id`...) and
 //!   expressions, told apart as MapLibre's `isExpressionFilter` does.
 //! * Paint/layout values: constants, legacy functions (`{"stops": ..}`, zoom, property and
@@ -51,6 +51,17 @@ pub struct Style {
     hash: Arc<str>,
     warnings: Arc<[String]>,
     layers: Arc<[StyleLayer]>,
+    sprites: Arc<[SpriteRef]>,
+    glyphs: Option<Arc<str>>,
+}
+
+/// One sprite a style names: `id` is `default` for a plain `"sprite": URL`; images of other
+/// sprites are named `id:image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpriteRef {
+    pub id: String,
+    /// As written in the style: without the `.json`/`.png` and `@2x` suffixes.
+    pub url: String,
 }
 
 impl Style {
@@ -105,6 +116,16 @@ impl Style {
     pub fn layers(&self) -> &[StyleLayer] {
         &self.layers
     }
+
+    /// The sprites the style names (`sprite`), for the host to fetch.
+    pub fn sprites(&self) -> &[SpriteRef] {
+        &self.sprites
+    }
+
+    /// The style's `glyphs` URL template, if any.
+    pub fn glyphs(&self) -> Option<&str> {
+        self.glyphs.as_deref()
+    }
 }
 
 /// How a layer is drawn.
@@ -114,6 +135,7 @@ pub enum LayerKind {
     Fill,
     Line,
     Circle,
+    FillExtrusion,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,13 +152,15 @@ pub enum LineJoin {
     Miter,
 }
 
-/// Evaluated paint of one feature. Widths, radii and offsets are CSS pixels at style zoom
-/// (scale 1); `dasharray` is in line-width multiples; opacities are clamped to `0..=1`.
+/// Evaluated paint of one feature. Widths, radii, offsets and translations are CSS pixels at
+/// style zoom (scale 1); `dasharray` is in line-width multiples; opacities are clamped to
+/// `0..=1`; patterns are sprite image names (`""` for none).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Paint {
     Background {
         color: Color,
         opacity: f32,
+        pattern: Option<Arc<str>>,
     },
     Fill {
         color: Color,
@@ -144,6 +168,8 @@ pub enum Paint {
         /// `fill-outline-color` when set and `fill-antialias` is on.
         outline_color: Option<Color>,
         antialias: bool,
+        pattern: Option<Arc<str>>,
+        translate: [f32; 2],
     },
     Line {
         color: Color,
@@ -155,7 +181,10 @@ pub enum Paint {
         cap: LineCap,
         join: LineJoin,
         miter_limit: f32,
+        round_limit: f32,
         blur: f32,
+        pattern: Option<Arc<str>>,
+        translate: [f32; 2],
     },
     Circle {
         color: Color,
@@ -165,6 +194,17 @@ pub enum Paint {
         stroke_color: Color,
         stroke_opacity: f32,
         blur: f32,
+        translate: [f32; 2],
+    },
+    FillExtrusion {
+        color: Color,
+        opacity: f32,
+        /// Metres above the ground.
+        height: f32,
+        base: f32,
+        vertical_gradient: bool,
+        pattern: Option<Arc<str>>,
+        translate: [f32; 2],
     },
 }
 
@@ -235,6 +275,15 @@ impl FromVal for LineJoin {
     }
 }
 
+impl FromVal for Arc<str> {
+    fn from_val(v: &Val<'_>) -> Option<Arc<str>> {
+        match v {
+            Val::Str(s) => Some(Arc::from(s.as_ref())),
+            _ => None,
+        }
+    }
+}
+
 impl FromVal for Vec<f32> {
     fn from_val(v: &Val<'_>) -> Option<Vec<f32>> {
         match v {
@@ -273,6 +322,7 @@ impl<T: FromVal + Clone> Prop<T> {
 const DEFAULT_COLOR: Color = Color::BLACK;
 const DEFAULT_LINE_WIDTH: f32 = 1.0;
 const DEFAULT_MITER_LIMIT: f32 = 2.0;
+const DEFAULT_ROUND_LIMIT: f32 = 1.05;
 const DEFAULT_CIRCLE_RADIUS: f32 = 5.0;
 
 #[derive(Debug, Clone)]
@@ -280,12 +330,15 @@ pub(crate) enum PaintSpec {
     Background {
         color: Prop<Color>,
         opacity: Prop<f32>,
+        pattern: Option<Prop<Arc<str>>>,
     },
     Fill {
         color: Prop<Color>,
         opacity: Prop<f32>,
         outline_color: Option<Prop<Color>>,
         antialias: Prop<bool>,
+        pattern: Option<Prop<Arc<str>>>,
+        translate: Prop<Vec<f32>>,
     },
     Line {
         color: Prop<Color>,
@@ -298,6 +351,9 @@ pub(crate) enum PaintSpec {
         cap: Prop<LineCap>,
         join: Prop<LineJoin>,
         miter_limit: Prop<f32>,
+        round_limit: Prop<f32>,
+        pattern: Option<Prop<Arc<str>>>,
+        translate: Prop<Vec<f32>>,
     },
     Circle {
         color: Prop<Color>,
@@ -307,6 +363,16 @@ pub(crate) enum PaintSpec {
         stroke_width: Prop<f32>,
         stroke_color: Prop<Color>,
         stroke_opacity: Prop<f32>,
+        translate: Prop<Vec<f32>>,
+    },
+    FillExtrusion {
+        color: Prop<Color>,
+        opacity: Prop<f32>,
+        height: Prop<f32>,
+        base: Prop<f32>,
+        vertical_gradient: Prop<bool>,
+        pattern: Option<Prop<Arc<str>>>,
+        translate: Prop<Vec<f32>>,
     },
 }
 
@@ -321,20 +387,32 @@ impl PaintSpec {
                 }
             )*};
         }
+        macro_rules! push_opt {
+            ($($p:expr),*) => {$(
+                if let Some(Prop::Expr(x)) = $p {
+                    out.push(&mut **x);
+                }
+            )*};
+        }
         match self {
-            PaintSpec::Background { color, opacity } => {
+            PaintSpec::Background {
+                color,
+                opacity,
+                pattern,
+            } => {
                 push!(color, opacity);
+                push_opt!(pattern);
             }
             PaintSpec::Fill {
                 color,
                 opacity,
                 outline_color,
                 antialias,
+                pattern,
+                translate,
             } => {
-                push!(color, opacity, antialias);
-                if let Some(Prop::Expr(x)) = outline_color {
-                    out.push(&mut **x);
-                }
+                push!(color, opacity, antialias, translate);
+                push_opt!(outline_color, pattern);
             }
             PaintSpec::Line {
                 color,
@@ -347,6 +425,9 @@ impl PaintSpec {
                 cap,
                 join,
                 miter_limit,
+                round_limit,
+                pattern,
+                translate,
             } => {
                 push!(
                     color,
@@ -357,11 +438,11 @@ impl PaintSpec {
                     blur,
                     cap,
                     join,
-                    miter_limit
+                    miter_limit,
+                    round_limit,
+                    translate
                 );
-                if let Some(Prop::Expr(x)) = dasharray {
-                    out.push(&mut **x);
-                }
+                push_opt!(dasharray, pattern);
             }
             PaintSpec::Circle {
                 color,
@@ -371,6 +452,7 @@ impl PaintSpec {
                 stroke_width,
                 stroke_color,
                 stroke_opacity,
+                translate,
             } => {
                 push!(
                     color,
@@ -379,8 +461,21 @@ impl PaintSpec {
                     blur,
                     stroke_width,
                     stroke_color,
-                    stroke_opacity
+                    stroke_opacity,
+                    translate
                 );
+            }
+            PaintSpec::FillExtrusion {
+                color,
+                opacity,
+                height,
+                base,
+                vertical_gradient,
+                pattern,
+                translate,
+            } => {
+                push!(color, opacity, height, base, vertical_gradient, translate);
+                push_opt!(pattern);
             }
         }
         out
@@ -401,6 +496,9 @@ pub struct StyleLayer {
     paint: PaintSpec,
     /// Subexpressions shared by several paint properties ([`Expr::Shared`]).
     shared: Vec<Expr>,
+    /// The colour and opacity do not depend on the feature (MapLibre passes them as uniforms:
+    /// exact floats, and eligible for its opaque pass).
+    uniform_color: bool,
 }
 
 fn opacity(v: f32) -> f32 {
@@ -411,7 +509,67 @@ fn non_negative(v: f32) -> f32 {
     v.max(0.0)
 }
 
+fn translate(v: Vec<f32>) -> [f32; 2] {
+    match v.as_slice() {
+        [x, y] if x.is_finite() && y.is_finite() => [*x, *y],
+        _ => [0.0, 0.0],
+    }
+}
+
+/// An optional string property (a pattern): `None` when unset, when it fails or is empty.
+fn pattern<'a>(p: &'a Option<Prop<Arc<str>>>, ctx: &Ctx<'a, '_>) -> Option<Arc<str>> {
+    p.as_ref()
+        .map(|p| p.eval(ctx, Arc::from("")))
+        .filter(|s| !s.is_empty())
+}
+
+impl<T> Prop<T> {
+    fn depends_on_feature(&self) -> bool {
+        match self {
+            Prop::Const(_) => false,
+            Prop::Expr(e) => e.deps().feature,
+        }
+    }
+}
+
 impl StyleLayer {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: String,
+        kind: LayerKind,
+        source_layer: Option<String>,
+        minzoom: f64,
+        maxzoom: f64,
+        visible: bool,
+        filter: Option<Expr>,
+        sort_key: Option<Expr>,
+        paint: PaintSpec,
+        shared: Vec<Expr>,
+    ) -> StyleLayer {
+        let uniform_color = match &paint {
+            PaintSpec::Background { .. } => true,
+            PaintSpec::Fill { color, opacity, .. }
+            | PaintSpec::Line { color, opacity, .. }
+            | PaintSpec::Circle { color, opacity, .. }
+            | PaintSpec::FillExtrusion { color, opacity, .. } => {
+                !color.depends_on_feature() && !opacity.depends_on_feature()
+            }
+        };
+        StyleLayer {
+            id,
+            kind,
+            source_layer,
+            minzoom,
+            maxzoom,
+            visible,
+            filter,
+            sort_key,
+            paint,
+            shared,
+            uniform_color,
+        }
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -428,6 +586,25 @@ impl StyleLayer {
     /// minzoom <= zoom < maxzoom and `visibility` is not `none`; `zoom` is the style zoom.
     pub fn visible_at(&self, zoom: f64) -> bool {
         self.visible && zoom >= self.minzoom && zoom < self.maxzoom
+    }
+
+    /// Whether the colour and opacity are the same for every feature (zoom may still change
+    /// them). MapLibre draws such colours as exact uniforms, and only such fills in its opaque
+    /// pass, which decides whether a fill's outline goes under or over it.
+    pub fn uniform_color(&self) -> bool {
+        self.uniform_color
+    }
+
+    /// Whether a fill layer sets `fill-outline-color` (which puts MapLibre's outlines over the
+    /// fills instead of under them).
+    pub fn has_outline_color(&self) -> bool {
+        matches!(
+            self.paint,
+            PaintSpec::Fill {
+                outline_color: Some(_),
+                ..
+            }
+        )
     }
 
     /// Whether the filter accepts this feature (true if there is no filter). Evaluation
@@ -460,15 +637,22 @@ impl StyleLayer {
         };
         let ctx = &ctx;
         match &self.paint {
-            PaintSpec::Background { color, opacity: o } => Paint::Background {
+            PaintSpec::Background {
+                color,
+                opacity: o,
+                pattern: p,
+            } => Paint::Background {
                 color: color.eval(ctx, DEFAULT_COLOR),
                 opacity: opacity(o.eval(ctx, 1.0)),
+                pattern: pattern(p, ctx),
             },
             PaintSpec::Fill {
                 color,
                 opacity: o,
                 outline_color,
                 antialias,
+                pattern: p,
+                translate: t,
             } => {
                 let antialias = antialias.eval(ctx, true);
                 Paint::Fill {
@@ -487,6 +671,8 @@ impl StyleLayer {
                         _ => None,
                     },
                     antialias,
+                    pattern: pattern(p, ctx),
+                    translate: translate(t.eval(ctx, Vec::new())),
                 }
             }
             PaintSpec::Line {
@@ -500,6 +686,9 @@ impl StyleLayer {
                 cap,
                 join,
                 miter_limit,
+                round_limit,
+                pattern: p,
+                translate: t,
             } => Paint::Line {
                 color: color.eval(ctx, DEFAULT_COLOR),
                 opacity: opacity(o.eval(ctx, 1.0)),
@@ -514,7 +703,10 @@ impl StyleLayer {
                 cap: cap.eval(ctx, LineCap::Butt),
                 join: join.eval(ctx, LineJoin::Miter),
                 miter_limit: miter_limit.eval(ctx, DEFAULT_MITER_LIMIT),
+                round_limit: round_limit.eval(ctx, DEFAULT_ROUND_LIMIT),
                 blur: non_negative(blur.eval(ctx, 0.0)),
+                pattern: pattern(p, ctx),
+                translate: translate(t.eval(ctx, Vec::new())),
             },
             PaintSpec::Circle {
                 color,
@@ -524,6 +716,7 @@ impl StyleLayer {
                 stroke_width,
                 stroke_color,
                 stroke_opacity,
+                translate: t,
             } => Paint::Circle {
                 color: color.eval(ctx, DEFAULT_COLOR),
                 opacity: opacity(o.eval(ctx, 1.0)),
@@ -532,6 +725,24 @@ impl StyleLayer {
                 stroke_color: stroke_color.eval(ctx, DEFAULT_COLOR),
                 stroke_opacity: opacity(stroke_opacity.eval(ctx, 1.0)),
                 blur: blur.eval(ctx, 0.0),
+                translate: translate(t.eval(ctx, Vec::new())),
+            },
+            PaintSpec::FillExtrusion {
+                color,
+                opacity: o,
+                height,
+                base,
+                vertical_gradient,
+                pattern: p,
+                translate: t,
+            } => Paint::FillExtrusion {
+                color: color.eval(ctx, DEFAULT_COLOR),
+                opacity: opacity(o.eval(ctx, 1.0)),
+                height: non_negative(height.eval(ctx, 0.0)),
+                base: non_negative(base.eval(ctx, 0.0)),
+                vertical_gradient: vertical_gradient.eval(ctx, true),
+                pattern: pattern(p, ctx),
+                translate: translate(t.eval(ctx, Vec::new())),
             },
         }
     }

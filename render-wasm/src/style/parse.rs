@@ -14,7 +14,8 @@ use super::compile::{
 };
 use super::expr::{Expr, Lit};
 use super::{
-    FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, Style, StyleError, StyleLayer,
+    FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, SpriteRef, Style, StyleError,
+    StyleLayer,
 };
 
 fn invalid(path: &str, message: impl Into<String>) -> StyleError {
@@ -169,6 +170,40 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
         }
     };
 
+    // `sprite`: one URL (the sprite "default") or a list of {id, url} (spec v8 multi-sprite).
+    let mut sprites = Vec::new();
+    match obj.get("sprite") {
+        None | Some(Json::Null) => {}
+        Some(Json::String(url)) => sprites.push(SpriteRef {
+            id: "default".into(),
+            url: url.clone(),
+        }),
+        Some(Json::Array(list)) => {
+            for (i, item) in list.iter().enumerate() {
+                match (
+                    item.get("id").and_then(Json::as_str),
+                    item.get("url").and_then(Json::as_str),
+                ) {
+                    (Some(id), Some(url)) => sprites.push(SpriteRef {
+                        id: id.to_string(),
+                        url: url.to_string(),
+                    }),
+                    _ => warnings.push(format!(
+                        "sprite[{i}]: expected {{\"id\": string, \"url\": string}}, ignored"
+                    )),
+                }
+            }
+        }
+        Some(other) => warnings.push(format!(
+            "sprite: expected a URL or a list of {{id, url}}, got {}, ignored",
+            describe(other)
+        )),
+    }
+    let glyphs = match obj.get("glyphs") {
+        Some(Json::String(g)) => Some(Arc::from(g.as_str())),
+        _ => None,
+    };
+
     let mut ids: HashMap<&str, usize> = HashMap::with_capacity(raw_layers.len());
     let mut layers = Vec::with_capacity(raw_layers.len());
     for (i, raw) in raw_layers.iter().enumerate() {
@@ -249,6 +284,8 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
         hash: hash.into(),
         warnings: warnings.into(),
         layers: layers.into(),
+        sprites: sprites.into(),
+        glyphs,
     })
 }
 
@@ -308,8 +345,6 @@ enum Handling {
     Ignore,
     /// Changes the look but is not supported: warn.
     Warn(&'static str),
-    /// Supported only at its default (`*-translate` at [0, 0]): warn otherwise.
-    WarnUnlessZero,
 }
 
 #[derive(Clone, Copy)]
@@ -348,7 +383,6 @@ struct PSpec {
 const CAP: &[&str] = &["butt", "round", "square"];
 const JOIN: &[&str] = &["bevel", "round", "miter"];
 const ANCHOR: &[&str] = &["map", "viewport"];
-const PATTERN: &str = "patterns are not supported (no sprite images), ignored";
 
 const fn spec(
     name: &'static str,
@@ -382,7 +416,7 @@ const fn discrete(mut s: PSpec) -> PSpec {
 }
 
 use DefaultValue as D;
-use Handling::{Ignore, Use, Warn, WarnUnlessZero};
+use Handling::{Ignore, Use, Warn};
 use Section::{Layout as L, Paint as P};
 
 static BACKGROUND: &[PSpec] = &[
@@ -392,7 +426,7 @@ static BACKGROUND: &[PSpec] = &[
         0.0,
         1.0,
     ),
-    spec("background-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+    spec("background-pattern", P, Ty::String, D::None, Use),
 ];
 
 static FILL: &[PSpec] = &[
@@ -405,7 +439,7 @@ static FILL: &[PSpec] = &[
     ),
     spec("fill-color", P, Ty::Color, D::Black, Use),
     spec("fill-outline-color", P, Ty::Color, D::None, Use),
-    spec("fill-translate", P, Ty::Array, D::None, WarnUnlessZero),
+    spec("fill-translate", P, Ty::Array, D::None, Use),
     spec(
         "fill-translate-anchor",
         P,
@@ -413,7 +447,7 @@ static FILL: &[PSpec] = &[
         D::Str("map"),
         Ignore,
     ),
-    spec("fill-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+    spec("fill-pattern", P, Ty::String, D::None, Use),
 ];
 
 static FILL_EXTRUSION: &[PSpec] = &[
@@ -423,13 +457,7 @@ static FILL_EXTRUSION: &[PSpec] = &[
         1.0,
     ),
     spec("fill-extrusion-color", P, Ty::Color, D::Black, Use),
-    spec(
-        "fill-extrusion-translate",
-        P,
-        Ty::Array,
-        D::None,
-        WarnUnlessZero,
-    ),
+    spec("fill-extrusion-translate", P, Ty::Array, D::None, Use),
     spec(
         "fill-extrusion-translate-anchor",
         P,
@@ -437,21 +465,15 @@ static FILL_EXTRUSION: &[PSpec] = &[
         D::Str("map"),
         Ignore,
     ),
-    spec(
-        "fill-extrusion-pattern",
-        P,
-        Ty::String,
-        D::None,
-        Warn(PATTERN),
-    ),
-    spec("fill-extrusion-height", P, Ty::Number, D::Num(0.0), Ignore),
-    spec("fill-extrusion-base", P, Ty::Number, D::Num(0.0), Ignore),
+    spec("fill-extrusion-pattern", P, Ty::String, D::None, Use),
+    spec("fill-extrusion-height", P, Ty::Number, D::Num(0.0), Use),
+    spec("fill-extrusion-base", P, Ty::Number, D::Num(0.0), Use),
     spec(
         "fill-extrusion-vertical-gradient",
         P,
         Ty::Bool,
         D::Bool(true),
-        Ignore,
+        Use,
     ),
 ];
 
@@ -459,7 +481,7 @@ static LINE: &[PSpec] = &[
     discrete(spec("line-cap", L, Ty::Enum(CAP), D::Str("butt"), Use)),
     discrete(spec("line-join", L, Ty::Enum(JOIN), D::Str("miter"), Use)),
     spec("line-miter-limit", L, Ty::Number, D::Num(2.0), Use),
-    spec("line-round-limit", L, Ty::Number, D::Num(1.05), Ignore),
+    spec("line-round-limit", L, Ty::Number, D::Num(1.05), Use),
     discrete(spec("line-sort-key", L, Ty::Number, D::None, Use)),
     range(
         spec("line-opacity", P, Ty::Number, D::Num(1.0), Use),
@@ -467,7 +489,7 @@ static LINE: &[PSpec] = &[
         1.0,
     ),
     spec("line-color", P, Ty::Color, D::Black, Use),
-    spec("line-translate", P, Ty::Array, D::None, WarnUnlessZero),
+    spec("line-translate", P, Ty::Array, D::None, Use),
     spec(
         "line-translate-anchor",
         P,
@@ -492,7 +514,7 @@ static LINE: &[PSpec] = &[
         f64::INFINITY,
     ),
     discrete(spec("line-dasharray", P, Ty::Array, D::None, Use)),
-    spec("line-pattern", P, Ty::String, D::None, Warn(PATTERN)),
+    spec("line-pattern", P, Ty::String, D::None, Use),
     spec(
         "line-gradient",
         P,
@@ -516,7 +538,7 @@ static CIRCLE: &[PSpec] = &[
         0.0,
         1.0,
     ),
-    spec("circle-translate", P, Ty::Array, D::None, WarnUnlessZero),
+    spec("circle-translate", P, Ty::Array, D::None, Use),
     spec(
         "circle-translate-anchor",
         P,
@@ -583,7 +605,7 @@ impl LayerParser<'_, '_> {
         let (kind, specs): (LayerKind, &[PSpec]) = match ty {
             "background" => (LayerKind::Background, BACKGROUND),
             "fill" => (LayerKind::Fill, FILL),
-            "fill-extrusion" => (LayerKind::Fill, FILL_EXTRUSION),
+            "fill-extrusion" => (LayerKind::FillExtrusion, FILL_EXTRUSION),
             "line" => (LayerKind::Line, LINE),
             "circle" => (LayerKind::Circle, CIRCLE),
             "symbol" | "raster" | "hillshade" | "heatmap" | "color-relief" => {
@@ -601,12 +623,6 @@ impl LayerParser<'_, '_> {
                 return Ok(None);
             }
         };
-        if ty == "fill-extrusion" {
-            self.warn(format!(
-                "{path} (id \"{}\"): fill-extrusion layers are drawn as flat fills",
-                self.id
-            ));
-        }
         for k in layer.keys() {
             if !LAYER_KEYS.contains(&k.as_str()) {
                 self.warn(format!("{path}.{k}: unknown layer key, ignored"));
@@ -722,15 +738,6 @@ impl LayerParser<'_, '_> {
                         self.warn(format!("{ppath}: {msg}"));
                         continue;
                     }
-                    Handling::WarnUnlessZero => {
-                        let zero = value
-                            .as_array()
-                            .is_some_and(|a| a.iter().all(|v| v.as_f64() == Some(0.0)));
-                        if !zero {
-                            self.warn(format!("{ppath}: translation is not supported, ignored"));
-                        }
-                        continue;
-                    }
                     Handling::Use => {}
                 }
                 if let Some(c) = self.property(value, &ppath, spec)? {
@@ -743,17 +750,23 @@ impl LayerParser<'_, '_> {
             LayerKind::Fill => props.remove("fill-sort-key"),
             LayerKind::Line => props.remove("line-sort-key"),
             LayerKind::Circle => props.remove("circle-sort-key"),
-            LayerKind::Background => None,
+            LayerKind::Background | LayerKind::FillExtrusion => None,
         }
         .map(|c| match c {
             Compiled::Const(l) => Expr::Lit(l),
             Compiled::Expr(e) => e,
         });
 
+        let optional = |props: &mut HashMap<&'static str, Compiled>, name: &str| {
+            props
+                .contains_key(name)
+                .then(|| typed(props, name, Arc::<str>::from("")))
+        };
         let paint = match ty {
             "background" => PaintSpec::Background {
                 color: typed(&mut props, "background-color", Color::BLACK),
                 opacity: typed(&mut props, "background-opacity", 1.0),
+                pattern: optional(&mut props, "background-pattern"),
             },
             "fill" => PaintSpec::Fill {
                 color: typed(&mut props, "fill-color", Color::BLACK),
@@ -762,12 +775,17 @@ impl LayerParser<'_, '_> {
                     .contains_key("fill-outline-color")
                     .then(|| typed(&mut props, "fill-outline-color", Color::BLACK)),
                 antialias: typed(&mut props, "fill-antialias", true),
+                pattern: optional(&mut props, "fill-pattern"),
+                translate: typed(&mut props, "fill-translate", Vec::new()),
             },
-            "fill-extrusion" => PaintSpec::Fill {
+            "fill-extrusion" => PaintSpec::FillExtrusion {
                 color: typed(&mut props, "fill-extrusion-color", Color::BLACK),
                 opacity: typed(&mut props, "fill-extrusion-opacity", 1.0),
-                outline_color: None,
-                antialias: Prop::Const(true),
+                height: typed(&mut props, "fill-extrusion-height", 0.0),
+                base: typed(&mut props, "fill-extrusion-base", 0.0),
+                vertical_gradient: typed(&mut props, "fill-extrusion-vertical-gradient", true),
+                pattern: optional(&mut props, "fill-extrusion-pattern"),
+                translate: typed(&mut props, "fill-extrusion-translate", Vec::new()),
             },
             "line" => PaintSpec::Line {
                 color: typed(&mut props, "line-color", Color::BLACK),
@@ -782,6 +800,9 @@ impl LayerParser<'_, '_> {
                 cap: typed(&mut props, "line-cap", LineCap::Butt),
                 join: typed(&mut props, "line-join", LineJoin::Miter),
                 miter_limit: typed(&mut props, "line-miter-limit", 2.0),
+                round_limit: typed(&mut props, "line-round-limit", 1.05),
+                pattern: optional(&mut props, "line-pattern"),
+                translate: typed(&mut props, "line-translate", Vec::new()),
             },
             _ => PaintSpec::Circle {
                 color: typed(&mut props, "circle-color", Color::BLACK),
@@ -791,13 +812,13 @@ impl LayerParser<'_, '_> {
                 stroke_width: typed(&mut props, "circle-stroke-width", 0.0),
                 stroke_color: typed(&mut props, "circle-stroke-color", Color::BLACK),
                 stroke_opacity: typed(&mut props, "circle-stroke-opacity", 1.0),
+                translate: typed(&mut props, "circle-translate", Vec::new()),
             },
         };
         let mut paint = paint;
         let shared = compile::share_common(&mut paint.exprs_mut());
-        Ok(Some(StyleLayer {
-            id: self.id.to_string(),
-            shared,
+        Ok(Some(StyleLayer::new(
+            self.id.to_string(),
             kind,
             source_layer,
             minzoom,
@@ -806,7 +827,8 @@ impl LayerParser<'_, '_> {
             filter,
             sort_key,
             paint,
-        }))
+            shared,
+        )))
     }
 
     /// Compiles one property value: a constant, a legacy function or an expression.
