@@ -292,7 +292,26 @@ pub fn render_with(
         }
     }
     #[allow(unreachable_code)]
-    let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
+    let style = match options.format {
+        Format::Geojson => None,
+        _ => Some(load_style(options.style)?),
+    };
+    let decoded = match &style {
+        None => mvt::decode_bytes(data, &mvt::DecodeLimits::default())?,
+        Some(style) => {
+            // Only the source layers the style draws at this zoom are decoded.
+            let zoom = scene::View::new(tile, data_tile, options.size, options.scale).zoom;
+            let used: std::collections::HashSet<&str> = style
+                .layers()
+                .iter()
+                .filter(|l| l.visible_at(zoom))
+                .filter_map(|l| l.source_layer())
+                .collect();
+            mvt::decode_layers(data, &mvt::DecodeLimits::default(), &|name| {
+                used.contains(name)
+            })?
+        }
+    };
     let mut warnings = Vec::new();
     if decoded.dropped > 0 {
         warnings.push(format!(
@@ -300,13 +319,12 @@ pub fn render_with(
             decoded.dropped
         ));
     }
-    if options.format == Format::Geojson {
+    let Some(style) = style else {
         return Ok(Rendered {
             bytes: geojson::tile_to_geojson(&decoded, data_tile),
             warnings,
         });
-    }
-    let style = load_style(options.style)?;
+    };
     let sprites = sprites_for(assets, options.scale, &mut warnings);
     let view = scene::View::new(tile, data_tile, options.size, options.scale);
     #[allow(unused_mut)]

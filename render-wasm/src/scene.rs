@@ -104,7 +104,7 @@ pub struct GeomXform {
 impl GeomXform {
     #[inline]
     pub fn apply(&self, p: Point) -> (f64, f64) {
-        let r = |v: f64| (v + 0.5).floor();
+        let r = |v: f64| crate::raster::gpu::floor(v + 0.5);
         (
             r(p.x as f64 * self.scale - self.offset.0),
             r(p.y as f64 * self.scale - self.offset.1),

@@ -69,8 +69,22 @@ const MAX_EXTENT: u32 = 1 << 20;
 
 /// Decodes a tile that may be gzip- or zlib-compressed (detected by its magic bytes) or raw.
 pub fn decode_bytes(bytes: &[u8], limits: &DecodeLimits) -> Result<Tile, MvtError> {
+    decode_layers(bytes, limits, &|_| true)
+}
+
+/// Like [`decode_bytes`], but only the layers `wanted` names are decoded (a renderer needs
+/// only those its style draws); the others are checked for framing and counted against the
+/// limits, then skipped.
+pub fn decode_layers(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Tile, MvtError> {
     match Compression::detect(bytes) {
-        Compression::None => decode(bytes, limits),
+        Compression::None => {
+            check_size(bytes.len(), limits)?;
+            decode_owned(Bytes::copy_from_slice(bytes), limits, wanted)
+        }
         _ => {
             let mut data = inflate_any(bytes, limits.max_decompressed_bytes)?;
             // Tolerate one more level (tiles stored gzipped and then gzipped again in transit).
@@ -78,7 +92,7 @@ pub fn decode_bytes(bytes: &[u8], limits: &DecodeLimits) -> Result<Tile, MvtErro
             if Compression::detect(&data) != Compression::None {
                 data = inflate_any(&data, limits.max_decompressed_bytes)?;
             }
-            decode_owned(Bytes::from(data), limits)
+            decode_owned(Bytes::from(data), limits, wanted)
         }
     }
 }
@@ -87,7 +101,7 @@ pub fn decode_bytes(bytes: &[u8], limits: &DecodeLimits) -> Result<Tile, MvtErro
 pub fn decode(raw: &[u8], limits: &DecodeLimits) -> Result<Tile, MvtError> {
     check_size(raw.len(), limits)?;
     // One copy so features can reference their packed fields without copying them again.
-    decode_owned(Bytes::copy_from_slice(raw), limits)
+    decode_owned(Bytes::copy_from_slice(raw), limits, &|_| true)
 }
 
 fn check_size(len: usize, limits: &DecodeLimits) -> Result<(), MvtError> {
@@ -332,7 +346,11 @@ impl Budget {
     }
 }
 
-fn decode_owned(mut buf: Bytes, limits: &DecodeLimits) -> Result<Tile, MvtError> {
+fn decode_owned(
+    mut buf: Bytes,
+    limits: &DecodeLimits,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Tile, MvtError> {
     check_size(buf.len(), limits)?;
     let mut tile = Tile::default();
     let mut budget = Budget {
@@ -403,6 +421,12 @@ fn decode_owned(mut buf: Bytes, limits: &DecodeLimits) -> Result<Tile, MvtError>
                 ))
             })?;
 
+        if let Some(name) = scan.name {
+            if !wanted(&String::from_utf8_lossy(name)) {
+                names.insert(name.to_vec());
+                continue;
+            }
+        }
         // Sized up front from the scan (counts of data present, already checked).
         let mut layer = proto::Layer::default();
         layer.features.reserve_exact(scan.features);

@@ -6,7 +6,7 @@
 mod decode;
 mod proto;
 
-pub use decode::{decode, decode_bytes, DecodeLimits};
+pub use decode::{decode, decode_bytes, decode_layers, DecodeLimits};
 
 /// The geometry type a feature declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -33,7 +33,7 @@ pub fn draw_circle(canvas: &mut Canvas, c: (f64, f64), s: &CircleShader) {
     for tri in [[0usize, 1, 2], [0, 3, 2]] {
         let p = tri.map(|i| quad[i].0);
         let e = tri.map(|i| quad[i].1);
-        triangle(w, h, p, &mut |x, y, bc| {
+        triangle(w, h, p, |x, y, bc| {
             let ex = bc[0] * e[0][0] + bc[1] * e[1][0] + bc[2] * e[2][0];
             let ey = bc[0] * e[0][1] + bc[1] * e[1][1] + bc[2] * e[2][1];
             let len = (ex * ex + ey * ey).sqrt();

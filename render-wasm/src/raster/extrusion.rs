@@ -120,7 +120,7 @@ pub fn draw_layer(canvas: &mut Canvas, camera: &Camera, features: &[Extruded<'_>
                 ];
                 for tri in [[0usize, 2, 1], [1, 2, 3]] {
                     let v = tri.map(|i| verts[i]);
-                    triangle(w, h, [v[0].0, v[1].0, v[2].0], &mut |x, y, bc| {
+                    triangle(w, h, [v[0].0, v[1].0, v[2].0], |x, y, bc| {
                         // Perspective-correct interpolation: attributes over w.
                         let inv = [1.0 / v[0].1, 1.0 / v[1].1, 1.0 / v[2].1];
                         let q = [
@@ -151,7 +151,7 @@ pub fn draw_layer(canvas: &mut Canvas, camera: &Camera, features: &[Extruded<'_>
             .iter()
             .map(|r| r.iter().map(|&p| camera.project(p, height).0).collect())
             .collect();
-        scan_polygon(w, h, &projected, &mut |y, x0, x1| {
+        scan_polygon(w, h, &projected, |y, x0, x1| {
             for x in x0..x1 {
                 let i = y * w + x;
                 if height >= depth[i] {

@@ -22,11 +22,11 @@ struct EdgeRec {
 
 /// Calls `span(y, x0, x1)` for the pixels `x0..x1` of each row covered by the polygon whose
 /// rings are given (even-odd; holes are rings too).
-pub fn scan_polygon(
+pub fn scan_polygon<F: FnMut(usize, usize, usize)>(
     width: usize,
     height: usize,
     rings: &[Ring],
-    span: &mut dyn FnMut(usize, usize, usize),
+    mut span: F,
 ) {
     let mut edges: Vec<EdgeRec> = Vec::new();
     let (mut ymin, mut ymax) = (i64::MAX, i64::MIN);
@@ -101,7 +101,7 @@ pub fn scan_polygon(
 /// Draws the 1 px outline of `rings` (MapLibre's `fill_outline` shader): each segment as a GL
 /// line, each pixel blended with `color(x, y) × (1 − smoothstep(0, 1, d))`, `d` its distance
 /// from the segment's line in device pixels.
-pub fn outline(canvas: &mut Canvas, rings: &[Ring], color: &dyn Fn(usize, usize) -> [f32; 4]) {
+pub fn outline<C: Fn(usize, usize) -> [f32; 4]>(canvas: &mut Canvas, rings: &[Ring], color: C) {
     let (w, h) = (canvas.width, canvas.height);
     for ring in rings {
         let n = ring.len();
@@ -117,7 +117,7 @@ pub fn outline(canvas: &mut Canvas, rings: &[Ring], color: &dyn Fn(usize, usize)
             let (ax, ay) = (a.0 as f64 / s, a.1 as f64 / s);
             let (dx, dy) = ((b.0 - a.0) as f64 / s, (b.1 - a.1) as f64 / s);
             let len = (dx * dx + dy * dy).sqrt();
-            gl_line(w, h, a, b, &mut |x, y| {
+            gl_line(w, h, a, b, |x, y| {
                 let (px, py) = (x as f64 + 0.5 - ax, y as f64 + 0.5 - ay);
                 let d = ((px * dy - py * dx) / len).abs() as f32;
                 let alpha = 1.0 - smoothstep(0.0, 1.0, d);
@@ -153,7 +153,7 @@ mod tests {
 
     fn rows(rings: &[Ring]) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
-        scan_polygon(64, 64, rings, &mut |y, a, b| out.push((y, a, b)));
+        scan_polygon(64, 64, rings, |y, a, b| out.push((y, a, b)));
         out
     }
 

@@ -62,10 +62,24 @@ impl Canvas {
     pub fn blend(&mut self, x: usize, y: usize, src: Premul) {
         let i = (y * self.width + x) * 4;
         let d = &mut self.data[i..i + 4];
+        if src[3] >= 1.0 {
+            // Opaque: the destination does not matter.
+            for c in 0..4 {
+                d[c] = to_u8(src[c]);
+            }
+            return;
+        }
         let inv = 1.0 - src[3];
         for c in 0..4 {
             d[c] = to_u8(src[c] + from_u8(d[c]) * inv);
         }
+    }
+
+    /// Stores a pixel's bytes (an opaque fragment whose bytes are known).
+    #[inline]
+    pub fn store(&mut self, x: usize, y: usize, px: [u8; 4]) {
+        let i = (y * self.width + x) * 4;
+        self.data[i..i + 4].copy_from_slice(&px);
     }
 
     /// The pixel's premultiplied value.
@@ -140,6 +154,20 @@ pub fn snap(v: f64) -> i64 {
     }
 }
 
+/// `v.floor()` without a libm call on x86-64's baseline (no `roundsd`), exact for |v| < 2^52.
+#[inline]
+pub fn floor(v: f64) -> f64 {
+    if v.abs() >= 4_503_599_627_370_496.0 || v.is_nan() {
+        return v.floor();
+    }
+    let t = v as i64 as f64;
+    if t > v {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
 /// Floor division for `i64` (rounds towards −∞).
 #[inline]
 fn div_floor(a: i64, b: i64) -> i64 {
@@ -203,23 +231,20 @@ impl Edge {
 /// `frag(x, y, barycentric)` for every pixel whose centre it covers. The barycentric weights
 /// belong to `v[0]`, `v[1]`, `v[2]` and sum to 1; varyings are interpolated with them
 /// (affine: every 2D layer has the same clip `w`).
-pub fn triangle(
+#[inline]
+pub fn triangle<F: FnMut(usize, usize, [f32; 3])>(
     width: usize,
     height: usize,
     v: [(i64, i64); 3],
-    frag: &mut dyn FnMut(usize, usize, [f32; 3]),
+    mut frag: F,
 ) {
     let area = (v[1].0 - v[0].0) * (v[2].1 - v[0].1) - (v[1].1 - v[0].1) * (v[2].0 - v[0].0);
     if area == 0 {
         return;
     }
     // Orient so that the interior is where every edge function is positive.
-    let (order, area) = if area > 0 {
-        ([0usize, 1, 2], area)
-    } else {
-        ([0usize, 2, 1], -area)
-    };
-    let p = [v[order[0]], v[order[1]], v[order[2]]];
+    let (flipped, area) = (area < 0, area.abs());
+    let p = if flipped { [v[0], v[2], v[1]] } else { v };
     // Edge k is opposite vertex k, so E_k / area is vertex k's weight.
     let edges = [
         Edge::new(p[1], p[2]),
@@ -233,6 +258,9 @@ pub fn triangle(
     let j1 = div_floor(ymax - SUBPIXEL / 2, SUBPIXEL).min(height as i64 - 1);
     let max_col = width as i64 - 1;
     let inv_area = 1.0 / area as f64;
+    if j0 > j1 {
+        return;
+    }
     for j in j0..=j1 {
         let yc = SUBPIXEL * j + SUBPIXEL / 2;
         let mut lo = 0;
@@ -246,36 +274,42 @@ pub fn triangle(
             continue;
         }
         let xc = SUBPIXEL * lo + SUBPIXEL / 2;
-        let mut e = [0i64; 3];
-        for k in 0..3 {
-            e[k] = edges[k].a * xc + edges[k].b * yc + edges[k].c;
-        }
+        let e = edges.map(|ed| ed.a * xc + ed.b * yc + ed.c);
+        let step = [
+            edges[0].a * SUBPIXEL,
+            edges[1].a * SUBPIXEL,
+            edges[2].a * SUBPIXEL,
+        ];
+        // Weights at the row's first centre, then stepped (f64: exact enough over a row).
+        let mut w = [
+            e[0] as f64 * inv_area,
+            e[1] as f64 * inv_area,
+            e[2] as f64 * inv_area,
+        ];
+        let dw = [
+            step[0] as f64 * inv_area,
+            step[1] as f64 * inv_area,
+            step[2] as f64 * inv_area,
+        ];
         for i in lo..=hi {
-            let w = [
-                (e[0] as f64 * inv_area) as f32,
-                (e[1] as f64 * inv_area) as f32,
-                (e[2] as f64 * inv_area) as f32,
-            ];
-            let mut out = [0.0f32; 3];
-            for k in 0..3 {
-                out[order[k]] = w[k];
-            }
+            let f = [w[0] as f32, w[1] as f32, w[2] as f32];
+            let out = if flipped { [f[0], f[2], f[1]] } else { f };
             frag(i as usize, j as usize, out);
-            for k in 0..3 {
-                e[k] += edges[k].a * SUBPIXEL;
-            }
+            w[0] += dw[0];
+            w[1] += dw[1];
+            w[2] += dw[2];
         }
     }
 }
 
 /// Rasterizes a 1-device-pixel GL line from `a` to `b` (snapped positions), calling
 /// `frag(x, y)` for each pixel it produces (see the module docs for the rule).
-pub fn gl_line(
+pub fn gl_line<F: FnMut(usize, usize)>(
     width: usize,
     height: usize,
     a: (i64, i64),
     b: (i64, i64),
-    frag: &mut dyn FnMut(usize, usize),
+    mut frag: F,
 ) {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     if dx == 0 && dy == 0 {
@@ -330,7 +364,7 @@ mod tests {
     fn covered(v: [(f64, f64); 3]) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         let s = v.map(|(x, y)| (snap(x), snap(y)));
-        triangle(64, 64, s, &mut |x, y, _| out.push((x, y)));
+        triangle(64, 64, s, |x, y, _| out.push((x, y)));
         out.sort();
         out
     }

@@ -57,16 +57,27 @@ pub fn draw_strip(canvas: &mut Canvas, strip: &Strip, s: &LineShader<'_>) {
         ]);
     }
     let color = s.color;
+    let inv_blur2 = 1.0 / blur2;
+    // An opaque colour at full alpha is a known pixel: store it without blending.
+    let solid = (s.pattern.is_none() && color[3] >= 1.0)
+        .then(|| color.map(|c| (c.clamp(0.0, 1.0) * 255.0 + 0.5) as u8));
     for t in &strip.triangles {
         let [a, b, c] = t.map(|i| i as usize);
         let (va, vb, vc) = (vary[a], vary[b], vary[c]);
-        triangle(w, h, [pos[a], pos[b], pos[c]], &mut |x, y, bc| {
+        triangle(w, h, [pos[a], pos[b], pos[c]], |x, y, bc| {
             let nx = bc[0] * va[0] + bc[1] * vb[0] + bc[2] * vc[0];
             let ny = bc[0] * va[1] + bc[1] * vb[1] + bc[2] * vc[1];
             let dist = (nx * nx + ny * ny).sqrt() * outset;
-            let mut alpha = ((dist - (inset - blur2)).min(outset - dist) / blur2).clamp(0.0, 1.0);
+            let mut alpha =
+                ((dist - (inset - blur2)).min(outset - dist) * inv_blur2).clamp(0.0, 1.0);
             if alpha <= 0.0 {
                 return;
+            }
+            if alpha >= 1.0 && s.dash.is_none() {
+                if let Some(px) = solid {
+                    canvas.store(x, y, px);
+                    return;
+                }
             }
             if let Some(dash) = s.dash {
                 let linesofar = bc[0] * va[2] + bc[1] * vb[2] + bc[2] * vc[2];

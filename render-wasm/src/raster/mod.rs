@@ -161,8 +161,8 @@ fn draw_layer(
                         .map(|p| pattern::Sampler::new(p.image));
                     for rings in polygons {
                         match &sampler {
-                            None => fill::outline(canvas, rings, &|_, _| color),
-                            Some(s) => fill::outline(canvas, rings, &|x, y| {
+                            None => fill::outline(canvas, rings, |_, _| color),
+                            Some(s) => fill::outline(canvas, rings, |x, y| {
                                 let (wx, wy) = world(x, y);
                                 s.at_world(wx, wy).map(|v| v * f.opacity)
                             }),
@@ -178,15 +178,13 @@ fn draw_layer(
                     None => {
                         let b = blenders.get(f.color);
                         for rings in polygons {
-                            fill::scan_polygon(w, h, rings, &mut |y, x0, x1| {
-                                b.span(canvas, y, x0, x1)
-                            });
+                            fill::scan_polygon(w, h, rings, |y, x0, x1| b.span(canvas, y, x0, x1));
                         }
                     }
                     Some(p) => {
                         let s = pattern::Sampler::new(p.image);
                         for rings in polygons {
-                            fill::scan_polygon(w, h, rings, &mut |y, x0, x1| {
+                            fill::scan_polygon(w, h, rings, |y, x0, x1| {
                                 for x in x0..x1 {
                                     let (wx, wy) = world(x, y);
                                     let c = s.at_world(wx, wy);

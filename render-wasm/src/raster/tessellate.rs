@@ -110,7 +110,7 @@ impl P {
 
 /// JavaScript's `Math.round`.
 pub fn js_round(v: f64) -> f64 {
-    (v + 0.5).floor()
+    super::gpu::floor(v + 0.5)
 }
 
 fn offset_normal_near_join(normal: P, offset_normal: P) -> P {
