@@ -91,6 +91,8 @@ fn bench(c: &mut Criterion) {
             size: 512,
             scale: 1,
             style: StyleSpec::Builtin("default".into()),
+            png: Default::default(),
+            assets: Default::default(),
         };
         for (engine_name, r) in [
             ("native", &native as &dyn Renderer),

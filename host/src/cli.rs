@@ -35,6 +35,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Check a style before deploying it: what is drawn, approximated or ignored.
+    Style {
+        #[command(subcommand)]
+        command: crate::style_cmd::StyleCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +141,10 @@ pub struct ServeArgs {
     /// Base URL of the service in TileJSON (default: from the request's Host header).
     #[arg(long, env = "RASTERZEN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// How PNG tiles are compressed: default (zlib 1), fast (fdeflate: ~3× faster, ~1.5× the
+    /// bytes), small (zlib 9: ~25 % smaller, ~20× slower; for seeding), png8 (256 colours, lossy).
+    #[arg(long, env = "RASTERZEN_PNG", value_enum, default_value = "default")]
+    pub png: PngArg,
     /// Open client connections at most (also bounded by the file-descriptor limit); over it,
     /// new connections get 503 and are closed.
     #[arg(long, env = "RASTERZEN_MAX_CONNECTIONS", default_value_t = 4096)]
@@ -168,6 +177,26 @@ pub struct PurgeArgs {
     pub cache: Option<String>,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// PNG compression profiles (see `rasterzen_render::PngProfile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PngArg {
+    Default,
+    Fast,
+    Small,
+    Png8,
+}
+
+impl From<PngArg> for rasterzen_render::PngProfile {
+    fn from(p: PngArg) -> Self {
+        match p {
+            PngArg::Default => rasterzen_render::PngProfile::Default,
+            PngArg::Fast => rasterzen_render::PngProfile::Fast,
+            PngArg::Small => rasterzen_render::PngProfile::Small,
+            PngArg::Png8 => rasterzen_render::PngProfile::Png8,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -224,6 +253,9 @@ pub struct RenderArgs {
     /// Device pixel ratio.
     #[arg(long, env = "RASTERZEN_SCALE", default_value_t = 1, value_parser = clap::builder::PossibleValuesParser::new(["1", "2"]).map(|s| s.parse::<u32>().unwrap_or(1)))]
     pub scale: u32,
+    /// How a PNG is compressed (see `serve --help`).
+    #[arg(long, env = "RASTERZEN_PNG", value_enum, default_value = "default")]
+    pub png: PngArg,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Output file, `-` for standard output.

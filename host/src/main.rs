@@ -1,5 +1,6 @@
 //! `rasterzen`: one binary that is a CLI, an HTTP tile service and an AWS Lambda function.
 
+mod assets;
 mod aws;
 mod cache;
 mod cli;
@@ -14,6 +15,7 @@ mod routes;
 mod serve;
 mod service;
 mod source;
+mod style_cmd;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
             command: cli::CacheCommand::Purge(args),
         } => serve::cmd_purge(args),
         Command::Renderer { command } => renderer_cmd::cmd_renderer(command),
+        Command::Style { command } => style_cmd::cmd_style(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,20 +98,29 @@ fn build_renderer(args: &EngineArgs) -> anyhow::Result<Arc<dyn Renderer>> {
     Ok(Arc::new(renderer))
 }
 
-/// `--style`: a file path if one exists there, else a built-in name.
-fn style_spec(style: Option<&str>) -> anyhow::Result<StyleSpec> {
-    match style {
-        None => Ok(StyleSpec::Builtin("default".into())),
-        Some(s) if Path::new(s).is_file() => {
-            let text =
-                std::fs::read_to_string(s).with_context(|| format!("cannot read style {s}"))?;
-            Ok(StyleSpec::Json(text))
+/// `--style`: a built-in name, a file, an `http(s)://` URL or `s3://BUCKET/KEY` (fetched
+/// once); also where it lives, for its relative URLs (sprites). `None` is the built-in default.
+async fn load_style(style: &str) -> anyhow::Result<(StyleSpec, Option<assets::Location>)> {
+    let style = style.trim();
+    if style.is_empty() {
+        return Ok((StyleSpec::Builtin("default".into()), None));
+    }
+    let location = style_cmd::location_of(style);
+    match location {
+        Some(loc) => {
+            let bytes = assets::AssetLoader::shared()
+                .get(&loc)
+                .await
+                .map_err(|e| anyhow!("cannot read style {e}"))?;
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| anyhow!("style {loc} is not UTF-8 text"))?;
+            Ok((StyleSpec::Json(text), Some(loc)))
         }
-        Some(s) if rasterzen_render::style::Style::BUILTIN_NAMES.contains(&s) => {
-            Ok(StyleSpec::Builtin(s.into()))
+        None if rasterzen_render::style::Style::BUILTIN_NAMES.contains(&style) => {
+            Ok((StyleSpec::Builtin(style.into()), None))
         }
-        Some(s) => bail!(
-            "style {s:?} is neither a file nor a built-in style ({})",
+        None => bail!(
+            "style {style:?} is neither a file, a URL nor a built-in style ({})",
             rasterzen_render::style::Style::BUILTIN_NAMES.join(", ")
         ),
     }
@@ -134,7 +146,11 @@ fn parse_tile(s: &str) -> anyhow::Result<rasterzen_render::TileId> {
 
 fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
     let tile = parse_tile(&args.tile)?;
-    let style = style_spec(args.style.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (style, location) = runtime.block_on(load_style(args.style.as_deref().unwrap_or("")))?;
     let data = std::fs::read(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     if data.is_empty() {
@@ -147,6 +163,21 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         );
     }
     let renderer = build_renderer(&args.engine)?;
+    // What the style says about itself, and its sprites (relative to the style file).
+    let mut warnings: Vec<String> = Vec::new();
+    let info = renderer
+        .style_info(&style)
+        .map_err(|e| anyhow!("{e}"))?;
+    warnings.extend(info.warnings.iter().cloned());
+    let assets = if info.sprites.is_empty() {
+        engine::Assets::default()
+    } else {
+        runtime.block_on(assets::AssetLoader::shared().sprites(
+            location.as_ref(),
+            &info.sprites,
+            &mut warnings,
+        ))
+    };
     let request = RenderRequest {
         tile,
         data_tile: None,
@@ -158,10 +189,18 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         size: args.size,
         scale: args.scale,
         style,
+        png: args.png.into(),
+        assets: std::sync::Arc::new(assets),
     };
-    let bytes = renderer
+    let rendered = renderer
         .render(&data, &request)
         .with_context(|| format!("{} ({})", args.input.display(), tile))?;
+    warnings.extend(rendered.warnings);
+    let mut seen = std::collections::HashSet::new();
+    for w in warnings.iter().filter(|w| seen.insert(w.as_str())) {
+        let _ = writeln!(std::io::stderr(), "rasterzen: warning: {w}");
+    }
+    let bytes = rendered.bytes;
     if args.output.as_os_str() == "-" {
         std::io::stdout()
             .lock()

@@ -8,6 +8,7 @@ use anyhow::{bail, Context as _};
 
 use crate::cache::{CacheOptions, Tiered};
 use crate::cli::{PurgeArgs, ServeArgs};
+use crate::assets::{AssetLoader, Location};
 use crate::engine::StyleSpec;
 use crate::routes::{self, AppState};
 use crate::service::{Service, ServiceConfig, Styles};
@@ -80,19 +81,28 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
         registry_start = Some((registry, tag));
     }
     tracing::info!(version = renderer.version(), engine = ?args.engine.engine, "renderer ready");
-    let default_style = crate::style_spec(args.style.as_deref())?;
+    let (default_style, default_at) = crate::load_style(args.style.as_deref().unwrap_or("")).await?;
+    let mut assets = HashMap::new();
+    let mut reads: Vec<(String, Vec<String>)> = Vec::new();
+    let (a, layers) = prepare_style(&*renderer, "default", &default_style, default_at.as_ref()).await?;
+    assets.insert("default".to_string(), a);
+    reads.push(("default".to_string(), layers));
     let mut named = HashMap::new();
     for item in args.named_styles.iter().filter(|s| !s.trim().is_empty()) {
         let Some((name, file)) = item.split_once('=') else {
             bail!("--named-style {item:?} is not NAME=FILE")
         };
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("cannot read style {file}"))?;
-        named.insert(name.trim().to_string(), StyleSpec::Json(text));
+        let name = name.trim().to_string();
+        let (spec, at) = crate::load_style(file.trim()).await?;
+        let (a, layers) = prepare_style(&*renderer, &name, &spec, at.as_ref()).await?;
+        assets.insert(name.clone(), a);
+        reads.push((name.clone(), layers));
+        named.insert(name, spec);
     }
     let styles = Styles {
         default: default_style,
         named,
+        assets,
     };
     let net = NetOptions {
         timeout: Duration::from_millis(args.upstream_timeout_ms.max(1)),
@@ -111,6 +121,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
         overzoom: args.overzoom,
         render_workers: workers,
         render_queue: args.render_queue,
+        png: args.png.into(),
     };
     let cache_spec = args
         .cache
@@ -126,6 +137,21 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
     let source = source::open(args.source.as_deref(), &net).await?;
     let cache = Tiered::open(&cache_spec, &cache_opts).await?;
     let info = source.info().clone();
+    // A style for another schema draws nothing: say so now, not with blank tiles later.
+    if let Some(have) = &info.vector_layers {
+        for (style, layers) in &reads {
+            let missing: Vec<&String> = layers.iter().filter(|l| !have.contains(l)).collect();
+            if !missing.is_empty() {
+                tracing::warn!(
+                    style = %style,
+                    source = %info.name,
+                    "the source has no layer {} (it has {}): those style layers draw nothing; is the style for this source's schema? (rasterzen style check STYLE --source SRC)",
+                    missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "),
+                    have.join(", ")
+                );
+            }
+        }
+    }
     tracing::info!(
         source = %info.name, id = source.id(), minzoom = info.minzoom, maxzoom = info.maxzoom,
         bounds = ?info.bounds, cache = %cache.describe(), spec = %cache_spec, "source open"
@@ -171,6 +197,44 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
     });
     let app = routes::router(Arc::clone(&state));
     Ok((state, app))
+}
+
+/// Checks a style with the renderer, logs what it says about it (each warning once: unknown
+/// properties, skipped layers...), and fetches its sprites (relative to `location`).
+pub async fn prepare_style(
+    renderer: &dyn crate::engine::Renderer,
+    name: &str,
+    spec: &StyleSpec,
+    location: Option<&Location>,
+) -> anyhow::Result<(Arc<crate::engine::Assets>, Vec<String>)> {
+    let info = renderer
+        .style_info(spec)
+        .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
+    for w in &info.warnings {
+        tracing::warn!(style = name, "{w}");
+    }
+    let mut warnings = Vec::new();
+    let assets = AssetLoader::shared()
+        .sprites(location, &info.sprites, &mut warnings)
+        .await;
+    for w in &warnings {
+        tracing::warn!(style = name, "{w}");
+    }
+    let ignored: Vec<&str> = info
+        .layers
+        .iter()
+        .filter(|l| l.status == "ignored")
+        .map(|l| l.id.as_str())
+        .collect();
+    tracing::info!(
+        style = name,
+        hash = %info.hash,
+        layers = info.layers.len(),
+        ignored = ignored.len(),
+        sprites = assets.sprites.len(),
+        "style checked (run `rasterzen style check` for the layer-by-layer report)"
+    );
+    Ok((Arc::new(assets), info.source_layers))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::cache::{CacheKey, Tiered};
-use crate::engine::{EngineError, RenderRequest, Renderer, StyleSpec};
+use crate::engine::{Assets, EngineError, RenderRequest, Renderer, StyleSpec};
 use crate::source::{FetchContext, SourceError, TileSource};
 
 /// What a tile request asks for.
@@ -163,6 +163,8 @@ pub struct ServiceConfig {
     pub render_workers: usize,
     /// Renders waiting for a worker before requests are refused with 503.
     pub render_queue: usize,
+    /// How PNG tiles are compressed.
+    pub png: rasterzen_render::PngProfile,
 }
 
 /// Counters for `/metrics` (and the tests' single-flight proof).
@@ -179,11 +181,19 @@ pub struct Metrics {
     pub overloaded: AtomicU64,
 }
 
-/// The styles a service knows: its default and named ones (`--style`, `--named-style`).
-#[derive(Debug, Clone)]
+/// The styles a service knows: its default and named ones (`--style`, `--named-style`), and
+/// the assets (sprites) fetched for each, by name.
+#[derive(Debug, Clone, Default)]
 pub struct Styles {
     pub default: StyleSpec,
     pub named: HashMap<String, StyleSpec>,
+    pub assets: HashMap<String, Arc<Assets>>,
+}
+
+impl Default for StyleSpec {
+    fn default() -> Self {
+        StyleSpec::Builtin("default".into())
+    }
 }
 
 type Flight = Arc<OnceCell<Result<Rendered, TileError>>>;
@@ -213,6 +223,8 @@ pub struct Service {
     permits: Arc<Semaphore>,
     /// Requests holding a [`Ticket`]: fetching upstream, waiting for a worker or rendering.
     admitted: AtomicUsize,
+    /// Render warnings already logged (each is logged once per process).
+    warned: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A place in the render pipeline, taken *before* the upstream fetch so that an overloaded
@@ -264,6 +276,7 @@ impl Service {
             flights: Mutex::default(),
             permits: Arc::new(Semaphore::new(workers)),
             admitted: AtomicUsize::new(0),
+            warned: Mutex::default(),
         }
     }
 
@@ -451,6 +464,7 @@ impl Service {
             renderer: renderer.version().to_string(),
             style: style_hash,
             format,
+            png: self.config.png,
             size: self.config.tile_size,
             scale: req.scale,
             tile,
@@ -550,6 +564,12 @@ impl Service {
             .await?;
         // No tile there (but inside bounds and zooms): an empty tile, drawn as background.
         let data = data.unwrap_or_default();
+        let assets = self
+            .styles
+            .assets
+            .get(req.style.as_deref().filter(|n| !n.is_empty()).unwrap_or("default"))
+            .cloned()
+            .unwrap_or_default();
         let request = RenderRequest {
             tile,
             data_tile,
@@ -557,6 +577,8 @@ impl Service {
             size: self.config.tile_size,
             scale: req.scale,
             style,
+            png: self.config.png,
+            assets,
         };
         let started = Instant::now();
         let r = Arc::clone(renderer);
@@ -566,7 +588,10 @@ impl Service {
         let render_ms = ms(started.elapsed());
         self.metrics.renders.fetch_add(1, Ordering::Relaxed);
         let body = match output {
-            Ok(b) => Bytes::from(b),
+            Ok(r) => {
+                self.warn_once(&r.warnings, req.style.as_deref().unwrap_or("default"));
+                Bytes::from(r.bytes)
+            }
             Err(e) => {
                 self.metrics.render_failures.fetch_add(1, Ordering::Relaxed);
                 return Err(render_error(e));
@@ -580,6 +605,19 @@ impl Service {
             render_ms: Some(render_ms),
             tier: None,
         })
+    }
+
+    /// Logs each render warning once per process (tiles repeat them endlessly).
+    pub fn warn_once(&self, warnings: &[String], style: &str) {
+        if warnings.is_empty() {
+            return;
+        }
+        let mut seen = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        for w in warnings {
+            if seen.len() < 10_000 && seen.insert(format!("{style}\u{0}{w}")) {
+                tracing::warn!(style, "{w}");
+            }
+        }
     }
 
     /// Takes a place in the pipeline: at most `render_workers + render_queue` requests fetch,

@@ -1,7 +1,8 @@
 //! The WebAssembly component adapter: `wit/renderer.wit`'s `render` interface over the crate
 //! API. Thin on purpose: conversions only.
 
-use crate::{Format, RenderError, RenderOptions, StyleSource, TileId};
+use crate::style::LayerStatus;
+use crate::{Assets, Format, PngProfile, RenderError, RenderOptions, SpriteData, StyleSource, TileId};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -36,24 +37,90 @@ fn error(e: RenderError) -> wit::RenderError {
     }
 }
 
+fn options(o: &wit::RenderOptions, png: wit::PngProfile) -> RenderOptions<'_> {
+    RenderOptions {
+        format: match o.format {
+            wit::Format::Png => Format::Png,
+            wit::Format::Svg => Format::Svg,
+            wit::Format::Geojson => Format::Geojson,
+        },
+        size: o.size,
+        scale: o.scale,
+        style: style_source(&o.style),
+        data_tile: o.data_tile.map(tile_id),
+        png: match png {
+            wit::PngProfile::Default => PngProfile::Default,
+            wit::PngProfile::Fast => PngProfile::Fast,
+            wit::PngProfile::Small => PngProfile::Small,
+            wit::PngProfile::Png8 => PngProfile::Png8,
+        },
+    }
+}
+
 impl wit::Guest for Component {
     fn render(
         data: Vec<u8>,
         tile: wit::TileId,
         options: wit::RenderOptions,
     ) -> Result<Vec<u8>, wit::RenderError> {
-        let opts = RenderOptions {
-            format: match options.format {
-                wit::Format::Png => Format::Png,
-                wit::Format::Svg => Format::Svg,
-                wit::Format::Geojson => Format::Geojson,
-            },
-            size: options.size,
-            scale: options.scale,
-            style: style_source(&options.style),
-            data_tile: options.data_tile.map(tile_id),
-        };
+        let opts = self::options(&options, wit::PngProfile::Default);
         crate::render(&data, tile_id(tile), &opts).map_err(error)
+    }
+
+    fn render_with(request: wit::RenderRequest) -> Result<wit::RenderOutput, wit::RenderError> {
+        let opts = self::options(&request.options, request.png);
+        let sprites: Vec<SpriteData<'_>> = request
+            .sprites
+            .iter()
+            .map(|s| SpriteData {
+                id: &s.id,
+                pixel_ratio: s.pixel_ratio,
+                json: &s.json,
+                png: &s.png,
+            })
+            .collect();
+        let assets = Assets { sprites: &sprites };
+        crate::render_with(&request.data, tile_id(request.tile), &opts, &assets)
+            .map(|r| wit::RenderOutput {
+                bytes: r.bytes,
+                warnings: r.warnings,
+            })
+            .map_err(error)
+    }
+
+    fn style_info(style: wit::StyleSource) -> Result<wit::StyleReport, wit::RenderError> {
+        let r = crate::style_report(style_source(&style)).map_err(error)?;
+        Ok(wit::StyleReport {
+            hash: r.hash,
+            name: r.name,
+            sprites: r
+                .sprites
+                .into_iter()
+                .map(|s| wit::SpriteRef { id: s.id, url: s.url })
+                .collect(),
+            glyphs: r.glyphs,
+            fonts: r.fonts,
+            source_layers: r.source_layers,
+            layers: r
+                .layers
+                .into_iter()
+                .map(|l| wit::LayerReport {
+                    id: l.id,
+                    kind: l.kind,
+                    source_layer: l.source_layer,
+                    minzoom: l.minzoom,
+                    maxzoom: l.maxzoom,
+                    status: match l.status {
+                        LayerStatus::Drawn => wit::LayerStatus::Drawn,
+                        LayerStatus::Approximated => wit::LayerStatus::Approximated,
+                        LayerStatus::Ignored => wit::LayerStatus::Ignored,
+                        LayerStatus::Hidden => wit::LayerStatus::Hidden,
+                    },
+                    notes: l.notes,
+                })
+                .collect(),
+            warnings: r.warnings,
+        })
     }
 
     fn style_hash(style: wit::StyleSource) -> Result<String, wit::RenderError> {

@@ -25,6 +25,7 @@ mod web;
 
 use std::sync::{Arc, Mutex};
 
+pub use raster::png::PngProfile;
 use sprite::{SpriteSheet, Sprites};
 use style::Style;
 
@@ -43,7 +44,7 @@ pub fn version() -> &'static str {
 }
 
 /// The WIT interface version this crate implements (`wit/renderer.wit`'s package version).
-pub const INTERFACE_VERSION: &str = "1.0.0";
+pub const INTERFACE_VERSION: &str = "1.1.0";
 
 /// Output encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,6 +113,8 @@ pub struct RenderOptions<'a> {
     pub style: StyleSource<'a>,
     /// The tile the data belongs to, when it is an ancestor of the drawn tile (overzoom).
     pub data_tile: Option<TileId>,
+    /// How PNGs are compressed.
+    pub png: PngProfile,
 }
 
 impl Default for RenderOptions<'_> {
@@ -122,6 +125,7 @@ impl Default for RenderOptions<'_> {
             scale: 1,
             style: StyleSource::Builtin("default"),
             data_tile: None,
+            png: PngProfile::Default,
         }
     }
 }
@@ -185,6 +189,34 @@ pub fn load_style(source: StyleSource<'_>) -> Result<Style, RenderError> {
 /// The stable hash of the effective style (16 hex chars), for cache keys.
 pub fn style_hash(source: StyleSource<'_>) -> Result<String, RenderError> {
     Ok(load_style(source)?.hash_hex().to_string())
+}
+
+/// What of a style is drawn, approximated or ignored, and what a host must fetch for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleReport {
+    pub hash: String,
+    pub name: Option<String>,
+    pub sprites: Vec<style::SpriteRef>,
+    pub glyphs: Option<String>,
+    pub fonts: Vec<String>,
+    pub source_layers: Vec<String>,
+    pub layers: Vec<style::LayerReport>,
+    pub warnings: Vec<String>,
+}
+
+/// The [`StyleReport`] of a style.
+pub fn style_report(source: StyleSource<'_>) -> Result<StyleReport, RenderError> {
+    let s = load_style(source)?;
+    Ok(StyleReport {
+        hash: s.hash_hex().to_string(),
+        name: s.name().map(str::to_string),
+        sprites: s.sprites().to_vec(),
+        glyphs: s.glyphs().map(str::to_string),
+        fonts: s.fonts().to_vec(),
+        source_layers: s.source_layers().into_iter().map(str::to_string).collect(),
+        layers: s.layer_reports().to_vec(),
+        warnings: s.warnings().to_vec(),
+    })
 }
 
 /// One sprite sheet the host fetched for the style (`sprite` in the style; `id` is `default`
@@ -296,22 +328,9 @@ pub fn render_with(
         Format::Geojson => None,
         _ => Some(load_style(options.style)?),
     };
-    let decoded = match &style {
-        None => mvt::decode_bytes(data, &mvt::DecodeLimits::default())?,
-        Some(style) => {
-            // Only the source layers the style draws at this zoom are decoded.
-            let zoom = scene::View::new(tile, data_tile, options.size, options.scale).zoom;
-            let used: std::collections::HashSet<&str> = style
-                .layers()
-                .iter()
-                .filter(|l| l.visible_at(zoom))
-                .filter_map(|l| l.source_layer())
-                .collect();
-            mvt::decode_layers(data, &mvt::DecodeLimits::default(), &|name| {
-                used.contains(name)
-            })?
-        }
-    };
+    // Every layer is decoded, drawn or not: a corrupt layer makes the tile invalid even where
+    // the style does not draw it (skipping unused layers saved 2 % on the densest tile).
+    let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
     let mut warnings = Vec::new();
     if decoded.dropped > 0 {
         warnings.push(format!(
@@ -341,7 +360,7 @@ pub fn render_with(
     });
     warnings.append(&mut scene.warnings);
     let bytes = match options.format {
-        Format::Png => raster::scene_to_png(&scene)?,
+        Format::Png => raster::scene_to_png(&scene, options.png)?,
         _ => svg::write_svg(&scene).into_bytes(),
     };
     Ok(Rendered { bytes, warnings })

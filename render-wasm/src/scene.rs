@@ -291,6 +291,34 @@ pub fn build<'a>(tile: &'a Tile, style: &'a Style, view: &View, sprites: &'a Spr
         warnings: Vec::new(),
     };
     let mut missing: HashSet<String> = HashSet::new();
+    // A style for another schema draws little or nothing of a tile: say so.
+    let mut reads: Vec<&str> = style
+        .layers()
+        .iter()
+        .filter(|l| l.visible_at(view.zoom))
+        .filter_map(|l| l.source_layer())
+        .collect();
+    reads.sort_unstable();
+    reads.dedup();
+    let mut have: Vec<&str> = tile
+        .layers
+        .iter()
+        .filter(|l| !l.features.is_empty())
+        .map(|l| l.name.as_str())
+        .chain(tile.skipped.iter().map(String::as_str))
+        .collect();
+    have.sort_unstable();
+    let matched: Vec<&str> = reads.iter().copied().filter(|r| have.contains(r)).collect();
+    let unread: Vec<&str> = have.iter().copied().filter(|h| !reads.contains(h)).collect();
+    if !reads.is_empty() && !have.is_empty() && matched.len() * 4 < reads.len() && unread.len() >= 2 {
+        scene.warnings.push(format!(
+            "the style reads {} source layer(s), of which this tile has {} ({}); the tile's layers {} are drawn by no style layer: a style for another schema?",
+            reads.len(),
+            matched.len(),
+            if matched.is_empty() { "none".to_string() } else { matched.join(", ") },
+            unread.join(", ")
+        ));
+    }
     for style_layer in style.layers() {
         if !style_layer.visible_at(view.zoom) {
             continue;

@@ -2,7 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::{Format, RenderOptions, StyleSource, TileId};
+use crate::{Assets, Format, RenderOptions, SpriteData, StyleSource, TileId};
 
 /// The renderer's version string (the same as the component's and the native build's).
 #[wasm_bindgen]
@@ -120,6 +120,82 @@ fn render(
         scale,
         style,
         data_tile,
+        png: Default::default(),
     };
-    crate::render(data, tile, &options).map_err(|e| JsError::new(&e.to_string()))
+    SPRITES.with(|sheets| {
+        let sheets = sheets.borrow();
+        let sprites: Vec<SpriteData<'_>> = sheets
+            .iter()
+            .map(|(id, ratio, json, png)| SpriteData {
+                id,
+                pixel_ratio: *ratio,
+                json,
+                png,
+            })
+            .collect();
+        let assets = Assets { sprites: &sprites };
+        let out = crate::render_with(data, tile, &options, &assets)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        WARNINGS.with(|w| *w.borrow_mut() = out.warnings);
+        Ok(out.bytes)
+    })
+}
+
+type Sheet = (String, u32, Vec<u8>, Vec<u8>);
+
+thread_local! {
+    /// The style's sprite sheets, as the page fetched them (the same bytes the server uses).
+    static SPRITES: std::cell::RefCell<Vec<Sheet>> = const { std::cell::RefCell::new(Vec::new()) };
+    static WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Gives the renderer one sheet of the style's sprite (`id` "default" for a plain URL;
+/// `pixel_ratio` 1 or 2), replacing an earlier sheet of the same id and ratio.
+#[wasm_bindgen(js_name = setSprite)]
+pub fn set_sprite(id: &str, pixel_ratio: u32, json: &[u8], png: &[u8]) {
+    SPRITES.with(|s| {
+        let mut s = s.borrow_mut();
+        s.retain(|(i, r, _, _)| !(i == id && *r == pixel_ratio));
+        s.push((id.to_string(), pixel_ratio, json.to_vec(), png.to_vec()));
+    });
+}
+
+/// Forgets every sprite sheet (a new style).
+#[wasm_bindgen(js_name = clearSprites)]
+pub fn clear_sprites() {
+    SPRITES.with(|s| s.borrow_mut().clear());
+}
+
+/// The warnings of the last render (missing sprite images...).
+#[wasm_bindgen(js_name = lastWarnings)]
+pub fn last_warnings() -> Vec<String> {
+    WARNINGS.with(|w| w.borrow().clone())
+}
+
+/// The style's report as JSON: layers drawn, approximated or ignored, sprites and fonts to
+/// fetch, warnings; or throws the error text.
+#[wasm_bindgen(js_name = styleReport)]
+pub fn style_report(style_json: &str) -> Result<String, JsError> {
+    let r = crate::style_report(StyleSource::Json(style_json))
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    let layers: Vec<serde_json::Value> = r
+        .layers
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "id": l.id, "type": l.kind, "source-layer": l.source_layer,
+                "status": l.status.name(), "notes": l.notes,
+            })
+        })
+        .collect();
+    let sprites: Vec<serde_json::Value> = r
+        .sprites
+        .iter()
+        .map(|s| serde_json::json!({"id": s.id, "url": s.url}))
+        .collect();
+    Ok(serde_json::json!({
+        "hash": r.hash, "sprites": sprites, "glyphs": r.glyphs, "fonts": r.fonts,
+        "sourceLayers": r.source_layers, "layers": layers, "warnings": r.warnings,
+    })
+    .to_string())
 }

@@ -375,6 +375,7 @@ fn run_case(c: &Case) -> Row {
         scale: c.scale,
         style: StyleSource::Json(&style_json),
         data_tile: None,
+        png: Default::default(),
     };
     let tile = TileId {
         z: c.z,

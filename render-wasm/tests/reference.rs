@@ -76,6 +76,7 @@ fn render_case(dir: &Path) -> Vec<u8> {
         scale: case["scale"].as_u64().unwrap_or(1) as u32,
         style,
         data_tile: None,
+        png: Default::default(),
     };
     let data = std::fs::read(dir.join("tile.mvt")).unwrap();
     render(&data, tile, &options).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

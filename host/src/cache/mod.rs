@@ -46,6 +46,8 @@ pub struct CacheKey {
     /// The style's hash (16 hex chars), `-` for GeoJSON (which has no style).
     pub style: String,
     pub format: Format,
+    /// PNG compression; part of the key unless it is the default (other bytes, same pixels).
+    pub png: rasterzen_render::PngProfile,
     pub size: u32,
     pub scale: u32,
     pub tile: TileId,
@@ -53,12 +55,18 @@ pub struct CacheKey {
 
 impl CacheKey {
     pub fn path(&self) -> String {
+        let variant = match (self.format, self.png) {
+            (Format::Png, p) if p != rasterzen_render::PngProfile::Default => {
+                format!("png.{}", p.name())
+            }
+            (f, _) => extension(f).to_string(),
+        };
         format!(
             "{}/{}/{}/{}-{}@{}x/{}/{}/{}.{}",
             component(&self.source),
             component(&self.renderer),
             component(&self.style),
-            extension(self.format),
+            variant,
             self.size,
             self.scale,
             self.tile.z,
@@ -268,6 +276,7 @@ mod tests {
             renderer: "0.1.0+x/..".into(),
             style: "0123456789abcdef".into(),
             format: Format::Png,
+            png: rasterzen_render::PngProfile::Default,
             size: 512,
             scale: 2,
             tile: TileId {
@@ -279,6 +288,14 @@ mod tests {
         assert_eq!(
             k.path(),
             "firenze-abc/0.1.0+x_../0123456789abcdef/png-512@2x/14/8704/5972.png"
+        );
+        let small = CacheKey {
+            png: rasterzen_render::PngProfile::Small,
+            ..k.clone()
+        };
+        assert_eq!(
+            small.path(),
+            "firenze-abc/0.1.0+x_../0123456789abcdef/png.small-512@2x/14/8704/5972.png"
         );
         assert_eq!(component(".."), "_");
     }

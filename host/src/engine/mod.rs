@@ -5,7 +5,10 @@ pub mod native;
 pub mod registry;
 pub mod wasm;
 
-use rasterzen_render::{Format, TileId};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rasterzen_render::{Format, PngProfile, TileId};
 
 /// Everything a render needs besides the tile bytes.
 #[derive(Debug, Clone)]
@@ -19,6 +22,88 @@ pub struct RenderRequest {
     /// Device pixel ratio: 1 or 2.
     pub scale: u32,
     pub style: StyleSpec,
+    /// How PNGs are compressed.
+    pub png: PngProfile,
+    /// The style's sprites (and later fonts), fetched by the host once.
+    pub assets: Arc<Assets>,
+}
+
+/// What the host fetched for a style: its sprite sheets.
+#[derive(Debug, Clone, Default)]
+pub struct Assets {
+    pub sprites: Vec<SpriteSheetBytes>,
+}
+
+/// One sprite sheet as fetched: `id` is `default` for a plain `"sprite": URL`.
+#[derive(Debug, Clone)]
+pub struct SpriteSheetBytes {
+    pub id: String,
+    /// 1 for `sprite.json`/`.png`, 2 for the `@2x` pair.
+    pub pixel_ratio: u32,
+    pub json: Bytes,
+    pub png: Bytes,
+}
+
+/// A render's bytes and what the user should know about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub warnings: Vec<String>,
+}
+
+/// What a renderer reports about a style (see `rasterzen style check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleInfo {
+    pub hash: String,
+    /// (id, url) of each sprite the style names.
+    pub sprites: Vec<(String, String)>,
+    pub glyphs: Option<String>,
+    pub fonts: Vec<String>,
+    pub source_layers: Vec<String>,
+    pub layers: Vec<LayerInfo>,
+    pub warnings: Vec<String>,
+    /// False for renderers of interface 1.0, which report only the hash.
+    pub detailed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerInfo {
+    pub id: String,
+    pub kind: String,
+    pub source_layer: Option<String>,
+    pub minzoom: f64,
+    pub maxzoom: f64,
+    /// `drawn`, `approximated`, `ignored` or `hidden`.
+    pub status: String,
+    pub notes: Vec<String>,
+}
+
+impl StyleInfo {
+    /// The report of the renderer library itself (the native engine, and 1.1 components).
+    pub fn from_report(r: rasterzen_render::StyleReport) -> StyleInfo {
+        StyleInfo {
+            hash: r.hash,
+            sprites: r.sprites.into_iter().map(|s| (s.id, s.url)).collect(),
+            glyphs: r.glyphs,
+            fonts: r.fonts,
+            source_layers: r.source_layers,
+            layers: r
+                .layers
+                .into_iter()
+                .map(|l| LayerInfo {
+                    id: l.id,
+                    kind: l.kind,
+                    source_layer: l.source_layer,
+                    minzoom: l.minzoom,
+                    maxzoom: l.maxzoom,
+                    status: l.status.name().to_string(),
+                    notes: l.notes,
+                })
+                .collect(),
+            warnings: r.warnings,
+            detailed: true,
+        }
+    }
 }
 
 /// A style by built-in name or as MapLibre JSON text.
@@ -56,7 +141,9 @@ pub trait Renderer: Send + Sync {
     /// The renderer's version string.
     fn version(&self) -> &str;
     /// Renders `data` (raw or gzip MVT).
-    fn render(&self, data: &[u8], request: &RenderRequest) -> Result<Vec<u8>, EngineError>;
+    fn render(&self, data: &[u8], request: &RenderRequest) -> Result<Rendered, EngineError>;
     /// The stable hash of the effective style (16 hex chars).
     fn style_hash(&self, style: &StyleSpec) -> Result<String, EngineError>;
+    /// What of the style is drawn, and what must be fetched for it.
+    fn style_info(&self, style: &StyleSpec) -> Result<StyleInfo, EngineError>;
 }

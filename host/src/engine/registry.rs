@@ -402,10 +402,13 @@ pub fn smoke_test(renderer: &dyn Renderer) -> Result<(), String> {
         size: 256,
         scale: 1,
         style: StyleSpec::Builtin("default".into()),
+        png: Default::default(),
+        assets: Default::default(),
     };
     let png = renderer
         .render(TILE, &request)
-        .map_err(|e| format!("smoke render failed: {e}"))?;
+        .map_err(|e| format!("smoke render failed: {e}"))?
+        .bytes;
     let is_png = png.len() > 24 && png.starts_with(b"\x89PNG\r\n\x1a\n") && &png[12..16] == b"IHDR";
     let (w, h) = if is_png {
         (

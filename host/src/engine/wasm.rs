@@ -2,9 +2,18 @@
 //!
 //! One [`wasmtime::Engine`] per process; the component is compiled once (or deserialized from a
 //! precompiled artifact on disk, keyed by the component's sha256 and the engine's settings) and
-//! pre-instantiated once ([`RendererPre`]). Every render gets a fresh [`Store`] with a memory
-//! limit and an epoch deadline, so a hostile tile or a broken renderer that loops or allocates
-//! without end is stopped and reported while the host lives on.
+//! pre-instantiated once ([`RendererPre`]). Every call runs in a [`Store`] with a memory limit and
+//! an epoch deadline, so a hostile tile or a broken renderer that loops or allocates without end
+//! is stopped and reported while the host lives on.
+//!
+//! Instances are kept in a small pool after a call that succeeded: the renderer keeps its
+//! parsed style and decoded sprites in its own memory between calls (its caches are keyed by
+//! the bytes it is given, so a pooled instance never answers for another input), and the next
+//! render skips instantiation and the style parse. A call that traps, hits a limit, or leaves
+//! the instance's memory above a quarter of the limit discards the instance.
+//!
+//! Components of interface 1.0.0 are still loaded and run (through bindings of that version);
+//! they get no sprites and report no warnings or style details.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -14,7 +23,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 
-use super::{EngineError, RenderRequest, Renderer, StyleSpec};
+use rasterzen_render::PngProfile;
+
+use super::{EngineError, LayerInfo, RenderRequest, Rendered, Renderer, StyleInfo, StyleSpec};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -23,8 +34,22 @@ mod bindings {
     });
 }
 
+/// Bindings of the previous interface, 1.0.0 (`wit-compat/`), for components built for it.
+mod bindings_1_0 {
+    wasmtime::component::bindgen!({
+        path: "wit-compat/renderer-1.0.0.wit",
+        world: "renderer",
+    });
+}
+
 use bindings::exports::rasterzen::renderer::render as wit;
-use bindings::RendererPre;
+use bindings_1_0::exports::rasterzen::renderer::render as wit10;
+
+/// The interface versions this host speaks, newest first.
+const INTERFACES: [&str; 2] = ["1.1.0", "1.0.0"];
+
+/// Pooled instances per renderer (beyond this, finished instances are dropped).
+const POOL_SIZE: usize = 16;
 
 /// How often the epoch ticks; deadlines are counted in these.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -57,6 +82,8 @@ struct State {
 struct MemoryLimiter {
     max_bytes: usize,
     hit: bool,
+    /// Linear memory the instance has grown to.
+    current_bytes: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -75,6 +102,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 self.max_bytes >> 20
             )));
         }
+        self.current_bytes = desired;
         Ok(true)
     }
 
@@ -88,6 +116,65 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// The CPU features compiled code may use: x86-64-v2 (SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT; every
+/// x86-64 server CPU since 2009, AWS Lambda's included) where the host has them, nothing beyond
+/// (no AVX: the renderer's SIMD is 128-bit wasm SIMD, which SSE4.1 covers). On other
+/// architectures, the base ISA only. Everything compiled under the same baseline shares one
+/// `precompile_compatibility_hash`, so artifacts move between machines.
+fn portable_features(name: &str) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let v2 = std::is_x86_feature_detected!("sse3")
+            && std::is_x86_feature_detected!("ssse3")
+            && std::is_x86_feature_detected!("sse4.1")
+            && std::is_x86_feature_detected!("sse4.2")
+            && std::is_x86_feature_detected!("popcnt");
+        Some(v2 && matches!(name, "sse3" | "ssse3" | "sse4.1" | "sse4.2" | "popcnt"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = name;
+        Some(false)
+    }
+}
+
+/// Directories of precompiled artifacts shipped with the deployment (read only): `compiled/`
+/// beside the executable (the Lambda package: `build.sh lambda`) and `$RASTERZEN_SHIPPED_COMPILED`.
+pub fn shipped_artifact_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("RASTERZEN_SHIPPED_COMPILED") {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(dir.join("compiled"));
+    }
+    dirs
+}
+
+/// The file name of a component's artifact under this engine's settings.
+pub fn artifact_name(engine: &Engine, sha256: &str) -> String {
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+    format!(
+        "{}-{:016x}.cwasm",
+        &sha256[..32],
+        std::hash::Hasher::finish(&engine_hash)
+    )
+}
+
+/// Precompiles a component for this engine's portable baseline; returns (file name, bytes).
+pub fn precompile(bytes: &[u8]) -> Result<(String, Vec<u8>), EngineError> {
+    let engine = shared_engine();
+    let sha256 = hex(&Sha256::digest(bytes));
+    let compiled = engine.precompile_component(bytes).map_err(|e| {
+        EngineError::Unavailable(format!(
+            "not a valid renderer component: {}",
+            one_line(&format!("{e:#}"))
+        ))
+    })?;
+    Ok((artifact_name(engine, &sha256), compiled))
+}
+
 /// The process-wide engine, with a background thread ticking its epoch.
 pub fn shared_engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -96,6 +183,13 @@ pub fn shared_engine() -> &'static Engine {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // A fixed instruction-set baseline instead of everything this CPU has, so a component
+        // precompiled on one machine (the build machine, a Lambda package) loads on another.
+        // SAFETY: `portable_features` reports a feature only if this host has it.
+        #[allow(unsafe_code)]
+        unsafe {
+            config.detect_host_feature(portable_features);
+        }
         let engine = Engine::new(&config).expect("wasmtime configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()
@@ -115,10 +209,27 @@ pub fn shared_engine() -> &'static Engine {
 /// A loaded renderer component, ready to instantiate per call.
 pub struct WasmRenderer {
     engine: Engine,
-    pre: RendererPre<State>,
+    pre: Pre,
     version: String,
     sha256: String,
     limits: Limits,
+    pool: std::sync::Mutex<Vec<Pooled>>,
+}
+
+/// The pre-instantiated component, by the interface version it exports.
+enum Pre {
+    Current(bindings::RendererPre<State>),
+    V1_0(bindings_1_0::RendererPre<State>),
+}
+
+enum Instance {
+    Current(bindings::Renderer),
+    V1_0(bindings_1_0::Renderer),
+}
+
+struct Pooled {
+    store: Store<State>,
+    instance: Instance,
 }
 
 impl std::fmt::Debug for WasmRenderer {
@@ -126,6 +237,7 @@ impl std::fmt::Debug for WasmRenderer {
         f.debug_struct("WasmRenderer")
             .field("version", &self.version)
             .field("sha256", &self.sha256)
+            .field("interface", &self.interface())
             .finish()
     }
 }
@@ -162,7 +274,7 @@ impl WasmRenderer {
         let engine = shared_engine().clone();
         let sha256 = hex(&Sha256::digest(bytes));
         let (component, path) = load_component(&engine, bytes, &sha256, cache_dir)?;
-        check_contract(&engine, &component)?;
+        let interface = check_contract(&engine, &component)?;
         let mut linker: Linker<State> = Linker::new(&engine);
         linker.allow_shadowing(false);
         let pre = linker.instantiate_pre(&component).map_err(|e| {
@@ -170,20 +282,27 @@ impl WasmRenderer {
                 "component does not fit this host (it must import nothing): {e:#}"
             ))
         })?;
-        let pre = RendererPre::new(pre).map_err(|e| {
+        let bad = |e: wasmtime::Error| {
             EngineError::Unavailable(format!(
-                "component does not export rasterzen:renderer/render@{} : {e:#}",
-                rasterzen_render::INTERFACE_VERSION
+                "component does not export rasterzen:renderer/render@{interface}: {e:#}"
             ))
-        })?;
+        };
+        let pre = match interface {
+            "1.0.0" => Pre::V1_0(bindings_1_0::RendererPre::new(pre).map_err(bad)?),
+            _ => Pre::Current(bindings::RendererPre::new(pre).map_err(bad)?),
+        };
         let mut renderer = WasmRenderer {
             engine,
             pre,
             version: String::new(),
             sha256,
             limits,
+            pool: std::sync::Mutex::new(Vec::new()),
         };
-        renderer.version = renderer.call(|r, store| r.call_version(store))?;
+        renderer.version = renderer.call(|i, store| match i {
+            Instance::Current(r) => r.rasterzen_renderer_render().call_version(store),
+            Instance::V1_0(r) => r.rasterzen_renderer_render().call_version(store),
+        })?;
         Ok((renderer, path))
     }
 
@@ -204,31 +323,62 @@ impl WasmRenderer {
         &self.sha256
     }
 
-    /// Instantiates the component in a fresh, limited store and runs `f` on its exports.
+    /// The interface version the component exports.
+    pub fn interface(&self) -> &'static str {
+        match self.pre {
+            Pre::Current(_) => INTERFACES[0],
+            Pre::V1_0(_) => "1.0.0",
+        }
+    }
+
+    /// Runs `f` on an instance within the limits: a pooled one, or a new one in a fresh store.
     fn call<T>(
         &self,
-        f: impl FnOnce(&wit::Guest, &mut Store<State>) -> wasmtime::Result<T>,
+        f: impl FnOnce(&Instance, &mut Store<State>) -> wasmtime::Result<T>,
     ) -> Result<T, EngineError> {
-        let mut store = Store::new(
-            &self.engine,
-            State {
-                limiter: MemoryLimiter {
-                    max_bytes: self.limits.memory_bytes,
-                    hit: false,
-                },
-                table: ResourceTable::new(),
-            },
-        );
-        store.limiter(|s| &mut s.limiter);
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let (mut store, instance) = match pooled {
+            Some(p) => (p.store, Ok(p.instance)),
+            None => {
+                let mut store = Store::new(
+                    &self.engine,
+                    State {
+                        limiter: MemoryLimiter {
+                            max_bytes: self.limits.memory_bytes,
+                            hit: false,
+                            current_bytes: 0,
+                        },
+                        table: ResourceTable::new(),
+                    },
+                );
+                store.limiter(|s| &mut s.limiter);
+                let instance = match &self.pre {
+                    Pre::Current(pre) => pre.instantiate(&mut store).map(Instance::Current),
+                    Pre::V1_0(pre) => pre.instantiate(&mut store).map(Instance::V1_0),
+                };
+                (store, instance)
+            }
+        };
         let ticks = (self.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
+        store.data_mut().limiter.hit = false;
         let started = Instant::now();
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| f(instance.rasterzen_renderer_render(), &mut store));
-        result.map_err(|e| {
-            if store.data().limiter.hit {
+        let result = instance.and_then(|instance| {
+            let out = f(&instance, &mut store);
+            out.map(|v| (v, instance))
+        });
+        match result {
+            Ok((value, instance)) => {
+                // Keep the instance for the next call unless it has grown large.
+                if store.data().limiter.current_bytes <= self.limits.memory_bytes / 4 {
+                    let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+                    if pool.len() < POOL_SIZE {
+                        pool.push(Pooled { store, instance });
+                    }
+                }
+                Ok(value)
+            }
+            Err(e) => Err(if store.data().limiter.hit {
                 EngineError::Failed(format!(
                     "renderer exceeded its memory limit of {} MiB",
                     self.limits.memory_bytes >> 20
@@ -244,15 +394,15 @@ impl WasmRenderer {
                 ))
             } else {
                 EngineError::Failed(format!("renderer trapped: {}", one_line(&format!("{e:#}"))))
-            }
-        })
+            }),
+        }
     }
 }
 
 /// The sandbox and interface promises, checked before anything runs: the component imports
 /// nothing, and exports this host's `rasterzen:renderer/render` interface. A component built
 /// for another interface version is named as such.
-fn check_contract(engine: &Engine, component: &Component) -> Result<(), EngineError> {
+fn check_contract(engine: &Engine, component: &Component) -> Result<&'static str, EngineError> {
     let ty = component.component_type();
     let imports: Vec<String> = ty
         .imports(engine)
@@ -264,17 +414,20 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), EngineEr
             imports.join(", ")
         )));
     }
-    let ours = format!(
-        "rasterzen:renderer/render@{}",
-        rasterzen_render::INTERFACE_VERSION
-    );
     let exports: Vec<String> = ty
         .exports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    if exports.contains(&ours) {
-        return Ok(());
+    for v in INTERFACES {
+        if exports.contains(&format!("rasterzen:renderer/render@{v}")) {
+            return Ok(v);
+        }
     }
+    let ours = INTERFACES
+        .iter()
+        .map(|v| format!("rasterzen:renderer/render@{v}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
     Err(EngineError::Unavailable(
         match exports
             .iter()
@@ -297,23 +450,23 @@ fn load_component(
     sha256: &str,
     cache_dir: Option<&Path>,
 ) -> Result<(Component, LoadPath), EngineError> {
-    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
-    let artifact = cache_dir.map(|dir| {
-        dir.join(format!(
-            "{}-{:016x}.cwasm",
-            &sha256[..32],
-            std::hash::Hasher::finish(&engine_hash)
-        ))
-    });
-    if let Some(path) = artifact.as_deref().filter(|p| p.is_file()) {
-        // SAFETY: the artifact was written by `Engine::precompile_component` in this function, in
-        // a directory we own, under a name keyed by the source's sha256 and the engine's
-        // compatibility hash; wasmtime additionally checks the engine settings on load.
+    let name = artifact_name(engine, sha256);
+    let artifact = cache_dir.map(|dir| dir.join(&name));
+    // Shipped artifacts first (a Lambda package's), then the host's own cache.
+    let candidates = shipped_artifact_dirs()
+        .into_iter()
+        .map(|d| d.join(&name))
+        .chain(artifact.clone());
+    for path in candidates.filter(|p| p.is_file()) {
+        // SAFETY: the artifact was written by `Engine::precompile_component` (here, or by
+        // `rasterzen renderer precompile` into the deployment), under a name keyed by the
+        // source's sha256 and the engine's compatibility hash, in a directory of the operator's;
+        // wasmtime additionally checks the engine settings on load.
         #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(engine, path) };
-        if let Ok(component) = loaded {
-            return Ok((component, LoadPath::Deserialized));
+        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        match loaded {
+            Ok(component) => return Ok((component, LoadPath::Deserialized)),
+            Err(e) => tracing::warn!(artifact = %path.display(), error = %one_line(&format!("{e:#}")), "precompiled renderer does not load here; compiling instead"),
         }
     }
     let compiled = engine.precompile_component(bytes).map_err(|e| {
@@ -342,25 +495,159 @@ impl Renderer for WasmRenderer {
         &self.version
     }
 
-    fn render(&self, data: &[u8], r: &RenderRequest) -> Result<Vec<u8>, EngineError> {
+    fn render(&self, data: &[u8], r: &RenderRequest) -> Result<Rendered, EngineError> {
+        let format = match r.format {
+            rasterzen_render::Format::Png => wit::Format::Png,
+            rasterzen_render::Format::Svg => wit::Format::Svg,
+            rasterzen_render::Format::Geojson => wit::Format::Geojson,
+        };
         let options = wit::RenderOptions {
-            format: match r.format {
-                rasterzen_render::Format::Png => wit::Format::Png,
-                rasterzen_render::Format::Svg => wit::Format::Svg,
-                rasterzen_render::Format::Geojson => wit::Format::Geojson,
-            },
+            format,
             size: r.size,
             scale: r.scale,
             style: style_source(&r.style),
             data_tile: r.data_tile.map(tile_id),
         };
-        self.call(|g, store| g.call_render(store, data, tile_id(r.tile), &options))?
-            .map_err(|e| EngineError::Rejected(render_error(e)))
+        let (bytes, warnings) = self.call(|instance, store| match instance {
+            Instance::Current(i) => {
+                let request = wit::RenderRequest {
+                    data: data.to_vec(),
+                    tile: tile_id(r.tile),
+                    options: options.clone(),
+                    png: match r.png {
+                        PngProfile::Default => wit::PngProfile::Default,
+                        PngProfile::Fast => wit::PngProfile::Fast,
+                        PngProfile::Small => wit::PngProfile::Small,
+                        PngProfile::Png8 => wit::PngProfile::Png8,
+                    },
+                    sprites: r
+                        .assets
+                        .sprites
+                        .iter()
+                        .map(|s| wit::SpriteSheet {
+                            id: s.id.clone(),
+                            pixel_ratio: s.pixel_ratio,
+                            json: s.json.to_vec(),
+                            png: s.png.to_vec(),
+                        })
+                        .collect(),
+                    fonts: Vec::new(),
+                    neighbours: Vec::new(),
+                };
+                Ok(i
+                    .rasterzen_renderer_render()
+                    .call_render_with(store, &request)?
+                    .map(|o| (o.bytes, o.warnings))
+                    .map_err(render_error))
+            }
+            Instance::V1_0(i) => {
+                let old = wit10::RenderOptions {
+                    format: match r.format {
+                        rasterzen_render::Format::Png => wit10::Format::Png,
+                        rasterzen_render::Format::Svg => wit10::Format::Svg,
+                        rasterzen_render::Format::Geojson => wit10::Format::Geojson,
+                    },
+                    size: r.size,
+                    scale: r.scale,
+                    style: match &r.style {
+                        StyleSpec::Builtin(n) => wit10::StyleSource::Builtin(n.clone()),
+                        StyleSpec::Json(j) => wit10::StyleSource::Json(j.clone()),
+                    },
+                    data_tile: r.data_tile.map(|t| wit10::TileId {
+                        z: t.z,
+                        x: t.x,
+                        y: t.y,
+                    }),
+                };
+                let mut warnings = Vec::new();
+                if !r.assets.sprites.is_empty() {
+                    warnings.push(format!(
+                        "renderer {} speaks interface 1.0.0: the style's sprite is not used",
+                        self.version
+                    ));
+                }
+                Ok(i
+                    .rasterzen_renderer_render()
+                    .call_render(store, data, wit10::TileId {
+                        z: r.tile.z,
+                        x: r.tile.x,
+                        y: r.tile.y,
+                    }, &old)?
+                    .map(|b| (b, warnings))
+                    .map_err(render_error_1_0))
+            }
+        })?
+        .map_err(EngineError::Rejected)?;
+        Ok(Rendered { bytes, warnings })
     }
 
     fn style_hash(&self, style: &StyleSpec) -> Result<String, EngineError> {
-        self.call(|g, store| g.call_style_hash(store, &style_source(style)))?
-            .map_err(|e| EngineError::Rejected(render_error(e)))
+        self.call(|instance, store| match instance {
+            Instance::Current(i) => Ok(i
+                .rasterzen_renderer_render()
+                .call_style_hash(store, &style_source(style))?
+                .map_err(render_error)),
+            Instance::V1_0(i) => Ok(i
+                .rasterzen_renderer_render()
+                .call_style_hash(store, &style_source_1_0(style))?
+                .map_err(render_error_1_0)),
+        })?
+        .map_err(EngineError::Rejected)
+    }
+
+    fn style_info(&self, style: &StyleSpec) -> Result<StyleInfo, EngineError> {
+        let Pre::Current(_) = self.pre else {
+            return Ok(StyleInfo {
+                hash: self.style_hash(style)?,
+                sprites: Vec::new(),
+                glyphs: None,
+                fonts: Vec::new(),
+                source_layers: Vec::new(),
+                layers: Vec::new(),
+                warnings: vec![format!(
+                    "renderer {} speaks interface 1.0.0: it reports no style details",
+                    self.version
+                )],
+                detailed: false,
+            });
+        };
+        let report = self
+            .call(|instance, store| match instance {
+                Instance::Current(i) => Ok(i
+                    .rasterzen_renderer_render()
+                    .call_style_info(store, &style_source(style))?
+                    .map_err(render_error)),
+                Instance::V1_0(_) => unreachable!("checked above"),
+            })?
+            .map_err(EngineError::Rejected)?;
+        Ok(StyleInfo {
+            hash: report.hash,
+            sprites: report.sprites.into_iter().map(|s| (s.id, s.url)).collect(),
+            glyphs: report.glyphs,
+            fonts: report.fonts,
+            source_layers: report.source_layers,
+            layers: report
+                .layers
+                .into_iter()
+                .map(|l| LayerInfo {
+                    id: l.id,
+                    kind: l.kind,
+                    source_layer: l.source_layer,
+                    minzoom: l.minzoom,
+                    maxzoom: l.maxzoom,
+                    status: match l.status {
+                        wit::LayerStatus::Drawn => "drawn",
+                        wit::LayerStatus::Approximated => "approximated",
+                        wit::LayerStatus::Ignored => "ignored",
+                        wit::LayerStatus::Hidden => "hidden",
+                    }
+                    .to_string(),
+                    notes: l.notes,
+                })
+                .collect(),
+            warnings: report.warnings,
+            detailed: true,
+        })
     }
 }
 
@@ -368,6 +655,13 @@ fn style_source(s: &StyleSpec) -> wit::StyleSource {
     match s {
         StyleSpec::Builtin(n) => wit::StyleSource::Builtin(n.clone()),
         StyleSpec::Json(j) => wit::StyleSource::Json(j.clone()),
+    }
+}
+
+fn style_source_1_0(s: &StyleSpec) -> wit10::StyleSource {
+    match s {
+        StyleSpec::Builtin(n) => wit10::StyleSource::Builtin(n.clone()),
+        StyleSpec::Json(j) => wit10::StyleSource::Json(j.clone()),
     }
 }
 
@@ -386,6 +680,16 @@ fn render_error(e: wit::RenderError) -> rasterzen_render::RenderError {
         wit::RenderError::InvalidStyle(m) => R::InvalidStyle(m),
         wit::RenderError::InvalidOptions(m) => R::InvalidOptions(m),
         wit::RenderError::LimitExceeded(m) => R::LimitExceeded(m),
+    }
+}
+
+fn render_error_1_0(e: wit10::RenderError) -> rasterzen_render::RenderError {
+    use rasterzen_render::RenderError as R;
+    match e {
+        wit10::RenderError::InvalidTile(m) => R::InvalidTile(m),
+        wit10::RenderError::InvalidStyle(m) => R::InvalidStyle(m),
+        wit10::RenderError::InvalidOptions(m) => R::InvalidOptions(m),
+        wit10::RenderError::LimitExceeded(m) => R::LimitExceeded(m),
     }
 }
 

@@ -50,6 +50,7 @@ impl DirSource {
                 if let Some(n) = m.get("name").and_then(|v| v.as_str()) {
                     info.name = n.to_string();
                 }
+                info.vector_layers = super::vector_layers(&serde_json::Value::Object(m.clone()));
                 info.attribution = m
                     .get("attribution")
                     .and_then(|v| v.as_str())

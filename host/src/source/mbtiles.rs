@@ -108,6 +108,10 @@ impl MbtilesSource {
             maxzoom,
             bounds,
             center,
+            // The `json` row holds `vector_layers` (MBTiles 1.3).
+            vector_layers: meta
+                .get("json")
+                .and_then(|j| super::vector_layers(&serde_json::json!({ "json": j }))),
         };
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let stem = path

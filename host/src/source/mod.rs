@@ -58,6 +58,8 @@ pub struct SourceInfo {
     pub bounds: [f64; 4],
     /// Longitude, latitude (degrees), zoom.
     pub center: Option<[f64; 3]>,
+    /// The layer names the source's metadata lists (`vector_layers`), if it has any.
+    pub vector_layers: Option<Vec<String>>,
 }
 
 impl SourceInfo {
@@ -70,6 +72,7 @@ impl SourceInfo {
             maxzoom,
             bounds: WORLD,
             center: None,
+            vector_layers: None,
         }
     }
 
@@ -221,6 +224,34 @@ pub async fn open(
     Err(SourceError::Open(format!(
         "{spec}: not a .pmtiles or .mbtiles archive, a directory or a URL template"
     )))
+}
+
+/// The layer names a source's metadata lists: TileJSON's `vector_layers` (PMTiles, a
+/// directory's `metadata.json`), the same inside an MBTiles-style `json` string (archives
+/// converted from MBTiles), or tippecanoe's `tilestats`.
+pub(crate) fn vector_layers(meta: &serde_json::Value) -> Option<Vec<String>> {
+    let list = |v: &serde_json::Value, key: &str| -> Option<Vec<String>> {
+        let ids: Vec<String> = v
+            .as_array()?
+            .iter()
+            .filter_map(|l| l.get(key)?.as_str().map(str::to_string))
+            .collect();
+        (!ids.is_empty()).then_some(ids)
+    };
+    if let Some(ids) = meta.get("vector_layers").and_then(|v| list(v, "id")) {
+        return Some(ids);
+    }
+    if let Some(ids) = meta
+        .get("json")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        .and_then(|j| j.get("vector_layers").and_then(|v| list(v, "id")))
+    {
+        return Some(ids);
+    }
+    meta.get("tilestats")
+        .and_then(|t| t.get("layers"))
+        .and_then(|v| list(v, "layer"))
 }
 
 /// A short hex digest, for source identifiers.

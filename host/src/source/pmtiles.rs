@@ -137,6 +137,7 @@ impl PmtilesSource {
                 h.center_latitude,
                 f64::from(h.center_zoom),
             ]),
+            vector_layers: None,
         };
         if !(info.bounds[0] < info.bounds[2] && info.bounds[1] < info.bounds[3]) {
             info.bounds = super::WORLD;
@@ -148,6 +149,7 @@ impl PmtilesSource {
                 if let Some(a) = m.get("attribution").and_then(|v| v.as_str()) {
                     info.attribution = Some(a.to_string());
                 }
+                info.vector_layers = super::vector_layers(&serde_json::Value::Object(m.clone()));
                 if let Some(n) = m
                     .get("name")
                     .and_then(|v| v.as_str())

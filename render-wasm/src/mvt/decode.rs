@@ -422,8 +422,12 @@ fn decode_owned(
             })?;
 
         if let Some(name) = scan.name {
-            if !wanted(&String::from_utf8_lossy(name)) {
+            let text = String::from_utf8_lossy(name);
+            if !wanted(&text) {
                 names.insert(name.to_vec());
+                if scan.features > 0 {
+                    tile.skipped.push(text.into_owned());
+                }
                 continue;
             }
         }

@@ -95,6 +95,8 @@ pub struct Tile {
     pub layers: Vec<Layer>,
     /// Features or layers dropped as recoverable errors (counted, logged by the caller).
     pub dropped: usize,
+    /// Names of the layers with features that were not decoded (not wanted by the caller).
+    pub skipped: Vec<String>,
 }
 
 /// A feature together with its layer, the view styles evaluate against.

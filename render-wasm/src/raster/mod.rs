@@ -33,9 +33,9 @@ use gpu::{Canvas, SolidBlender};
 pub use png::encode_png;
 
 /// Draws the scene and encodes it as PNG.
-pub fn scene_to_png(scene: &Scene<'_>) -> Result<Vec<u8>, RenderError> {
+pub fn scene_to_png(scene: &Scene<'_>, profile: png::PngProfile) -> Result<Vec<u8>, RenderError> {
     let canvas = draw(scene);
-    encode_png(canvas.width as u32, canvas.height as u32, &canvas.data)
+    png::encode_png_with(canvas.width as u32, canvas.height as u32, &canvas.data, profile)
 }
 
 /// Draws the scene into a premultiplied RGBA8 canvas of `scene.pixels` square.

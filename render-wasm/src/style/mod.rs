@@ -21,8 +21,10 @@ mod color;
 mod compile;
 mod expr;
 mod parse;
+mod report;
 
 pub use color::Color;
+pub use report::{LayerReport, LayerStatus};
 
 use std::sync::{Arc, OnceLock};
 
@@ -53,6 +55,8 @@ pub struct Style {
     layers: Arc<[StyleLayer]>,
     sprites: Arc<[SpriteRef]>,
     glyphs: Option<Arc<str>>,
+    layer_reports: Arc<[LayerReport]>,
+    fonts: Arc<[String]>,
 }
 
 /// One sprite a style names: `id` is `default` for a plain `"sprite": URL`; images of other
@@ -125,6 +129,29 @@ impl Style {
     /// The style's `glyphs` URL template, if any.
     pub fn glyphs(&self) -> Option<&str> {
         self.glyphs.as_deref()
+    }
+
+    /// Every layer of the style (drawn or not) and how it is drawn.
+    pub fn layer_reports(&self) -> &[LayerReport] {
+        &self.layer_reports
+    }
+
+    /// Every font name the style's `text-font` values can use.
+    pub fn fonts(&self) -> &[String] {
+        &self.fonts
+    }
+
+    /// Every `source-layer` a drawn layer reads, in first-use order.
+    pub fn source_layers(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for l in self.layers.iter() {
+            if let Some(s) = l.source_layer() {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out
     }
 }
 

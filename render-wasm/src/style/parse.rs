@@ -205,6 +205,7 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
     };
 
     let mut ids: HashMap<&str, usize> = HashMap::with_capacity(raw_layers.len());
+    let mut for_report: Vec<(String, Map<String, Json>)> = Vec::with_capacity(raw_layers.len());
     let mut layers = Vec::with_capacity(raw_layers.len());
     for (i, raw) in raw_layers.iter().enumerate() {
         let path = format!("layers[{i}]");
@@ -262,6 +263,7 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
                 ))
             }
         };
+        for_report.push((id.to_string(), layer.clone()));
         let mut lp = LayerParser {
             compiler: Compiler::new(&mut warnings),
             path: &path,
@@ -279,6 +281,10 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
     for b in &digest[..8] {
         let _ = write!(hash, "{b:02x}");
     }
+    let raw: Vec<(String, &Map<String, Json>)> =
+        for_report.iter().map(|(id, l)| (id.clone(), l)).collect();
+    let layer_reports = super::report::layer_reports(&raw, &warnings);
+    let fonts = super::report::fonts(&raw);
     Ok(Style {
         name: name.map(Arc::from),
         hash: hash.into(),
@@ -286,6 +292,8 @@ pub(crate) fn parse_style(text: &str) -> Result<Style, StyleError> {
         layers: layers.into(),
         sprites: sprites.into(),
         glyphs,
+        layer_reports: layer_reports.into(),
+        fonts: fonts.into(),
     })
 }
 
