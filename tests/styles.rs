@@ -57,7 +57,11 @@ fn differ_by(a: &[u8], b: &[u8], threshold: u8) -> f64 {
     let d = a
         .chunks_exact(3)
         .zip(b.chunks_exact(3))
-        .filter(|(p, q)| p.iter().zip(q.iter()).any(|(x, y)| x.abs_diff(*y) > threshold))
+        .filter(|(p, q)| {
+            p.iter()
+                .zip(q.iter())
+                .any(|(x, y)| x.abs_diff(*y) > threshold)
+        })
         .count();
     d as f64 / n as f64
 }
@@ -66,7 +70,13 @@ fn differ_by(a: &[u8], b: &[u8], threshold: u8) -> f64 {
 fn style_dir(dir: &Path, with_sprite: bool) -> PathBuf {
     let src = parity().join("styles/osm-bright");
     std::fs::create_dir_all(dir).unwrap();
-    for f in ["style.json", "sprite.json", "sprite.png", "sprite@2x.json", "sprite@2x.png"] {
+    for f in [
+        "style.json",
+        "sprite.json",
+        "sprite.png",
+        "sprite@2x.json",
+        "sprite@2x.png",
+    ] {
         if with_sprite || f == "style.json" {
             std::fs::copy(src.join(f), dir.join(f)).unwrap();
         }
@@ -85,8 +95,17 @@ fn render_finds_the_sprite_beside_the_style_and_draws_its_patterns() {
     for engine in ["wasm", "native"] {
         let o = run(
             &[
-                "render", "--input", tile.to_str().unwrap(), "--tile", Z_X_Y, "--engine", engine,
-                "--style", with.to_str().unwrap(), "-o", out_with.to_str().unwrap(),
+                "render",
+                "--input",
+                tile.to_str().unwrap(),
+                "--tile",
+                Z_X_Y,
+                "--engine",
+                engine,
+                "--style",
+                with.to_str().unwrap(),
+                "-o",
+                out_with.to_str().unwrap(),
             ],
             &[],
         );
@@ -98,18 +117,36 @@ fn render_finds_the_sprite_beside_the_style_and_draws_its_patterns() {
             parity().join("cases/osm-bright--omt-liechtenstein-14--512/maplibre.png"),
         )
         .unwrap();
-        assert!(differ(&ours, &maplibre) < 0.01, "{engine}: as MapLibre draws it");
+        assert!(
+            differ(&ours, &maplibre) < 0.01,
+            "{engine}: as MapLibre draws it"
+        );
         let o = run(
             &[
-                "render", "--input", tile.to_str().unwrap(), "--tile", Z_X_Y, "--engine", engine,
-                "--style", without.to_str().unwrap(), "-o", out_without.to_str().unwrap(),
+                "render",
+                "--input",
+                tile.to_str().unwrap(),
+                "--tile",
+                Z_X_Y,
+                "--engine",
+                engine,
+                "--style",
+                without.to_str().unwrap(),
+                "-o",
+                out_without.to_str().unwrap(),
             ],
             &[],
         );
         assert!(o.status.success(), "{engine}: {}", stderr(&o));
         let err = stderr(&o);
-        assert!(err.contains("sprite \"default\" (1x)") && err.contains("not found"), "{err}");
-        assert!(err.contains("image \"wave\""), "the missing image is named: {err}");
+        assert!(
+            err.contains("sprite \"default\" (1x)") && err.contains("not found"),
+            "{err}"
+        );
+        assert!(
+            err.contains("image \"wave\""),
+            "the missing image is named: {err}"
+        );
         let lines: Vec<&str> = err.lines().collect();
         let mut unique = lines.clone();
         unique.dedup();
@@ -118,10 +155,19 @@ fn render_finds_the_sprite_beside_the_style_and_draws_its_patterns() {
         let without_png = std::fs::read(&out_without).unwrap();
         // The `wave` pattern is faint (a few percent of alpha) but covers the Rhine.
         let changed = differ_by(&without_png, &ours, 1);
-        assert!(changed > 0.003, "the pattern was drawn with the sprite ({changed})");
+        assert!(
+            changed > 0.003,
+            "the pattern was drawn with the sprite ({changed})"
+        );
         let px = decode(&without_png);
-        let black = px.chunks_exact(3).filter(|p| p.iter().all(|c| *c < 16)).count();
-        assert!(black < px.len() / 3 / 100, "no black fill for missing patterns ({black} px)");
+        let black = px
+            .chunks_exact(3)
+            .filter(|p| p.iter().all(|c| *c < 16))
+            .count();
+        assert!(
+            black < px.len() / 3 / 100,
+            "no black fill for missing patterns ({black} px)"
+        );
     }
 }
 
@@ -132,8 +178,15 @@ fn a_style_for_another_schema_is_named_as_such() {
     let out = scratch.0.join("o.png");
     let o = run(
         &[
-            "render", "--input", tile.to_str().unwrap(), "--tile", "10/301/384", "--style", "omt",
-            "-o", out.to_str().unwrap(),
+            "render",
+            "--input",
+            tile.to_str().unwrap(),
+            "--tile",
+            "10/301/384",
+            "--style",
+            "omt",
+            "-o",
+            out.to_str().unwrap(),
         ],
         &[],
     );
@@ -145,12 +198,21 @@ fn a_style_for_another_schema_is_named_as_such() {
     );
     let o = run(
         &[
-            "render", "--input", tile.to_str().unwrap(), "--tile", "10/301/384", "-o",
+            "render",
+            "--input",
+            tile.to_str().unwrap(),
+            "--tile",
+            "10/301/384",
+            "-o",
             out.to_str().unwrap(),
         ],
         &[],
     );
-    assert!(!stderr(&o).contains("warning"), "the right style is quiet: {}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("warning"),
+        "the right style is quiet: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -160,22 +222,45 @@ fn style_check_reports_layers_sprites_and_missing_source_layers() {
     let bright = parity().join("styles/osm-bright/style.json");
     // The right schema: exit 0, every layer listed, the sprite loaded.
     let o = run(
-        &["style", "check", bright.to_str().unwrap(), "--source", monaco.to_str().unwrap()],
+        &[
+            "style",
+            "check",
+            bright.to_str().unwrap(),
+            "--source",
+            monaco.to_str().unwrap(),
+        ],
         &[],
     );
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(out.contains("sprites: 1 named, 2 sheet(s) loaded"), "{out}");
-    assert!(out.contains(" drawn ") && out.contains("water-pattern"), "{out}");
+    assert!(
+        out.contains(" drawn ") && out.contains("water-pattern"),
+        "{out}"
+    );
     // The wrong schema: exit 1, the missing layers named.
     let o = run(
-        &["style", "check", bright.to_str().unwrap(), "--source", firenze.to_str().unwrap()],
+        &[
+            "style",
+            "check",
+            bright.to_str().unwrap(),
+            "--source",
+            firenze.to_str().unwrap(),
+        ],
         &[],
     );
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(!o.status.success());
-    assert!(out.contains("has no layer") && out.contains("\"transportation\""), "{out}");
-    assert_eq!(stderr(&o).lines().count(), 1, "one error line: {}", stderr(&o));
+    assert!(
+        out.contains("has no layer") && out.contains("\"transportation\""),
+        "{out}"
+    );
+    assert_eq!(
+        stderr(&o).lines().count(),
+        1,
+        "one error line: {}",
+        stderr(&o)
+    );
     // A sprite that cannot be loaded is an error.
     let basic = repo().join("render-wasm/tests/styles/omt-basic.json");
     let o = run(&["style", "check", basic.to_str().unwrap()], &[]);
@@ -193,10 +278,15 @@ fn style_check_reports_layers_sprites_and_missing_source_layers() {
     assert!(o.status.success(), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let layers = doc["layers"].as_array().unwrap();
-    assert!(layers.iter().any(|l| l["type"] == "symbol" && l["status"] == "ignored"));
+    assert!(layers
+        .iter()
+        .any(|l| l["type"] == "symbol" && l["status"] == "ignored"));
     assert!(layers.iter().any(|l| l["status"] == "drawn"));
     // --strict fails on warnings (this style has symbol layers).
-    let o = run(&["style", "check", styles.to_str().unwrap(), "--strict"], &[]);
+    let o = run(
+        &["style", "check", styles.to_str().unwrap(), "--strict"],
+        &[],
+    );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--strict"), "{}", stderr(&o));
 }
@@ -219,16 +309,18 @@ fn style_server() -> StyleServer {
     let dir = parity().join("styles/osm-bright");
     let app = axum::Router::new().route(
         "/styles/{file}",
-        axum::routing::get(move |axum::extract::Path(file): axum::extract::Path<String>| {
-            let (h, dir) = (Arc::clone(&h), dir.clone());
-            async move {
-                *h.lock().unwrap().entry(file.clone()).or_default() += 1;
-                match std::fs::read(dir.join(&file)) {
-                    Ok(b) if !file.contains("..") => (axum::http::StatusCode::OK, b),
-                    _ => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+        axum::routing::get(
+            move |axum::extract::Path(file): axum::extract::Path<String>| {
+                let (h, dir) = (Arc::clone(&h), dir.clone());
+                async move {
+                    *h.lock().unwrap().entry(file.clone()).or_default() += 1;
+                    match std::fs::read(dir.join(&file)) {
+                        Ok(b) if !file.contains("..") => (axum::http::StatusCode::OK, b),
+                        _ => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+                    }
                 }
-            }
-        }),
+            },
+        ),
     );
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -264,7 +356,8 @@ fn tile_dir(scratch: &Scratch) -> String {
 }
 
 fn maplibre_reference() -> Vec<u8> {
-    std::fs::read(parity().join("cases/osm-bright--omt-liechtenstein-14--512/maplibre.png")).unwrap()
+    std::fs::read(parity().join("cases/osm-bright--omt-liechtenstein-14--512/maplibre.png"))
+        .unwrap()
 }
 
 #[test]
@@ -273,7 +366,10 @@ fn serve_takes_a_style_from_an_http_url_and_fetches_its_sprite_once() {
     let scratch = Scratch::new("http-style");
     let tiles = tile_dir(&scratch);
     let style = format!("{}/styles/style.json", up.base);
-    let s = Server::start(&["--source", &tiles, "--style", &style, "--cache", "none"], &[]);
+    let s = Server::start(
+        &["--source", &tiles, "--style", &style, "--cache", "none"],
+        &[],
+    );
     let mut last = Vec::new();
     for (x, y) in [(8625, 5755), (8625, 5756), (8626, 5755)] {
         let (status, body) = get(&s.url(&format!("/png/14/{x}/{y}.png")));
@@ -282,9 +378,18 @@ fn serve_takes_a_style_from_an_http_url_and_fetches_its_sprite_once() {
             last = body;
         }
     }
-    assert!(differ(&last, &maplibre_reference()) < 0.01, "patterns as MapLibre draws them");
+    assert!(
+        differ(&last, &maplibre_reference()) < 0.01,
+        "patterns as MapLibre draws them"
+    );
     let hits = up.hits.lock().unwrap().clone();
-    for f in ["style.json", "sprite.json", "sprite.png", "sprite@2x.json", "sprite@2x.png"] {
+    for f in [
+        "style.json",
+        "sprite.json",
+        "sprite.png",
+        "sprite@2x.json",
+        "sprite@2x.png",
+    ] {
         assert_eq!(hits.get(f), Some(&1), "{f} fetched once: {hits:?}");
     }
     assert!(!s.log_text().contains("WARN"), "{}", s.log_text());
@@ -303,7 +408,13 @@ fn serve_takes_a_style_from_s3_and_warns_about_a_foreign_schema() {
     rt.block_on(async {
         s3.create_bucket().bucket("styles").send().await.unwrap();
         let dir = parity().join("styles/osm-bright");
-        for f in ["style.json", "sprite.json", "sprite.png", "sprite@2x.json", "sprite@2x.png"] {
+        for f in [
+            "style.json",
+            "sprite.json",
+            "sprite.png",
+            "sprite@2x.json",
+            "sprite@2x.png",
+        ] {
             s3.put_object()
                 .bucket("styles")
                 .key(format!("bright/{f}"))
@@ -316,7 +427,14 @@ fn serve_takes_a_style_from_s3_and_warns_about_a_foreign_schema() {
     let scratch = Scratch::new("s3-style");
     let tiles = tile_dir(&scratch);
     let s = Server::start(
-        &["--source", &tiles, "--style", "s3://styles/bright/style.json", "--cache", "none"],
+        &[
+            "--source",
+            &tiles,
+            "--style",
+            "s3://styles/bright/style.json",
+            "--cache",
+            "none",
+        ],
         &envs,
     );
     let (status, body) = get(&s.url("/png/14/8625/5755.png"));
@@ -325,7 +443,12 @@ fn serve_takes_a_style_from_s3_and_warns_about_a_foreign_schema() {
     drop(s);
     // The same style over the Florence archive (Protomaps schema): named at start.
     let s = Server::start(
-        &["--style", "s3://styles/bright/style.json", "--cache", "none"],
+        &[
+            "--style",
+            "s3://styles/bright/style.json",
+            "--cache",
+            "none",
+        ],
         &envs,
     );
     let log = s.log_text();

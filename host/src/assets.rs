@@ -184,7 +184,12 @@ impl AssetLoader {
 
     /// The bytes at `loc` (cached, errors included, for the life of the process).
     pub async fn get(&self, loc: &Location) -> Result<Bytes, AssetError> {
-        if let Some(r) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(loc) {
+        if let Some(r) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(loc)
+        {
             return r.clone();
         }
         let r = self.fetch(loc).await;
@@ -207,7 +212,10 @@ impl AssetLoader {
                     return Err(AssetError::Failed(name, "not a regular file".into()));
                 }
                 if meta.len() > MAX_ASSET_BYTES as u64 {
-                    return Err(AssetError::Failed(name, format!("larger than {MAX_ASSET_BYTES} bytes")));
+                    return Err(AssetError::Failed(
+                        name,
+                        format!("larger than {MAX_ASSET_BYTES} bytes"),
+                    ));
                 }
                 tokio::fs::read(p)
                     .await
@@ -215,42 +223,64 @@ impl AssetLoader {
                     .map_err(|e| AssetError::Failed(name, e.to_string()))
             }
             Location::Url(u) => {
-                let res = self
-                    .http
-                    .get(u)
-                    .send()
-                    .await
-                    .map_err(|e| AssetError::Failed(name.clone(), e.without_url().to_string()))?;
+                let res =
+                    self.http.get(u).send().await.map_err(|e| {
+                        AssetError::Failed(name.clone(), e.without_url().to_string())
+                    })?;
                 let status = res.status();
                 if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
                     return Err(AssetError::NotFound(name));
                 }
                 if !status.is_success() {
-                    return Err(AssetError::Failed(name, format!("HTTP {}", status.as_u16())));
+                    return Err(AssetError::Failed(
+                        name,
+                        format!("HTTP {}", status.as_u16()),
+                    ));
                 }
-                if res.content_length().is_some_and(|n| n > MAX_ASSET_BYTES as u64) {
-                    return Err(AssetError::Failed(name, format!("larger than {MAX_ASSET_BYTES} bytes")));
+                if res
+                    .content_length()
+                    .is_some_and(|n| n > MAX_ASSET_BYTES as u64)
+                {
+                    return Err(AssetError::Failed(
+                        name,
+                        format!("larger than {MAX_ASSET_BYTES} bytes"),
+                    ));
                 }
                 let body = res
                     .bytes()
                     .await
                     .map_err(|e| AssetError::Failed(name.clone(), e.without_url().to_string()))?;
                 if body.len() > MAX_ASSET_BYTES {
-                    return Err(AssetError::Failed(name, format!("larger than {MAX_ASSET_BYTES} bytes")));
+                    return Err(AssetError::Failed(
+                        name,
+                        format!("larger than {MAX_ASSET_BYTES} bytes"),
+                    ));
                 }
                 Ok(body)
             }
             Location::S3 { bucket, key } => {
                 let s3 = crate::aws::s3_client().await;
-                let out = s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| {
-                    if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                        AssetError::NotFound(name.clone())
-                    } else {
-                        AssetError::Failed(name.clone(), crate::aws::error_text(&e))
-                    }
-                })?;
-                if out.content_length().is_some_and(|n| n > MAX_ASSET_BYTES as i64) {
-                    return Err(AssetError::Failed(name, format!("larger than {MAX_ASSET_BYTES} bytes")));
+                let out = s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                            AssetError::NotFound(name.clone())
+                        } else {
+                            AssetError::Failed(name.clone(), crate::aws::error_text(&e))
+                        }
+                    })?;
+                if out
+                    .content_length()
+                    .is_some_and(|n| n > MAX_ASSET_BYTES as i64)
+                {
+                    return Err(AssetError::Failed(
+                        name,
+                        format!("larger than {MAX_ASSET_BYTES} bytes"),
+                    ));
                 }
                 out.body
                     .collect()

@@ -165,9 +165,7 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
     let renderer = build_renderer(&args.engine)?;
     // What the style says about itself, and its sprites (relative to the style file).
     let mut warnings: Vec<String> = Vec::new();
-    let info = renderer
-        .style_info(&style)
-        .map_err(|e| anyhow!("{e}"))?;
+    let info = renderer.style_info(&style).map_err(|e| anyhow!("{e}"))?;
     warnings.extend(info.warnings.iter().cloned());
     let assets = if info.sprites.is_empty() {
         engine::Assets::default()

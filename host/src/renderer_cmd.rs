@@ -17,6 +17,21 @@ pub enum RendererCommand {
     List(RegistryArgs),
     /// Make VERSION the active renderer; running hosts pick it up without a restart.
     Activate(ActivateArgs),
+    /// Compile a renderer component ahead of time for the portable CPU baseline (x86-64-v2),
+    /// so that a host starting on a fresh machine (a Lambda cold start) loads it in
+    /// milliseconds instead of compiling it. `build.sh lambda` ships one in its package.
+    Precompile(PrecompileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrecompileArgs {
+    /// The component (.wasm); default: the one built into this binary.
+    #[arg(long)]
+    pub renderer: Option<PathBuf>,
+    /// The directory to write the artifact into (its name is keyed by the component's sha256
+    /// and the engine settings, as hosts look it up).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -113,6 +128,27 @@ pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
                 let registry = open_registry(&args.registry)?;
                 registry.activate(&args.version).await?;
                 println!("active: {}", args.version);
+            }
+            RendererCommand::Precompile(args) => {
+                let bytes = match &args.renderer {
+                    Some(p) => {
+                        std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?
+                    }
+                    None => crate::engine::wasm::embedded_component()
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "no renderer built into this binary: pass --renderer FILE.wasm"
+                            )
+                        })?
+                        .to_vec(),
+                };
+                let (name, compiled) = crate::engine::wasm::precompile(&bytes)?;
+                std::fs::create_dir_all(&args.out)
+                    .with_context(|| format!("cannot create {}", args.out.display()))?;
+                let path = args.out.join(&name);
+                std::fs::write(&path, &compiled)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("{} ({} bytes)", path.display(), compiled.len());
             }
         }
         Ok(())

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
+use crate::assets::{AssetLoader, Location};
 use crate::cache::{CacheOptions, Tiered};
 use crate::cli::{PurgeArgs, ServeArgs};
-use crate::assets::{AssetLoader, Location};
 use crate::engine::StyleSpec;
 use crate::routes::{self, AppState};
 use crate::service::{Service, ServiceConfig, Styles};
@@ -81,10 +81,12 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
         registry_start = Some((registry, tag));
     }
     tracing::info!(version = renderer.version(), engine = ?args.engine.engine, "renderer ready");
-    let (default_style, default_at) = crate::load_style(args.style.as_deref().unwrap_or("")).await?;
+    let (default_style, default_at) =
+        crate::load_style(args.style.as_deref().unwrap_or("")).await?;
     let mut assets = HashMap::new();
     let mut reads: Vec<(String, Vec<String>)> = Vec::new();
-    let (a, layers) = prepare_style(&*renderer, "default", &default_style, default_at.as_ref()).await?;
+    let (a, layers) =
+        prepare_style(&*renderer, "default", &default_style, default_at.as_ref()).await?;
     assets.insert("default".to_string(), a);
     reads.push(("default".to_string(), layers));
     let mut named = HashMap::new();
@@ -138,17 +140,31 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
     let cache = Tiered::open(&cache_spec, &cache_opts).await?;
     let info = source.info().clone();
     // A style for another schema draws nothing: say so now, not with blank tiles later.
+    let styles_for_check = (styles.default.clone(), styles.named.clone());
     if let Some(have) = &info.vector_layers {
         for (style, layers) in &reads {
             let missing: Vec<&String> = layers.iter().filter(|l| !have.contains(l)).collect();
-            if !missing.is_empty() {
-                tracing::warn!(
-                    style = %style,
-                    source = %info.name,
-                    "the source has no layer {} (it has {}): those style layers draw nothing; is the style for this source's schema? (rasterzen style check STYLE --source SRC)",
-                    missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "),
-                    have.join(", ")
-                );
+            if missing.is_empty() {
+                continue;
+            }
+            let text = format!(
+                "the source has no layer {} (it has {}): those style layers draw nothing; is the style for this source's schema? (rasterzen style check STYLE --source SRC)",
+                missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "),
+                have.join(", ")
+            );
+            // The built-in styles cover several schemas on purpose: only a note for them.
+            let builtin = matches!(
+                if style == "default" {
+                    &styles_for_check.0
+                } else {
+                    styles_for_check.1.get(style).unwrap_or(&styles_for_check.0)
+                },
+                StyleSpec::Builtin(_)
+            );
+            if builtin && missing.len() * 2 <= layers.len() {
+                tracing::info!(style = %style, source = %info.name, "{text}");
+            } else {
+                tracing::warn!(style = %style, source = %info.name, "{text}");
             }
         }
     }

@@ -567,7 +567,12 @@ impl Service {
         let assets = self
             .styles
             .assets
-            .get(req.style.as_deref().filter(|n| !n.is_empty()).unwrap_or("default"))
+            .get(
+                req.style
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("default"),
+            )
             .cloned()
             .unwrap_or_default();
         let request = RenderRequest {

@@ -175,7 +175,10 @@ fn print_text(
         count("hidden")
     )?;
     if !info.detailed {
-        writeln!(out, "  (this renderer speaks interface 1.0.0 and reports no layer details)")?;
+        writeln!(
+            out,
+            "  (this renderer speaks interface 1.0.0 and reports no layer details)"
+        )?;
     }
     for l in &info.layers {
         writeln!(
@@ -213,6 +216,7 @@ fn print_text(
 
 /// Where a style named on the command line lives (for its relative URLs).
 pub fn location_of(style: &str) -> Option<Location> {
-    let is_url = style.starts_with("http://") || style.starts_with("https://") || style.starts_with("s3://");
+    let is_url =
+        style.starts_with("http://") || style.starts_with("https://") || style.starts_with("s3://");
     (is_url || std::path::Path::new(style).is_file()).then(|| Location::parse(style))
 }

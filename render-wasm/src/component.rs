@@ -2,7 +2,9 @@
 //! API. Thin on purpose: conversions only.
 
 use crate::style::LayerStatus;
-use crate::{Assets, Format, PngProfile, RenderError, RenderOptions, SpriteData, StyleSource, TileId};
+use crate::{
+    Assets, Format, PngProfile, RenderError, RenderOptions, SpriteData, StyleSource, TileId,
+};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -96,7 +98,10 @@ impl wit::Guest for Component {
             sprites: r
                 .sprites
                 .into_iter()
-                .map(|s| wit::SpriteRef { id: s.id, url: s.url })
+                .map(|s| wit::SpriteRef {
+                    id: s.id,
+                    url: s.url,
+                })
                 .collect(),
             glyphs: r.glyphs,
             fonts: r.fonts,

@@ -309,8 +309,13 @@ pub fn build<'a>(tile: &'a Tile, style: &'a Style, view: &View, sprites: &'a Spr
         .collect();
     have.sort_unstable();
     let matched: Vec<&str> = reads.iter().copied().filter(|r| have.contains(r)).collect();
-    let unread: Vec<&str> = have.iter().copied().filter(|h| !reads.contains(h)).collect();
-    if !reads.is_empty() && !have.is_empty() && matched.len() * 4 < reads.len() && unread.len() >= 2 {
+    let unread: Vec<&str> = have
+        .iter()
+        .copied()
+        .filter(|h| !reads.contains(h))
+        .collect();
+    if !reads.is_empty() && !have.is_empty() && matched.len() * 4 < reads.len() && unread.len() >= 2
+    {
         scene.warnings.push(format!(
             "the style reads {} source layer(s), of which this tile has {} ({}); the tile's layers {} are drawn by no style layer: a style for another schema?",
             reads.len(),

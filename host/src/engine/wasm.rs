@@ -116,25 +116,40 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The CPU features compiled code may use: x86-64-v2 (SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT; every
-/// x86-64 server CPU since 2009, AWS Lambda's included) where the host has them, nothing beyond
-/// (no AVX: the renderer's SIMD is 128-bit wasm SIMD, which SSE4.1 covers). On other
-/// architectures, the base ISA only. Everything compiled under the same baseline shares one
-/// `precompile_compatibility_hash`, so artifacts move between machines.
-fn portable_features(name: &str) -> Option<bool> {
+/// Compiles for x86-64-v2 (SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, CMPXCHG16B: every x86-64 server
+/// CPU since 2009, AWS Lambda's included) instead of everything this CPU has: the renderer's
+/// SIMD is 128-bit wasm SIMD, which SSE4.1 covers, and an artifact compiled for the baseline
+/// loads on any machine that has it (wasmtime checks the flags against the host on load). On a
+/// host without the baseline, or another architecture, the host's own features are used.
+fn portable_isa(config: &mut Config) {
     #[cfg(target_arch = "x86_64")]
     {
         let v2 = std::is_x86_feature_detected!("sse3")
             && std::is_x86_feature_detected!("ssse3")
             && std::is_x86_feature_detected!("sse4.1")
             && std::is_x86_feature_detected!("sse4.2")
-            && std::is_x86_feature_detected!("popcnt");
-        Some(v2 && matches!(name, "sse3" | "ssse3" | "sse4.1" | "sse4.2" | "popcnt"))
+            && std::is_x86_feature_detected!("popcnt")
+            && std::is_x86_feature_detected!("cmpxchg16b");
+        if v2 && config.target("x86_64-unknown-linux-gnu").is_ok() {
+            for flag in [
+                "has_sse3",
+                "has_ssse3",
+                "has_sse41",
+                "has_sse42",
+                "has_popcnt",
+                "has_cmpxchg16b",
+            ] {
+                // SAFETY: each flag was detected on this host just above.
+                #[allow(unsafe_code)]
+                unsafe {
+                    config.cranelift_flag_enable(flag);
+                }
+            }
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = name;
-        Some(false)
+        let _ = config;
     }
 }
 
@@ -145,7 +160,10 @@ pub fn shipped_artifact_dirs() -> Vec<PathBuf> {
     if let Some(d) = std::env::var_os("RASTERZEN_SHIPPED_COMPILED") {
         dirs.push(PathBuf::from(d));
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         dirs.push(dir.join("compiled"));
     }
     dirs
@@ -185,11 +203,7 @@ pub fn shared_engine() -> &'static Engine {
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         // A fixed instruction-set baseline instead of everything this CPU has, so a component
         // precompiled on one machine (the build machine, a Lambda package) loads on another.
-        // SAFETY: `portable_features` reports a feature only if this host has it.
-        #[allow(unsafe_code)]
-        unsafe {
-            config.detect_host_feature(portable_features);
-        }
+        portable_isa(&mut config);
         let engine = Engine::new(&config).expect("wasmtime configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()
@@ -466,7 +480,9 @@ fn load_component(
         let loaded = unsafe { Component::deserialize_file(engine, &path) };
         match loaded {
             Ok(component) => return Ok((component, LoadPath::Deserialized)),
-            Err(e) => tracing::warn!(artifact = %path.display(), error = %one_line(&format!("{e:#}")), "precompiled renderer does not load here; compiling instead"),
+            Err(e) => {
+                tracing::warn!(artifact = %path.display(), error = %one_line(&format!("{e:#}")), "precompiled renderer does not load here; compiling instead")
+            }
         }
     }
     let compiled = engine.precompile_component(bytes).map_err(|e| {
@@ -508,76 +524,80 @@ impl Renderer for WasmRenderer {
             style: style_source(&r.style),
             data_tile: r.data_tile.map(tile_id),
         };
-        let (bytes, warnings) = self.call(|instance, store| match instance {
-            Instance::Current(i) => {
-                let request = wit::RenderRequest {
-                    data: data.to_vec(),
-                    tile: tile_id(r.tile),
-                    options: options.clone(),
-                    png: match r.png {
-                        PngProfile::Default => wit::PngProfile::Default,
-                        PngProfile::Fast => wit::PngProfile::Fast,
-                        PngProfile::Small => wit::PngProfile::Small,
-                        PngProfile::Png8 => wit::PngProfile::Png8,
-                    },
-                    sprites: r
-                        .assets
-                        .sprites
-                        .iter()
-                        .map(|s| wit::SpriteSheet {
-                            id: s.id.clone(),
-                            pixel_ratio: s.pixel_ratio,
-                            json: s.json.to_vec(),
-                            png: s.png.to_vec(),
-                        })
-                        .collect(),
-                    fonts: Vec::new(),
-                    neighbours: Vec::new(),
-                };
-                Ok(i
-                    .rasterzen_renderer_render()
-                    .call_render_with(store, &request)?
-                    .map(|o| (o.bytes, o.warnings))
-                    .map_err(render_error))
-            }
-            Instance::V1_0(i) => {
-                let old = wit10::RenderOptions {
-                    format: match r.format {
-                        rasterzen_render::Format::Png => wit10::Format::Png,
-                        rasterzen_render::Format::Svg => wit10::Format::Svg,
-                        rasterzen_render::Format::Geojson => wit10::Format::Geojson,
-                    },
-                    size: r.size,
-                    scale: r.scale,
-                    style: match &r.style {
-                        StyleSpec::Builtin(n) => wit10::StyleSource::Builtin(n.clone()),
-                        StyleSpec::Json(j) => wit10::StyleSource::Json(j.clone()),
-                    },
-                    data_tile: r.data_tile.map(|t| wit10::TileId {
-                        z: t.z,
-                        x: t.x,
-                        y: t.y,
-                    }),
-                };
-                let mut warnings = Vec::new();
-                if !r.assets.sprites.is_empty() {
-                    warnings.push(format!(
-                        "renderer {} speaks interface 1.0.0: the style's sprite is not used",
-                        self.version
-                    ));
+        let (bytes, warnings) = self
+            .call(|instance, store| match instance {
+                Instance::Current(i) => {
+                    let request = wit::RenderRequest {
+                        data: data.to_vec(),
+                        tile: tile_id(r.tile),
+                        options: options.clone(),
+                        png: match r.png {
+                            PngProfile::Default => wit::PngProfile::Default,
+                            PngProfile::Fast => wit::PngProfile::Fast,
+                            PngProfile::Small => wit::PngProfile::Small,
+                            PngProfile::Png8 => wit::PngProfile::Png8,
+                        },
+                        sprites: r
+                            .assets
+                            .sprites
+                            .iter()
+                            .map(|s| wit::SpriteSheet {
+                                id: s.id.clone(),
+                                pixel_ratio: s.pixel_ratio,
+                                json: s.json.to_vec(),
+                                png: s.png.to_vec(),
+                            })
+                            .collect(),
+                        fonts: Vec::new(),
+                        neighbours: Vec::new(),
+                    };
+                    Ok(i.rasterzen_renderer_render()
+                        .call_render_with(store, &request)?
+                        .map(|o| (o.bytes, o.warnings))
+                        .map_err(render_error))
                 }
-                Ok(i
-                    .rasterzen_renderer_render()
-                    .call_render(store, data, wit10::TileId {
-                        z: r.tile.z,
-                        x: r.tile.x,
-                        y: r.tile.y,
-                    }, &old)?
-                    .map(|b| (b, warnings))
-                    .map_err(render_error_1_0))
-            }
-        })?
-        .map_err(EngineError::Rejected)?;
+                Instance::V1_0(i) => {
+                    let old = wit10::RenderOptions {
+                        format: match r.format {
+                            rasterzen_render::Format::Png => wit10::Format::Png,
+                            rasterzen_render::Format::Svg => wit10::Format::Svg,
+                            rasterzen_render::Format::Geojson => wit10::Format::Geojson,
+                        },
+                        size: r.size,
+                        scale: r.scale,
+                        style: match &r.style {
+                            StyleSpec::Builtin(n) => wit10::StyleSource::Builtin(n.clone()),
+                            StyleSpec::Json(j) => wit10::StyleSource::Json(j.clone()),
+                        },
+                        data_tile: r.data_tile.map(|t| wit10::TileId {
+                            z: t.z,
+                            x: t.x,
+                            y: t.y,
+                        }),
+                    };
+                    let mut warnings = Vec::new();
+                    if !r.assets.sprites.is_empty() {
+                        warnings.push(format!(
+                            "renderer {} speaks interface 1.0.0: the style's sprite is not used",
+                            self.version
+                        ));
+                    }
+                    Ok(i.rasterzen_renderer_render()
+                        .call_render(
+                            store,
+                            data,
+                            wit10::TileId {
+                                z: r.tile.z,
+                                x: r.tile.x,
+                                y: r.tile.y,
+                            },
+                            &old,
+                        )?
+                        .map(|b| (b, warnings))
+                        .map_err(render_error_1_0))
+                }
+            })?
+            .map_err(EngineError::Rejected)?;
         Ok(Rendered { bytes, warnings })
     }
 

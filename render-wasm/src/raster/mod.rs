@@ -35,7 +35,12 @@ pub use png::encode_png;
 /// Draws the scene and encodes it as PNG.
 pub fn scene_to_png(scene: &Scene<'_>, profile: png::PngProfile) -> Result<Vec<u8>, RenderError> {
     let canvas = draw(scene);
-    png::encode_png_with(canvas.width as u32, canvas.height as u32, &canvas.data, profile)
+    png::encode_png_with(
+        canvas.width as u32,
+        canvas.height as u32,
+        &canvas.data,
+        profile,
+    )
 }
 
 /// Draws the scene into a premultiplied RGBA8 canvas of `scene.pixels` square.

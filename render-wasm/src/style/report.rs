@@ -45,7 +45,10 @@ pub struct LayerReport {
 const DRAWN_TYPES: &[&str] = &["background", "fill", "line", "circle", "fill-extrusion"];
 
 /// Builds the per-layer report from the raw (ref-resolved) layers and the style's warnings.
-pub(crate) fn layer_reports(raw: &[(String, &serde_json::Map<String, Json>)], warnings: &[String]) -> Vec<LayerReport> {
+pub(crate) fn layer_reports(
+    raw: &[(String, &serde_json::Map<String, Json>)],
+    warnings: &[String],
+) -> Vec<LayerReport> {
     raw.iter()
         .enumerate()
         .map(|(i, (id, layer))| {
@@ -112,7 +115,10 @@ pub(crate) fn fonts(raw: &[(String, &serde_json::Map<String, Json>)]) -> Vec<Str
                 Some(Json::String(op)) if is_operator(op) => {
                     if op == "literal" {
                         if let Some(Json::Array(stack)) = a.get(1) {
-                            stack.iter().filter_map(Json::as_str).for_each(|s| add(out, s));
+                            stack
+                                .iter()
+                                .filter_map(Json::as_str)
+                                .for_each(|s| add(out, s));
                         }
                     } else {
                         a[1..]
@@ -139,7 +145,18 @@ pub(crate) fn fonts(raw: &[(String, &serde_json::Map<String, Json>)]) -> Vec<Str
     fn is_operator(s: &str) -> bool {
         matches!(
             s,
-            "literal" | "step" | "interpolate" | "match" | "case" | "coalesce" | "get" | "zoom" | "let" | "var" | "concat" | "array"
+            "literal"
+                | "step"
+                | "interpolate"
+                | "match"
+                | "case"
+                | "coalesce"
+                | "get"
+                | "zoom"
+                | "let"
+                | "var"
+                | "concat"
+                | "array"
         )
     }
     let mut out = Vec::new();

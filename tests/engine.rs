@@ -1,0 +1,166 @@
+//! The wasm engine end to end: components of the previous interface (1.0.0) still load and
+//! render; pooled instances keep their limits (a render that hits one is stopped, the next
+//! renders normally); a precompiled artifact shipped beside the binary (the Lambda package)
+//! is loaded instead of compiling.
+
+use std::process::{Command, Output};
+
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{repo, Scratch, Server, BIN};
+
+fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run rasterzen")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn old_renderer() -> String {
+    repo()
+        .join("tests/fixtures/renderers/rasterzen-renderer-0.1.0-interface-1.0.0.wasm")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_component_of_interface_1_0_still_renders() {
+    let scratch = Scratch::new("compat");
+    let cache = scratch.0.join("compiled").display().to_string();
+    let out = scratch.0.join("o.png");
+    let tile = repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt");
+    let o = run(
+        &[
+            "render",
+            "--input",
+            tile.to_str().unwrap(),
+            "--tile",
+            "10/301/384",
+            "--renderer",
+            &old_renderer(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[("RASTERZEN_COMPILED_CACHE", &cache)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = std::fs::read(&out).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    // A style with a sprite: the old renderer can neither report nor take it, and that is said.
+    let style = repo().join("tests/parity/styles/osm-bright/style.json");
+    let o = run(
+        &[
+            "render",
+            "--input",
+            tile.to_str().unwrap(),
+            "--tile",
+            "10/301/384",
+            "--renderer",
+            &old_renderer(),
+            "--style",
+            style.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[("RASTERZEN_COMPILED_CACHE", &cache)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("speaks interface 1.0.0: it reports no style details"),
+        "{}",
+        stderr(&o)
+    );
+    // `style check` says what it can.
+    let o = run(
+        &[
+            "style",
+            "check",
+            style.to_str().unwrap(),
+            "--renderer",
+            &old_renderer(),
+        ],
+        &[("RASTERZEN_COMPILED_CACHE", &cache)],
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains("interface 1.0.0"), "{text}");
+    // And it serves.
+    let s = Server::start(
+        &["--renderer", &old_renderer(), "--cache", "none"],
+        &[("RASTERZEN_COMPILED_CACHE", &cache)],
+    );
+    let (status, body) = get(&s.url("/png/14/8704/5971.png"));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+fn get(url: &str) -> (u16, Vec<u8>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::get(url).await.unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    })
+}
+
+#[test]
+fn pooled_instances_keep_their_limits() {
+    // 16 MiB: enough for the world tile, not for the densest Florence tile at @2x.
+    let s = Server::start(&["--memory-limit-mb", "16", "--cache", "none"], &[]);
+    let small = "/png/0/0/0.png";
+    let first = get(&s.url(small));
+    assert_eq!(first.0, 200);
+    for _ in 0..3 {
+        let again = get(&s.url(small));
+        assert_eq!(again, first, "a reused instance renders the same bytes");
+    }
+    let (status, body) = get(&s.url("/png/14/8704/5971@2x.png"));
+    let text = String::from_utf8_lossy(&body);
+    assert!(status >= 500, "{status}: {text}");
+    assert!(text.contains("memory limit of 16 MiB"), "{text}");
+    let after = get(&s.url(small));
+    assert_eq!(after, first, "the service renders on after a limit fired");
+}
+
+#[test]
+fn a_shipped_precompiled_renderer_is_loaded_not_compiled() {
+    let scratch = Scratch::new("shipped");
+    let shipped = scratch.0.join("shipped");
+    let o = run(
+        &["renderer", "precompile", "--out", shipped.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let empty_cache = scratch.0.join("empty-cache");
+    let envs = [
+        ("RASTERZEN_COMPILED_CACHE", empty_cache.to_str().unwrap()),
+        ("RASTERZEN_SHIPPED_COMPILED", shipped.to_str().unwrap()),
+        ("RASTERZEN_LOG_LEVEL", "info"),
+    ];
+    let s = Server::start(&["--cache", "none"], &envs);
+    let log = s.log_text();
+    assert!(
+        log.contains("renderer component loaded") && log.contains("load=Deserialized"),
+        "{log}"
+    );
+    assert!(
+        !empty_cache.exists() || std::fs::read_dir(&empty_cache).unwrap().next().is_none(),
+        "nothing was compiled into the (empty, as on a Lambda cold start) cache"
+    );
+    drop(s);
+    // Without it, the same start compiles.
+    let s = Server::start(
+        &["--cache", "none"],
+        &[
+            ("RASTERZEN_COMPILED_CACHE", empty_cache.to_str().unwrap()),
+            ("RASTERZEN_LOG_LEVEL", "info"),
+        ],
+    );
+    assert!(s.log_text().contains("load=Compiled"), "{}", s.log_text());
+}
