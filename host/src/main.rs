@@ -11,6 +11,7 @@ mod mvt;
 mod net;
 mod renderer_cmd;
 mod routes;
+mod seed;
 mod serve;
 mod service;
 mod source;
@@ -43,6 +44,8 @@ fn main() -> ExitCode {
             command: cli::CacheCommand::Purge(args),
         } => serve::cmd_purge(args),
         Command::Renderer { command } => renderer_cmd::cmd_renderer(command),
+        // Its own exit codes: 130/143 when interrupted, 1 when tiles failed.
+        Command::Seed(args) => return seed::cmd_seed(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,7 +118,7 @@ fn style_spec(style: Option<&str>) -> anyhow::Result<StyleSpec> {
 }
 
 /// Parses `Z/X/Y`.
-fn parse_tile(s: &str) -> anyhow::Result<rasterzen_render::TileId> {
+pub(crate) fn parse_tile(s: &str) -> anyhow::Result<rasterzen_render::TileId> {
     let parts: Vec<&str> = s.trim().split('/').collect();
     let [z, x, y] = parts.as_slice() else {
         bail!("tile {s:?} is not Z/X/Y")
