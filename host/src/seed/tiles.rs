@@ -275,7 +275,7 @@ impl Rect {
         }
         let [w, s, e, n] = tile_bounds(t);
         let [bw, bs, be, bn] = self.bbox;
-        if !(w < be && e > bw && s < bn && n > bs) || !info.intersects(t) {
+        if !(w < be && e > bw && s < bn && n > bs && info.intersects(t)) {
             return false;
         }
         self.shapes.as_ref().is_none_or(|sh| sh.intersects(t))

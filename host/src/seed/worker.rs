@@ -112,7 +112,7 @@ impl Stats {
     pub fn failures_json(&self) -> Vec<serde_json::Value> {
         let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut v: Vec<(&String, &(u64, Vec<String>))> = f.iter().collect();
-        v.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+        v.sort_by_key(|b| std::cmp::Reverse(b.1 .0));
         v.into_iter()
             .map(|(reason, (count, tiles))| {
                 serde_json::json!({ "reason": reason, "count": count, "tiles": tiles })
