@@ -87,7 +87,8 @@ pub struct SeedArgs {
     /// (comma-separated; default: `default`).
     #[arg(long, env = "RASTERZEN_STYLES", value_delimiter = ',')]
     pub styles: Vec<String>,
-    /// Tiles seeded at once; renders run on this many workers (default: the number of cores).
+    /// Tiles seeded at once (default: the number of cores); at most one render per core runs at a
+    /// time, so more than that only hides I/O latency (cache checks, fetches, S3 writes).
     #[arg(long, env = "RASTERZEN_CONCURRENCY")]
     pub concurrency: Option<usize>,
     /// The checkpoint file (default: ~/.cache/rasterzen/seed/RUN.json, RUN naming the source,
@@ -211,7 +212,10 @@ impl SeedArgs {
         s.source_minzoom = self.source_minzoom;
         s.source_maxzoom = self.source_maxzoom;
         s.memory_cache_mb = 0;
-        s.render_workers = Some(concurrency);
+        // Tiles in flight: `concurrency`; renders at once: no more than the cores (more would
+        // only share them, with a sandbox's memory each). Extra tiles in flight hide the
+        // latency of the cache checks, fetches and writes (S3).
+        s.render_workers = Some(concurrency.min(cores()));
         s.render_queue = concurrency * 4 + 16;
         s.engine = self.engine.clone();
         s.log = self.log.clone();
@@ -346,7 +350,12 @@ fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let variants =
             worker::variants(&service, &renderer, &styles, &formats, &args.scales).await?;
-        let id = run_id(&service, &renderer, &variants, &plan, args.queue.as_deref());
+        // Where the tiles go is part of the run: the same tiles into another cache are another run.
+        let target = match args.queue.as_deref() {
+            Some(q) => format!("queue {q}"),
+            None => format!("cache {}", serve.cache.as_deref().unwrap_or("")),
+        };
+        let id = run_id(&service, &renderer, &variants, &plan, &target);
         let about = format!(
             "{} ({}), renderer {}, {}, {}",
             info.name,
@@ -392,7 +401,7 @@ fn run_id(
     renderer: &Arc<dyn crate::engine::Renderer>,
     variants: &[Variant],
     plan: &Plan,
-    queue: Option<&str>,
+    target: &str,
 ) -> String {
     let mut h = Sha256::new();
     h.update(service.source.id().as_bytes());
@@ -414,7 +423,7 @@ fn run_id(
     }
     h.update(plan.describe.as_bytes());
     h.update([0]);
-    h.update(queue.unwrap_or("local").as_bytes());
+    h.update(target.as_bytes());
     h.finalize()
         .iter()
         .take(8)
@@ -488,7 +497,7 @@ impl Progress {
                 let bar = indicatif::ProgressBar::new(total).with_position(before);
                 bar.set_style(
                     indicatif::ProgressStyle::with_template(
-                        "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+                        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} ({percent}%) ETA {eta} {msg}",
                     )
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                     .progress_chars("=> "),
@@ -500,8 +509,9 @@ impl Progress {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         let s = &seeder.stats;
                         b.set_position(before + s.processed());
+                        let rate = s.processed() as f64 / started.elapsed().as_secs_f64().max(1e-3);
                         b.set_message(format!(
-                            "{what} {} · skipped {} · empty {} · failed {}",
+                            "{rate:.1} tiles/s · {what} {} · skipped {} · empty {} · failed {}",
                             s.get(&s.rendered),
                             s.get(&s.skipped),
                             s.get(&s.empty),
