@@ -560,10 +560,9 @@ mod tests {
         // Every z14 tile the source's bounds touch.
         let z14 = all.iter().filter(|(_, t)| t.z == 14).count();
         let mut expect = 0;
-        for x in 0..(1 << 14) {
-            for y in 0..(1 << 14) {
-                let t = TileId { z: 14, x, y };
-                if (8700..8720).contains(&x) && (5960..5985).contains(&y) && info.intersects(t) {
+        for x in 8650..8750 {
+            for y in 5920..6020 {
+                if info.intersects(TileId { z: 14, x, y }) {
                     expect += 1;
                 }
             }
