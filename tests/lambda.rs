@@ -1267,7 +1267,7 @@ async fn seed_over_sqs_with_partial_failures_and_a_dead_letter_queue() {
     let scratch = Scratch::new("seed-sqs");
     let summary_path = scratch.0.join("sent.json");
     let sender_log = scratch.0.join("sender.log");
-    let mut sender = Command::new(BIN)
+    let sender = Command::new(BIN)
         .args(["seed", "--queue", &format!("sqs://{queue}")])
         .args(["--bbox", "11.22,43.75,11.29,43.79", "--zooms", "12-14"])
         .args(["--batch-size", "4", "--wait", "--progress-interval-s", "1"])
@@ -1287,6 +1287,8 @@ async fn seed_over_sqs_with_partial_failures_and_a_dead_letter_queue() {
         .stderr(std::fs::File::create(&sender_log).unwrap())
         .spawn()
         .unwrap();
+    // Stopped at drop if the test fails before the sender ends by itself.
+    let mut sender = harness::Reaped(Some(sender));
 
     // The event source mapping: receive up to 10, invoke, delete what succeeded, make what
     // failed visible again at once (instead of after the visibility timeout).
@@ -1321,7 +1323,7 @@ async fn seed_over_sqs_with_partial_failures_and_a_dead_letter_queue() {
             .unwrap();
         let messages = out.messages().to_vec();
         if messages.is_empty() {
-            if let Ok(Some(_)) = sender.try_wait() {
+            if let Ok(Some(_)) = sender.child().try_wait() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1397,7 +1399,7 @@ async fn seed_over_sqs_with_partial_failures_and_a_dead_letter_queue() {
     f.assert_alive();
 
     // The sender followed the queue until it drained and counted the dead letters.
-    let out = sender.wait_with_output().unwrap();
+    let out = sender.take().wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let sender_text = std::fs::read_to_string(&sender_log).unwrap_or_default();
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{sender_text}");

@@ -123,7 +123,11 @@ fn wait_for(child: &mut Child, n: usize, mut count: impl FnMut() -> usize, what:
         if count() >= n {
             return;
         }
-        assert!(Instant::now() < deadline, "{what} never reached {n}");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} never reached {n}");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }

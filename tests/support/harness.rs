@@ -219,3 +219,25 @@ pub fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
         .build();
     aws_sdk_sqs::Client::from_conf(conf)
 }
+
+/// A child process killed (and reaped) at drop unless taken back with [`Reaped::take`].
+pub struct Reaped(pub Option<Child>);
+
+impl Reaped {
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the child was taken")
+    }
+
+    pub fn take(&mut self) -> Child {
+        self.0.take().expect("the child was taken")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
