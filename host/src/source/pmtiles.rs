@@ -25,6 +25,11 @@ pub struct PmtilesSource {
     id: String,
     /// Which tiles the archive holds, read from its directories on first use (`contains`).
     index: tokio::sync::OnceCell<Result<TileIndex, String>>,
+    /// In memory or a local file: reading every directory at once is cheap. Over HTTP or S3 it
+    /// is not (a planet's leaf directories are hundreds of MB, and a Lambda would read them on
+    /// every cold start), so there `contains` answers "cannot tell" and `get` looks the one
+    /// tile up in the (cached) directories, which reads no tile data for a missing tile.
+    local: bool,
 }
 
 /// The tiles an archive holds: sorted, merged ranges of PMTiles tile ids (Hilbert order, zoom by
@@ -137,6 +142,7 @@ impl PmtilesSource {
         name: &str,
         id: String,
     ) -> Result<PmtilesSource, SourceError> {
+        let local = matches!(backend, Backend::Memory(_) | Backend::File(_));
         let reader = AsyncPmTilesReader::try_from_cached_source(backend, DirCache::default())
             .await
             .map_err(|e| {
@@ -202,6 +208,7 @@ impl PmtilesSource {
             info,
             id,
             index: tokio::sync::OnceCell::new(),
+            local,
         })
     }
 }
@@ -238,6 +245,9 @@ impl TileSource for PmtilesSource {
 
     fn contains(&self, tile: TileId) -> BoxFuture<'_, Result<Option<bool>, SourceError>> {
         Box::pin(async move {
+            if !self.local {
+                return Ok(None);
+            }
             let coord = pmtiles::TileCoord::new(tile.z, tile.x, tile.y)
                 .map_err(|e| SourceError::Upstream(format!("tile {tile}: {e}")))?;
             let index = self
@@ -444,6 +454,16 @@ mod tests {
             .unwrap()
             .expect("a tile at the centre");
         assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip tiles");
+        // The directory index agrees with reading the tiles.
+        assert_eq!(s.contains(t).await.unwrap(), Some(true));
+        assert_eq!(
+            s.contains(TileId { z: 14, x: 0, y: 0 }).await.unwrap(),
+            Some(false)
+        );
+        assert_eq!(
+            s.contains(TileId { z: 0, x: 0, y: 0 }).await.unwrap(),
+            Some(true)
+        );
         assert!(s
             .get(TileId { z: 14, x: 0, y: 0 }, &FetchContext::default())
             .await
