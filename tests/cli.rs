@@ -418,7 +418,7 @@ fn bad_arguments_are_refused_clearly() {
         &out,
     );
     assert!(
-        stderr(&o).contains("neither a file nor a built-in style"),
+        stderr(&o).contains("neither a file, a URL nor a built-in style"),
         "{}",
         stderr(&o)
     );

@@ -20,13 +20,20 @@ use harness::{repo, Scratch, Server, BIN};
 /// A raw HTTP/1.1 GET on a fresh connection; returns (status, body).
 fn raw_get(base: &str, path: &str) -> (u16, String) {
     let addr = base.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
+    // Past the connection cap the server may accept and drop at once: that is "no answer"
+    // (status 0), not a test failure.
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
+    if write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
+    .is_err()
+    {
+        return (0, String::new());
+    }
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();

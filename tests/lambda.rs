@@ -4,7 +4,9 @@
 //! see `SOURCES.md` there) for API Gateway REST (v1), HTTP API (v2) and function URLs.
 //!
 //! S3 caching runs against `moto_server` (install with `pip install 'moto[server]'`); a fake
-//! upstream (a small axum server here) stands in for a failing URL-template source.
+//! upstream (a small axum server here) stands in for a failing URL-template source. Seeding over
+//! SQS uses moto's SQS too, with an event source mapping emulated here (receive, invoke with an
+//! SQS event in AWS's sample shape, delete what succeeded, retry what failed).
 //!
 //! `cargo test --release -p rasterzen --test lambda -- --nocapture --test-threads 1` also prints
 //! the cold-start and warm-request timings.
@@ -22,7 +24,9 @@ use tokio::sync::{mpsc, oneshot};
 
 #[path = "support/harness.rs"]
 mod harness;
-use harness::{list_keys, repo, s3_client, s3_env, Moto, Scratch, BIN};
+#[path = "support/pmtiles.rs"]
+mod pmtiles;
+use harness::{list_keys, repo, s3_client, s3_env, sqs_client, Moto, Scratch, BIN};
 
 // ---------------------------------------------------------------------------------------------
 // The Lambda Runtime API emulator
@@ -985,7 +989,7 @@ async fn failed_cold_starts_are_reported_to_the_runtime_api() {
     for (envs, cause) in [
         (
             vec![("RASTERZEN_STYLE", "/nonexistent/style.json")],
-            "neither a file nor a built-in style",
+            "neither a file, a URL nor a built-in style",
         ),
         (vec![("RASTERZEN_TILE_SIZE", "300")], "300"),
         (
@@ -1078,4 +1082,449 @@ async fn cold_start_compiles_once_then_deserializes() {
     for line in report {
         eprintln!("lambda: {line}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeding over SQS: the real binary sends the batches, the real binary as the function renders
+// them; an event source mapping (as Lambda runs one) is emulated here against moto's SQS
+// ---------------------------------------------------------------------------------------------
+
+/// A URL-template upstream serving the embedded Florence archive's tiles, with faults: `flaky`
+/// answers 500 to its first request only, `poison` always.
+async fn archive_upstream(
+    flaky: &'static str,
+    poison: &'static str,
+) -> (
+    String,
+    tokio::task::JoinHandle<()>,
+    Arc<Mutex<HashMap<String, u32>>>,
+) {
+    use axum::extract::Path as AxPath;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let archive = std::fs::read(repo().join("host/assets/firenze.pmtiles")).unwrap();
+    let tiles: Arc<HashMap<String, Vec<u8>>> = Arc::new(
+        pmtiles::read_all(&archive)
+            .into_iter()
+            .map(|e| (format!("{}/{}/{}", e.z, e.x, e.y), e.data))
+            .collect(),
+    );
+    let hits: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let h = Arc::clone(&hits);
+    let app = axum::Router::new().route(
+        "/tiles/{z}/{x}/{y}",
+        axum::routing::get(move |AxPath((z, x, y)): AxPath<(u8, u32, String)>| {
+            let tiles = Arc::clone(&tiles);
+            let hits = Arc::clone(&h);
+            async move {
+                let key = format!("{z}/{x}/{}", y.trim_end_matches(".mvt"));
+                let n = {
+                    let mut hits = hits.lock().unwrap();
+                    let n = hits.entry(key.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
+                if key == poison || (key == flaky && n == 1) {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response();
+                }
+                match tiles.get(&key) {
+                    Some(t) => (StatusCode::OK, t.clone()).into_response(),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, task, hits)
+}
+
+/// An SQS event for `messages`, in the shape of AWS's sample (`tests/events/sqs-event.json`).
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> Value {
+    use aws_sdk_sqs::types::MessageSystemAttributeName as A;
+    let mut event = sample("sqs-event.json");
+    let template = event["Records"][0].clone();
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let mut r = template.clone();
+            let attr = |a: A| {
+                m.attributes()
+                    .and_then(|x| x.get(&a))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            r["messageId"] = json!(m.message_id().unwrap());
+            r["receiptHandle"] = json!(m.receipt_handle().unwrap());
+            r["body"] = json!(m.body().unwrap());
+            r["md5OfBody"] = json!(m.md5_of_body().unwrap_or(""));
+            r["attributes"] = json!({
+                "ApproximateReceiveCount": attr(A::ApproximateReceiveCount),
+                "SentTimestamp": attr(A::SentTimestamp),
+                "SenderId": attr(A::SenderId),
+                "ApproximateFirstReceiveTimestamp": attr(A::ApproximateFirstReceiveTimestamp),
+            });
+            r["messageAttributes"] = json!({});
+            if let Some(o) = r.as_object_mut() {
+                o.remove("md5OfMessageAttributes");
+            }
+            r["eventSourceARN"] = json!(queue_arn);
+            r["awsRegion"] = json!("us-east-1");
+            r
+        })
+        .collect();
+    event["Records"] = json!(records);
+    event
+}
+
+async fn queue_counts(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
+    use aws_sdk_sqs::types::QueueAttributeName as Q;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Q::All)
+        .send()
+        .await
+        .unwrap();
+    let get = |a: Q| {
+        out.attributes()
+            .and_then(|m| m.get(&a))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        get(Q::ApproximateNumberOfMessages),
+        get(Q::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+/// `rasterzen seed --queue` (the real binary, with `--wait`) sends a box of Florence tiles as
+/// batches to moto's SQS; the function (the real binary under the Runtime API emulator) gets
+/// them as SQS events from an emulated event source mapping and renders them into S3 (moto).
+/// A batch whose tile fails once is reported in `batchItemFailures`, comes back and then only
+/// that tile is rendered; a batch with a tile that always fails, and a message that is no batch
+/// at all, go to the dead-letter queue after `maxReceiveCount` (2) receives. Every other key is
+/// in S3, and each batch attempt left its summary object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seed_over_sqs_with_partial_failures_and_a_dead_letter_queue() {
+    const FLAKY: &str = "13/4352/2986";
+    const POISON: &str = "14/8704/5972";
+    let moto = Moto::start();
+    let s3 = s3_client(&moto.endpoint);
+    s3.create_bucket().bucket("tiles").send().await.unwrap();
+    let sqs = sqs_client(&moto.endpoint);
+    let dlq = sqs
+        .create_queue()
+        .queue_name("rasterzen-seed-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    use aws_sdk_sqs::types::QueueAttributeName as Q;
+    let queue = sqs
+        .create_queue()
+        .queue_name("rasterzen-seed")
+        .attributes(Q::VisibilityTimeout, "60")
+        .attributes(
+            Q::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let queue_arn = dlq_arn.replace("rasterzen-seed-dlq", "rasterzen-seed");
+    let (upstream, _up, hits) = archive_upstream(FLAKY, POISON).await;
+    let template = format!("{upstream}/tiles/{{z}}/{{x}}/{{y}}.mvt");
+    let env = s3_env(&moto.endpoint);
+    let mut envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    envs.extend([
+        ("RASTERZEN_SOURCE", template.as_str()),
+        ("RASTERZEN_SOURCE_MAXZOOM", "14"),
+        ("RASTERZEN_CACHE", "memory:16,s3://tiles/seed"),
+        ("RASTERZEN_UPSTREAM_RETRIES", "0"),
+    ]);
+    let mut f = Function::start(&envs).await;
+
+    // The sender: the same configuration as the function, plus the box and the queue.
+    let scratch = Scratch::new("seed-sqs");
+    let summary_path = scratch.0.join("sent.json");
+    let sender_log = scratch.0.join("sender.log");
+    let sender = Command::new(BIN)
+        .args(["seed", "--queue", &format!("sqs://{queue}")])
+        .args(["--bbox", "11.22,43.75,11.29,43.79", "--zooms", "12-14"])
+        .args(["--batch-size", "4", "--wait", "--progress-interval-s", "1"])
+        .arg("--summary")
+        .arg(&summary_path)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("XDG_CACHE_HOME", scratch.0.join("xdg"))
+        .env("RASTERZEN_COMPILED_CACHE", scratch.0.join("compiled"))
+        .env("RASTERZEN_SOURCE", &template)
+        .env("RASTERZEN_SOURCE_MAXZOOM", "14")
+        .env("RASTERZEN_CACHE", "s3://tiles/seed")
+        .env("RASTERZEN_LOG_LEVEL", "info")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&sender_log).unwrap())
+        .spawn()
+        .unwrap();
+    // Stopped at drop if the test fails before the sender ends by itself.
+    let mut sender = harness::Reaped(Some(sender));
+
+    // The event source mapping: receive up to 10, invoke, delete what succeeded, make what
+    // failed visible again at once (instead of after the visibility timeout).
+    let mut sent_tiles: std::collections::BTreeSet<String> = Default::default();
+    let mut reported: HashMap<String, u32> = HashMap::new(); // body kind → times reported failed
+    let mut invocations = 0;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut garbage_sent = false;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the queue never drained:\n{}",
+            f.log_text()
+        );
+        if !garbage_sent && summary_path.exists() {
+            // A poison message, once the sender has sent its batches: not a batch at all.
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body("this is not a rasterzen batch")
+                .send()
+                .await
+                .unwrap();
+            garbage_sent = true;
+        }
+        let out = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages().to_vec();
+        if messages.is_empty() {
+            if let Ok(Some(_)) = sender.child().try_wait() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        invocations += 1;
+        let event = sqs_event(&messages, &queue_arn);
+        let reply = match f
+            .emulator
+            .invoke_raw(event.to_string().into_bytes(), Duration::from_secs(60))
+            .await
+        {
+            Outcome::Response(body) => serde_json::from_slice::<Value>(&body).unwrap(),
+            Outcome::Error(kind, body) => panic!(
+                "invocation error {kind}: {}\n{}",
+                String::from_utf8_lossy(&body),
+                f.log_text()
+            ),
+        };
+        // The sample's shape: {"batchItemFailures": [{"itemIdentifier": …}]}.
+        let shape = sample("sqs-batch-response.json");
+        assert_eq!(
+            reply.as_object().unwrap().keys().collect::<Vec<_>>(),
+            shape.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+        let failed: Vec<&str> = reply["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["itemIdentifier"].as_str().unwrap())
+            .collect();
+        for m in &messages {
+            let body = m.body().unwrap();
+            let kind = match serde_json::from_str::<Value>(body) {
+                Ok(b) => {
+                    let tiles: Vec<String> = b["tiles"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| format!("{}/{}/{}", t[0], t[1], t[2]))
+                        .collect();
+                    let kind = if tiles.iter().any(|t| t == POISON) {
+                        "poison batch"
+                    } else if tiles.iter().any(|t| t == FLAKY) {
+                        "flaky batch"
+                    } else {
+                        "batch"
+                    };
+                    sent_tiles.extend(tiles);
+                    kind
+                }
+                Err(_) => "garbage",
+            };
+            if failed.contains(&m.message_id().unwrap()) {
+                *reported.entry(kind.to_string()).or_default() += 1;
+                sqs.change_message_visibility()
+                    .queue_url(&queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            } else {
+                sqs.delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    f.assert_alive();
+
+    // The sender followed the queue until it drained and counted the dead letters.
+    let out = sender.take().wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let sender_text = std::fs::read_to_string(&sender_log).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{sender_text}");
+    assert!(
+        stdout.contains("2 batch(es) went to the dead-letter queue"),
+        "{stdout}"
+    );
+    assert!(
+        sender_text.contains("queue: "),
+        "progress lines while waiting:\n{sender_text}"
+    );
+    let sent: Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    assert_eq!(
+        sent["sent_tiles"].as_u64().unwrap(),
+        sent_tiles.len() as u64,
+        "{sent}"
+    );
+    assert!(sent_tiles.contains(FLAKY) && sent_tiles.contains(POISON));
+
+    // Partial failures: the flaky batch was reported once, the poison batch and the garbage
+    // each twice (maxReceiveCount), nothing else ever.
+    assert_eq!(reported.get("flaky batch"), Some(&1), "{reported:?}");
+    assert_eq!(reported.get("poison batch"), Some(&2), "{reported:?}");
+    assert_eq!(reported.get("garbage"), Some(&2), "{reported:?}");
+    assert_eq!(reported.get("batch"), None, "{reported:?}");
+    // The dead-letter queue holds exactly those two.
+    let dead = sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let mut bodies: Vec<String> = dead
+        .messages()
+        .iter()
+        .map(|m| m.body().unwrap().to_string())
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(bodies.iter().any(|b| b == "this is not a rasterzen batch"));
+    assert!(
+        bodies.iter().any(|b| b.contains("[14,8704,5972]")),
+        "{bodies:?}"
+    );
+    assert_eq!(queue_counts(&sqs, &queue).await, (0, 0));
+
+    // Every tile but the poison one is in S3, once, as a PNG.
+    let keys = list_keys(&s3, "tiles", "seed/").await;
+    let tile_keys: std::collections::BTreeSet<String> = keys
+        .iter()
+        .filter(|k| !k.starts_with("seed/.seed/"))
+        .map(|k| {
+            let p: Vec<&str> = k.split('/').collect();
+            assert_eq!(p[4], "png-512@1x", "{k}");
+            format!("{}/{}/{}", p[5], p[6], p[7].trim_end_matches(".png"))
+        })
+        .collect();
+    let mut expect = sent_tiles.clone();
+    expect.remove(POISON);
+    assert_eq!(tile_keys, expect);
+    // The flaky tile was fetched twice (failed, then rendered); the others of its batch once.
+    assert_eq!(hits.lock().unwrap().get(FLAKY), Some(&2));
+
+    // One summary object per batch attempt: the flaky batch's retry rendered only its failed
+    // tile and skipped the rest; the poison batch's retry rendered nothing again.
+    let summaries: Vec<String> = keys
+        .iter()
+        .filter(|k| k.starts_with("seed/.seed/"))
+        .cloned()
+        .collect();
+    let mut by_attempt: Vec<Value> = Vec::new();
+    for k in &summaries {
+        let o = s3.get_object().bucket("tiles").key(k).send().await.unwrap();
+        let v: Value =
+            serde_json::from_slice(&o.body.collect().await.unwrap().into_bytes()).unwrap();
+        by_attempt.push(v);
+    }
+    let batches = sent["sent_batches"].as_u64().unwrap() as usize;
+    assert_eq!(
+        summaries.len(),
+        batches + 2,
+        "one per attempt: {summaries:?}"
+    );
+    let with = |tile: &str, attempt: u64| -> &Value {
+        by_attempt
+            .iter()
+            .find(|v| {
+                v["attempt"] == attempt
+                    && v["failures"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .chain(std::iter::once(&json!({})))
+                        .any(|f| {
+                            f["tiles"]
+                                .as_array()
+                                .is_some_and(|t| t.iter().any(|x| x == tile))
+                        })
+            })
+            .unwrap_or_else(|| panic!("no attempt {attempt} failing {tile}: {by_attempt:?}"))
+    };
+    let flaky1 = with(FLAKY, 1);
+    assert_eq!(flaky1["failed"], 1, "{flaky1}");
+    let flaky2 = by_attempt
+        .iter()
+        .find(|v| v["batch"] == flaky1["batch"] && v["attempt"] == 2)
+        .unwrap();
+    assert_eq!(
+        (flaky2["rendered"].as_u64(), flaky2["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{flaky2}"
+    );
+    assert_eq!(flaky2["skipped"], flaky1["rendered"], "{flaky2}");
+    let poison2 = with(POISON, 2);
+    assert_eq!(
+        (poison2["rendered"].as_u64(), poison2["failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{poison2}"
+    );
+    let log = f.log_text();
+    assert!(log.contains("seed batch refused"), "{log}");
+    assert!(log.contains("not a rasterzen seed batch"), "{log}");
+    eprintln!(
+        "seed over SQS: {} tiles in {batches} batches, {invocations} invocations",
+        sent_tiles.len()
+    );
 }

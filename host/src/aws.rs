@@ -11,13 +11,13 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use tokio::sync::OnceCell;
 
-/// The shared client (built once, cheap to clone).
-pub async fn s3_client() -> aws_sdk_s3::Client {
-    static CLIENT: OnceCell<aws_sdk_s3::Client> = OnceCell::const_new();
-    CLIENT
+/// The AWS configuration of the process (region, credentials, endpoint, timeouts), loaded once.
+async fn shared_config() -> aws_config::SdkConfig {
+    static CONFIG: OnceCell<aws_config::SdkConfig> = OnceCell::const_new();
+    CONFIG
         .get_or_init(|| async {
             let region = RegionProviderChain::default_provider().or_else(Region::new("us-east-1"));
-            let shared = aws_config::defaults(BehaviorVersion::latest())
+            aws_config::defaults(BehaviorVersion::latest())
                 .region(region)
                 .timeout_config(
                     TimeoutConfig::builder()
@@ -32,7 +32,18 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
                         .with_initial_backoff(Duration::from_millis(100)),
                 )
                 .load()
-                .await;
+                .await
+        })
+        .await
+        .clone()
+}
+
+/// The shared client (built once, cheap to clone).
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    static CLIENT: OnceCell<aws_sdk_s3::Client> = OnceCell::const_new();
+    CLIENT
+        .get_or_init(|| async {
+            let shared = shared_config().await;
             let custom_endpoint = shared.endpoint_url().is_some()
                 || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
                     .iter()
@@ -44,6 +55,12 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
         })
         .await
         .clone()
+}
+
+/// The SQS client (`rasterzen seed --queue`), from the same configuration
+/// (`AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SQS` for a custom endpoint).
+pub async fn sqs_client() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&shared_config().await)
 }
 
 /// An SDK error on one line, with its causes (the SDK's `Display` alone says only "service error").

@@ -30,6 +30,9 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::renderer_cmd::RendererCommand,
     },
+    /// Pre-render tiles into the cache (a box, polygon or tile list over a zoom range), here or
+    /// fanned out over SQS to the Lambda function; resumable.
+    Seed(Box<crate::seed::SeedArgs>),
     /// Manage the tile cache.
     Cache {
         #[command(subcommand)]

@@ -13,6 +13,8 @@
 //!   `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set: it is set at start. HTTP API (v2) events
 //!   carry the stage in `rawPath` on a named stage: it is cut here. The prefix the client saw
 //!   travels to the router as `X-Forwarded-Prefix`.
+//! - SQS events (the batches of `rasterzen seed --queue`, through an event source mapping) are
+//!   rendered into the cache by `crate::seed::queue`, answering `batchItemFailures`.
 //! - An event that is no HTTP event, or a malformed one, gets a `400` HTTP response instead of an
 //!   invocation error (which API Gateway turns into a bare `502 Internal server error`).
 //! - A panic answers `500`; a request still running when the invocation's deadline is near
@@ -112,8 +114,8 @@ async fn run(args: anyhow::Result<ServeArgs>, started: Instant) -> ExitCode {
         memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default(),
         "cold start"
     );
-    let app = match crate::serve::build_app(&args).await {
-        Ok((_, app)) => app,
+    let (state, app) = match crate::serve::build_app(&args).await {
+        Ok(built) => built,
         Err(e) => return init_failed(&e).await,
     };
     tracing::info!(
@@ -122,6 +124,7 @@ async fn run(args: anyhow::Result<ServeArgs>, started: Instant) -> ExitCode {
     );
     let handler = Handler {
         app,
+        service: Arc::clone(&state.service),
         cold: Arc::new(AtomicBool::new(true)),
     };
     let service = lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
@@ -315,6 +318,8 @@ fn set_header(event: &mut Value, name: &str, value: &str, multi: bool) {
 #[derive(Clone)]
 struct Handler {
     app: axum::Router,
+    /// The router's service, for SQS events (`rasterzen seed --queue` batches).
+    service: Arc<crate::service::Service>,
     cold: Arc<AtomicBool>,
 }
 
@@ -352,6 +357,27 @@ impl Handler {
         let started = Instant::now();
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
         let (payload, context) = event.into_parts();
+        if crate::seed::queue::is_sqs_event(&payload) {
+            // Seed batches from `rasterzen seed --queue`: partial-batch failure reporting.
+            let (reply, notes) =
+                crate::seed::queue::handle_sqs(&self.service, &payload, context.deadline()).await;
+            let failed = reply["batchItemFailures"].as_array().map_or(0, Vec::len);
+            let messages = payload["Records"].as_array().map_or(0, Vec::len);
+            let duration_ms = ms(started.elapsed());
+            if failed > 0 {
+                tracing::warn!(event = "sqs", messages, failed, duration_ms, cold_start, error = %notes, "invocation");
+            } else {
+                tracing::info!(
+                    event = "sqs",
+                    messages,
+                    failed,
+                    duration_ms,
+                    cold_start,
+                    "invocation"
+                );
+            }
+            return Ok(reply);
+        }
         let kind = EventKind::of(&payload);
         let (reply, path) = match kind {
             Some(kind) => self.http(kind, payload, context).await,

@@ -12,6 +12,7 @@ mod mvt;
 mod net;
 mod renderer_cmd;
 mod routes;
+mod seed;
 mod serve;
 mod service;
 mod source;
@@ -46,6 +47,8 @@ fn main() -> ExitCode {
         } => serve::cmd_purge(args),
         Command::Renderer { command } => renderer_cmd::cmd_renderer(command),
         Command::Style { command } => style_cmd::cmd_style(command),
+        // Its own exit codes: 130/143 when interrupted, 1 when tiles failed.
+        Command::Seed(args) => return seed::cmd_seed(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -127,7 +130,7 @@ async fn load_style(style: &str) -> anyhow::Result<(StyleSpec, Option<assets::Lo
 }
 
 /// Parses `Z/X/Y`.
-fn parse_tile(s: &str) -> anyhow::Result<rasterzen_render::TileId> {
+pub(crate) fn parse_tile(s: &str) -> anyhow::Result<rasterzen_render::TileId> {
     let parts: Vec<&str> = s.trim().split('/').collect();
     let [z, x, y] = parts.as_slice() else {
         bail!("tile {s:?} is not Z/X/Y")

@@ -330,7 +330,7 @@ impl Service {
     }
 
     /// The style a request names: the server's default, one of its named styles, or a built-in.
-    fn style_spec(&self, name: Option<&str>) -> (String, StyleSpec) {
+    pub fn style_spec(&self, name: Option<&str>) -> (String, StyleSpec) {
         match name.filter(|n| !n.is_empty()) {
             None => ("default".into(), self.styles.default.clone()),
             Some("default") => ("default".into(), self.styles.default.clone()),
@@ -386,6 +386,12 @@ impl Service {
     fn locate(&self, req: &TileRequest) -> Result<(TileId, TileId), TileError> {
         let tile =
             TileId::new(req.z, req.x, req.y).map_err(|e| TileError::BadRequest(e.to_string()))?;
+        Ok((tile, self.data_tile(tile)?))
+    }
+
+    /// The tile whose data draws `tile` (itself, or its ancestor at the source's maxzoom when
+    /// overzooming); `NotFound` outside the source's zooms, bounds and overzoom limit.
+    pub fn data_tile(&self, tile: TileId) -> Result<TileId, TileError> {
         let info = self.source.info();
         if tile.z < info.minzoom {
             return Err(TileError::NotFound(format!(
@@ -393,7 +399,7 @@ impl Service {
                 tile.z, info.minzoom
             )));
         }
-        let limit = info.maxzoom.saturating_add(self.config.overzoom).min(30);
+        let limit = self.max_zoom();
         if tile.z > limit {
             return Err(TileError::NotFound(format!(
                 "zoom {} is above the overzoom limit {limit} (source maxzoom {} + {})",
@@ -405,12 +411,42 @@ impl Service {
                 "tile {tile} is outside the source's bounds"
             )));
         }
-        let data_tile = if tile.z > info.maxzoom {
+        Ok(if tile.z > info.maxzoom {
             tile.ancestor(info.maxzoom)
         } else {
             tile
-        };
-        Ok((tile, data_tile))
+        })
+    }
+
+    /// The deepest zoom served: the source's maxzoom plus the overzoom levels.
+    pub fn max_zoom(&self) -> u8 {
+        self.source
+            .info()
+            .maxzoom
+            .saturating_add(self.config.overzoom)
+            .min(30)
+    }
+
+    /// The cache key of a rendered tile (the one place it is built: `serve` and `seed` agree).
+    pub fn cache_key(
+        &self,
+        renderer: &str,
+        style_hash: &str,
+        format: Format,
+        scale: u32,
+        tile: TileId,
+    ) -> String {
+        CacheKey {
+            source: self.source.id().to_string(),
+            renderer: renderer.to_string(),
+            style: style_hash.to_string(),
+            format,
+            png: self.config.png,
+            size: self.config.tile_size,
+            scale,
+            tile,
+        }
+        .path()
     }
 
     async fn fetch(
@@ -459,17 +495,7 @@ impl Service {
         } else {
             self.style_hash(&renderer, &style_name, &style).await?
         };
-        let key = CacheKey {
-            source: self.source.id().to_string(),
-            renderer: renderer.version().to_string(),
-            style: style_hash,
-            format,
-            png: self.config.png,
-            size: self.config.tile_size,
-            scale: req.scale,
-            tile,
-        }
-        .path();
+        let key = self.cache_key(renderer.version(), &style_hash, format, req.scale, tile);
         let content_type = crate::cache::content_type(format);
         let overzoomed = (data_tile != tile).then_some(data_tile);
         let respond = |r: &Rendered, cache: CacheStatus| TileResponse {
@@ -564,17 +590,7 @@ impl Service {
             .await?;
         // No tile there (but inside bounds and zooms): an empty tile, drawn as background.
         let data = data.unwrap_or_default();
-        let assets = self
-            .styles
-            .assets
-            .get(
-                req.style
-                    .as_deref()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or("default"),
-            )
-            .cloned()
-            .unwrap_or_default();
+        let assets = self.style_assets(req.style.as_deref().unwrap_or("default"));
         let request = RenderRequest {
             tile,
             data_tile,
@@ -610,6 +626,12 @@ impl Service {
             render_ms: Some(render_ms),
             tier: None,
         })
+    }
+
+    /// The assets (sprites) fetched for a style name (none for built-ins and unknown names).
+    pub fn style_assets(&self, name: &str) -> Arc<Assets> {
+        let name = if name.is_empty() { "default" } else { name };
+        self.styles.assets.get(name).cloned().unwrap_or_default()
     }
 
     /// Logs each render warning once per process (tiles repeat them endlessly).

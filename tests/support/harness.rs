@@ -207,3 +207,37 @@ pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> V
         .filter_map(|o| o.key().map(str::to_string))
         .collect()
 }
+
+/// An SQS client for moto (test credentials).
+pub fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let creds = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test");
+    let conf = aws_sdk_sqs::config::Builder::new()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+/// A child process killed (and reaped) at drop unless taken back with [`Reaped::take`].
+pub struct Reaped(pub Option<Child>);
+
+impl Reaped {
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the child was taken")
+    }
+
+    pub fn take(&mut self) -> Child {
+        self.0.take().expect("the child was taken")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

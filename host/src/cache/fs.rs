@@ -68,6 +68,17 @@ impl TileCache for FsCache {
         })
     }
 
+    fn contains<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheError>> {
+        Box::pin(async move {
+            let path = self.root.join(key);
+            match tokio::fs::metadata(&path).await {
+                Ok(m) => Ok(m.is_file()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(io("cannot stat", &path, e)),
+            }
+        })
+    }
+
     fn purge<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64, CacheError>> {
         let root = self.root.clone();
         let prefix = prefix.trim_start_matches('/').to_string();

@@ -89,6 +89,10 @@ impl MemoryCache {
 }
 
 impl TileCache for MemoryCache {
+    fn persistent(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "memory"
     }

@@ -118,6 +118,7 @@ pub fn content_type_of(key: &str) -> &'static str {
         Some("png") => "image/png",
         Some("svg") => "image/svg+xml",
         Some("geojson") => "application/geo+json",
+        Some("json") => "application/json",
         _ => "application/octet-stream",
     }
 }
@@ -130,6 +131,21 @@ pub trait TileCache: Send + Sync {
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), CacheError>>;
     /// Removes every entry whose key starts with `prefix`; returns how many.
     fn purge<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64, CacheError>>;
+    /// Whether the tier outlives the process (`fs`, `s3`; not `memory`). `rasterzen seed`
+    /// writes to and checks only these.
+    fn persistent(&self) -> bool {
+        true
+    }
+    /// Whether the key is stored, without reading the body where the tier can tell cheaply
+    /// (a `stat`, an S3 `HEAD`). Unlike `get`, a fault is an error here, never a miss.
+    fn contains<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheError>> {
+        Box::pin(async move { Ok(self.get(key).await?.is_some()) })
+    }
+    /// Stores the body and says whether it really is stored: unlike `put`, never skipped
+    /// quietly (the S3 tier's circuit breaker does not apply). Used by `rasterzen seed`.
+    fn store<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.put(key, body)
+    }
 }
 
 /// Options shared by the tiers.
@@ -238,6 +254,36 @@ impl Tiered {
                 tracing::warn!(tier = tier.name(), key, error = %e, "cache write failed (tile served anyway)");
             }
         }
+    }
+
+    /// The tiers that outlive the process (`fs`, `s3`): what `rasterzen seed` fills.
+    pub fn persistent(&self) -> Tiered {
+        Tiered {
+            tiers: self
+                .tiers
+                .iter()
+                .filter(|t| t.persistent())
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Whether every tier holds the key (a fault is an error, not a miss).
+    pub async fn contains_everywhere(&self, key: &str) -> Result<bool, CacheError> {
+        for tier in &self.tiers {
+            if !tier.contains(key).await? {
+                return Ok(false);
+            }
+        }
+        Ok(!self.tiers.is_empty())
+    }
+
+    /// Stores the body in every tier; the first fault is returned (not just logged).
+    pub async fn store_everywhere(&self, key: &str, body: &Bytes) -> Result<(), CacheError> {
+        for tier in &self.tiers {
+            tier.store(key, body.clone()).await?;
+        }
+        Ok(())
     }
 
     /// Removes what `prefix` selects from every tier.

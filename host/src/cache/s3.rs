@@ -57,6 +57,34 @@ impl S3Cache {
         }
     }
 
+    /// A conditional `PutObject` (`If-None-Match: *`); an object already there counts as stored.
+    async fn put_object(&self, key: &str, body: Bytes) -> Result<(), String> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .content_type(content_type_of(key))
+            .cache_control(&self.cache_control)
+            .if_none_match("*")
+            .body(ByteStream::from(body));
+        if let Some(acl) = &self.acl {
+            req = req.acl(acl.clone());
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // 412: already there (the same bytes, by construction of the key); 409: a
+            // concurrent conditional write won.
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 412 | 409)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(error_text(&e)),
+        }
+    }
+
     /// Whether the breaker is open (S3 failed within the last few seconds).
     fn broken(&self) -> bool {
         let mut until = self.broken_until.lock().unwrap_or_else(|p| p.into_inner());
@@ -122,29 +150,43 @@ impl TileCache for S3Cache {
             if self.broken() {
                 return Ok(());
             }
-            let mut req = self
+            self.put_object(key, body)
+                .await
+                .map_err(|text| self.trip("put", text))
+        })
+    }
+
+    fn store<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            self.put_object(key, body).await.map_err(|text| {
+                CacheError::S3(format!("s3://{}/{}: put: {text}", self.bucket, self.prefix))
+            })
+        })
+    }
+
+    fn contains<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheError>> {
+        Box::pin(async move {
+            let result = self
                 .client
-                .put_object()
+                .head_object()
                 .bucket(&self.bucket)
                 .key(self.object_key(key))
-                .content_type(content_type_of(key))
-                .cache_control(&self.cache_control)
-                .if_none_match("*")
-                .body(ByteStream::from(body));
-            if let Some(acl) = &self.acl {
-                req = req.acl(acl.clone());
-            }
-            match req.send().await {
-                Ok(_) => Ok(()),
-                // 412: already there (the same bytes, by construction of the key); 409: a
-                // concurrent conditional write won.
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
                 Err(e)
-                    if e.raw_response()
-                        .is_some_and(|r| matches!(r.status().as_u16(), 412 | 409)) =>
+                    if e.as_service_error().is_some_and(|s| s.is_not_found())
+                        || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
                 {
-                    Ok(())
+                    Ok(false)
                 }
-                Err(e) => Err(self.trip("put", error_text(&e))),
+                Err(e) => Err(CacheError::S3(format!(
+                    "s3://{}/{}: head: {}",
+                    self.bucket,
+                    self.prefix,
+                    error_text(&e)
+                ))),
             }
         })
     }

@@ -124,4 +124,20 @@ impl TileSource for DirSource {
             Ok(None)
         })
     }
+
+    fn contains(&self, tile: TileId) -> BoxFuture<'_, Result<Option<bool>, SourceError>> {
+        Box::pin(async move {
+            for ext in ["mvt", "pbf"] {
+                let path = self
+                    .root
+                    .join(format!("{}/{}/{}.{ext}", tile.z, tile.x, tile.y));
+                match tokio::fs::metadata(&path).await {
+                    Ok(_) => return Ok(Some(true)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(SourceError::Upstream(format!("tile {tile}: {e}"))),
+                }
+            }
+            Ok(Some(false))
+        })
+    }
 }

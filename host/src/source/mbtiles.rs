@@ -179,6 +179,33 @@ impl TileSource for MbtilesSource {
             .map_err(|e| SourceError::Upstream(format!("read task failed: {e}")))?
         })
     }
+
+    fn contains(&self, tile: TileId) -> BoxFuture<'_, Result<Option<bool>, SourceError>> {
+        let pool = Arc::clone(&self.pool);
+        let path = self.path.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let conn = match conn {
+                    Some(c) => c,
+                    None => connect(&path).map_err(|e| SourceError::Upstream(format!("{}: {e}", path.display())))?,
+                };
+                let row = (1u64 << tile.z) - 1 - u64::from(tile.y);
+                let result = conn
+                    .prepare_cached("SELECT 1 FROM tiles WHERE zoom_level = ?1 AND tile_column = ?2 AND tile_row = ?3")
+                    .and_then(|mut stmt| stmt.exists((i64::from(tile.z), i64::from(tile.x), row as i64)));
+                let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
+                if pool.len() < 8 {
+                    pool.push(conn);
+                }
+                result
+                    .map(Some)
+                    .map_err(|e| SourceError::Upstream(format!("{}: tile {tile}: {e}", path.display())))
+            })
+            .await
+            .map_err(|e| SourceError::Upstream(format!("read task failed: {e}")))?
+        })
+    }
 }
 
 #[cfg(test)]

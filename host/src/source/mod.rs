@@ -141,6 +141,13 @@ pub trait TileSource: Send + Sync {
         tile: TileId,
         ctx: &'a FetchContext,
     ) -> BoxFuture<'a, Result<Option<Bytes>, SourceError>>;
+    /// Whether the source holds a tile there, when it can tell without reading the tile (an
+    /// archive's directory, an MBTiles index, a directory listing); `None` when it cannot (a
+    /// URL template: only asking for the tile tells). `rasterzen seed` uses it to draw the
+    /// tiles that are not there as one shared empty tile instead of fetching each.
+    fn contains(&self, _tile: TileId) -> BoxFuture<'_, Result<Option<bool>, SourceError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Options for network sources.

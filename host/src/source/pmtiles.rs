@@ -20,9 +20,54 @@ use crate::net;
 
 /// A PMTiles archive.
 pub struct PmtilesSource {
-    reader: AsyncPmTilesReader<Backend, DirCache>,
+    reader: Arc<AsyncPmTilesReader<Backend, DirCache>>,
     info: SourceInfo,
     id: String,
+    /// Which tiles the archive holds, read from its directories on first use (`contains`).
+    index: tokio::sync::OnceCell<Result<TileIndex, String>>,
+    /// In memory or a local file: reading every directory at once is cheap. Over HTTP or S3 it
+    /// is not (a planet's leaf directories are hundreds of MB, and a Lambda would read them on
+    /// every cold start), so there `contains` answers "cannot tell" and `get` looks the one
+    /// tile up in the (cached) directories, which reads no tile data for a missing tile.
+    local: bool,
+}
+
+/// The tiles an archive holds: sorted, merged ranges of PMTiles tile ids (Hilbert order, zoom by
+/// zoom), from its root and leaf directories. Runs of identical tiles (an ocean) are one range.
+struct TileIndex {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl TileIndex {
+    async fn read(reader: Arc<AsyncPmTilesReader<Backend, DirCache>>) -> Result<TileIndex, String> {
+        use futures_util::TryStreamExt as _;
+        let mut entries = reader.entries();
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        while let Some(entry) = entries.try_next().await.map_err(|e| e.to_string())? {
+            for id in entry.iter_coords() {
+                let id = u64::from(id);
+                match ranges.last_mut() {
+                    Some(last) if last.1 == id => last.1 = id + 1,
+                    _ => ranges.push((id, id + 1)),
+                }
+            }
+        }
+        // Entries come in directory order, which is tile-id order; sort anyway, then merge.
+        ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        Ok(TileIndex { ranges: merged })
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        let i = self.ranges.partition_point(|r| r.1 <= id);
+        self.ranges.get(i).is_some_and(|r| r.0 <= id)
+    }
 }
 
 impl PmtilesSource {
@@ -97,6 +142,7 @@ impl PmtilesSource {
         name: &str,
         id: String,
     ) -> Result<PmtilesSource, SourceError> {
+        let local = matches!(backend, Backend::Memory(_) | Backend::File(_));
         let reader = AsyncPmTilesReader::try_from_cached_source(backend, DirCache::default())
             .await
             .map_err(|e| {
@@ -159,7 +205,13 @@ impl PmtilesSource {
                 }
             }
         }
-        Ok(PmtilesSource { reader, info, id })
+        Ok(PmtilesSource {
+            reader: Arc::new(reader),
+            info,
+            id,
+            index: tokio::sync::OnceCell::new(),
+            local,
+        })
     }
 }
 
@@ -190,6 +242,30 @@ impl TileSource for PmtilesSource {
                     self.info.name
                 ))),
             }
+        })
+    }
+
+    fn contains(&self, tile: TileId) -> BoxFuture<'_, Result<Option<bool>, SourceError>> {
+        Box::pin(async move {
+            if !self.local {
+                return Ok(None);
+            }
+            let coord = pmtiles::TileCoord::new(tile.z, tile.x, tile.y)
+                .map_err(|e| SourceError::Upstream(format!("tile {tile}: {e}")))?;
+            let index = self
+                .index
+                .get_or_init(|| TileIndex::read(Arc::clone(&self.reader)))
+                .await
+                .as_ref()
+                .map_err(|e| {
+                    SourceError::Upstream(format!(
+                        "reading the directories of {}: {e}",
+                        self.info.name
+                    ))
+                })?;
+            Ok(Some(
+                index.contains(u64::from(pmtiles::TileId::from(coord))),
+            ))
         })
     }
 }
@@ -380,6 +456,16 @@ mod tests {
             .unwrap()
             .expect("a tile at the centre");
         assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip tiles");
+        // The directory index agrees with reading the tiles.
+        assert_eq!(s.contains(t).await.unwrap(), Some(true));
+        assert_eq!(
+            s.contains(TileId { z: 14, x: 0, y: 0 }).await.unwrap(),
+            Some(false)
+        );
+        assert_eq!(
+            s.contains(TileId { z: 0, x: 0, y: 0 }).await.unwrap(),
+            Some(true)
+        );
         assert!(s
             .get(TileId { z: 14, x: 0, y: 0 }, &FetchContext::default())
             .await
