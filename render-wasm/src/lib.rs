@@ -143,6 +143,8 @@ impl From<mvt::MvtError> for RenderError {
     fn from(e: mvt::MvtError) -> Self {
         match e {
             mvt::MvtError::Limit(m) => RenderError::LimitExceeded(m),
+            // Already "invalid tile: …" as text: keep the prefix once.
+            mvt::MvtError::Invalid(m) => RenderError::InvalidTile(m),
             other => RenderError::InvalidTile(other.to_string()),
         }
     }
@@ -292,7 +294,7 @@ pub fn render_with(
         }
     }
     #[allow(unreachable_code)]
-    let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
+    let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::render())?;
     let mut warnings = Vec::new();
     if decoded.dropped > 0 {
         warnings.push(format!(
