@@ -857,6 +857,12 @@ fn huge_sizes_and_coordinates_render_or_refuse_in_one_line() {
     ] {
         cases.push((format!("size {v}"), hostile::sized(v)));
     }
+    // Many features at a huge size: each covers the whole canvas, so only a bound on the
+    // work per render keeps this from taking minutes.
+    cases.push((
+        "60 × 3 features of size 1e10".into(),
+        hostile::sized_many(1e10, 60),
+    ));
     for extent in [1u64, 2, 4096, 1 << 20] {
         cases.push((
             format!("i32 limits, extent {extent}"),

@@ -188,6 +188,36 @@ pub const THIN_STYLE: &str = r##"{"version": 8, "sources": {"s": {"type": "vecto
    "layout": {"line-join": "round", "line-cap": "round"}, "paint": {"line-color": "#f00", "line-width": 1}}
 ]}"##;
 
+/// A tile whose every geometry type carries `size` = `v`, `copies` times over.
+pub fn sized_many(v: f64, copies: usize) -> Vec<u8> {
+    let square = |i: i64| {
+        path(
+            (1000 + i, 1000),
+            [(2000, 0), (0, 2000), (-2000, 0)].into_iter(),
+            true,
+        )
+    };
+    let mut fs = Vec::new();
+    for i in 0..copies as i64 {
+        fs.push(Feature {
+            ty: 1,
+            tags: vec![0, 0],
+            geometry: points(&[(2048 + i, 2048)]),
+        });
+        fs.push(Feature {
+            ty: 2,
+            tags: vec![0, 0],
+            geometry: path((i, 0), [(4096, 4096), (-4096, 0)].into_iter(), false),
+        });
+        fs.push(Feature {
+            ty: 3,
+            tags: vec![0, 0],
+            geometry: square(i),
+        });
+    }
+    tile(&[layer("hostile", 4096, &["size"], &[Val::Double(v)], &fs)])
+}
+
 /// A tile whose every geometry type carries `size` = `v`: points, a line, a square.
 pub fn sized(v: f64) -> Vec<u8> {
     let square = path(
