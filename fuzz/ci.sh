@@ -24,7 +24,7 @@ fi
 
 # The limits every run shares: the render deadline's budget (×3 for the sanitizer), and
 # libFuzzer's own memory ceiling (the targets check the 512 MiB render budget themselves).
-COMMON=(-rss_limit_mb=2560 -timeout=30 -print_final_stats=1)
+COMMON=(-rss_limit_mb=2560 -timeout=60 -print_final_stats=1)
 declare -A MAX_LEN=([mvt_decode]=131072 [style_parse]=65536 [expr_eval]=4096 [render]=65536 [tile_path]=4096)
 
 cargo +nightly fuzz build >/dev/null

@@ -14,7 +14,7 @@ cargo +nightly fuzz build >/dev/null
 [[ -d corpus ]] || python3 seed.py
 mkdir -p logs artifacts
 for t in "${TARGETS[@]}"; do
-    target/x86_64-unknown-linux-gnu/release/"$t" -rss_limit_mb=2560 -timeout=30 -print_final_stats=1 \
+    target/x86_64-unknown-linux-gnu/release/"$t" -rss_limit_mb=2560 -timeout=120 -print_final_stats=1 \
         -max_len="${MAX_LEN[$t]}" -max_total_time="${LONG_SECONDS:-3600}" \
         -artifact_prefix="artifacts/$t-" "corpus/$t" "regressions/$t" >"logs/$t.log" 2>&1 &
 done

@@ -146,7 +146,7 @@ async fn load_mixed_cached_and_uncached_at_100_and_200_connections() {
     let seconds: u64 = std::env::var("LOAD_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
+        .unwrap_or(5);
     let s = Server::start(
         &[
             "--cache",
