@@ -53,7 +53,7 @@ for t in "${TARGETS[@]}"; do
         rm -rf "$work"
         exit 1
     fi
-    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+ *DONE' "$log" | tr '\n' ' '
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+[[:space:]]+DONE' "$log" | tr '\n' ' '
     echo
     rm -rf "$work" "$log"
 done

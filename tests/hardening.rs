@@ -1018,3 +1018,85 @@ fn fuzz_regressions_agree_across_engines() {
     }
     assert!(n > 0, "no regression inputs in {}", dir.display());
 }
+
+/// `api_key` is never logged at any level (the server at `trace`, every crate's logs on), and
+/// never in an error body, a cache key or a file name, on success and on upstream failures.
+#[test]
+fn api_keys_never_reach_logs_keys_or_error_bodies_at_any_level() {
+    let tile = std::fs::read(repo().join("tests/fixtures/tiles/nextzen-10-301-384.mvt")).unwrap();
+    let up = raw::RawServer::start(move |req, conn| {
+        if req.path.contains("/0/") {
+            raw::respond(conn, "200 OK", &[], &tile);
+        } else if req.path.contains("/1/") {
+            raw::respond(conn, "500 Internal Server Error", &[], b"boom");
+        } else {
+            raw::respond(conn, "200 OK", &[], b"<html>not a tile</html>");
+        }
+    });
+    let template = format!("{}/t/{{z}}/{{x}}/{{y}}.mvt?api_key={{api_key}}", up.base);
+    let cache = Scratch::new("key-cache");
+    let spec = format!("memory,fs:{}", cache.0.display());
+    let s = Server::start(
+        &[
+            "--source",
+            &template,
+            "--cache",
+            &spec,
+            "--log-level",
+            "trace",
+            "--upstream-retries",
+            "1",
+        ],
+        &[("RASTERZEN_API_KEY", "CONFIGURED-KEY-SECRET")],
+    );
+    for (path, want) in [
+        ("/png/10/0/0.png", 200),
+        ("/png/10/1/0.png", 502),
+        ("/png/10/2/0.png", 502),
+        ("/mvt/10/1/0.mvt", 502),
+        ("/tilejson.json", 200),
+    ] {
+        let (status, body) = raw_get(&s.base, &format!("{path}?api_key=REQUEST-KEY-SECRET"));
+        assert_eq!(status, want, "{path}: {body}");
+        if status != 200 {
+            assert!(
+                !body.contains("SECRET"),
+                "{path}: the key in the error body: {body}"
+            );
+        }
+    }
+    let (status, body) = raw_get(&s.base, "/png/10/1/1.png");
+    assert_eq!(status, 502);
+    assert!(!body.contains("SECRET"), "{body}");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = s.log_text();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "trace logging is on"
+    );
+    assert!(
+        !log.contains("SECRET"),
+        "an API key in the log:\n{}",
+        log.lines()
+            .filter(|l| l.contains("SECRET"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let names: Vec<String> = walk_paths(&cache.0);
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|n| !n.contains("SECRET")), "{names:?}");
+}
+
+fn walk_paths(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            out.push(e.path().display().to_string());
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
