@@ -9,6 +9,8 @@ cd "$(dirname "$0")"
 ./build.sh all
 ./build.sh test-renderers   # a second, visibly different renderer and two hostile ones
 cargo test --release --workspace --no-fail-fast
+# Bounded fuzzing: every target's regressions replayed, then FUZZ_SECONDS (30) of fuzzing each.
+fuzz/ci.sh
 (cd tests/browser && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
 node --test --test-reporter=spec tests/browser/preview.test.mjs
 # The parity oracle (MapLibre GL JS in Chromium) still makes its committed references, byte for byte.

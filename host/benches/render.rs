@@ -14,6 +14,9 @@ mod engine;
 #[path = "../../tests/support/pmtiles.rs"]
 #[allow(dead_code)]
 mod pmtiles;
+#[path = "../src/tilepath.rs"]
+#[allow(dead_code)]
+mod tilepath;
 
 use std::path::Path;
 use std::time::Duration;

@@ -91,6 +91,9 @@ pub struct ServeArgs {
     /// Size of the `memory` cache tier, in MiB.
     #[arg(long, env = "RASTERZEN_MEMORY_CACHE_MB", default_value_t = 256)]
     pub memory_cache_mb: usize,
+    /// Bound of each `fs:DIR` cache tier, in MiB (the oldest tiles are evicted beyond it); 0 for none.
+    #[arg(long, env = "RASTERZEN_FS_CACHE_MB", default_value_t = 4096)]
+    pub fs_cache_mb: usize,
     /// The default style: a MapLibre style JSON file or a built-in style name (default, omt, light).
     #[arg(long, env = "RASTERZEN_STYLE")]
     pub style: Option<String>,
@@ -132,6 +135,10 @@ pub struct ServeArgs {
     /// Retries of an upstream request after a 5xx or a connection failure (with back-off).
     #[arg(long, env = "RASTERZEN_UPSTREAM_RETRIES", default_value_t = 2)]
     pub upstream_retries: u32,
+    /// Memory for upstream tile bodies held at once (being read, or waiting for their render),
+    /// in MiB; beyond it, requests that need another body get 503.
+    #[arg(long, env = "RASTERZEN_UPSTREAM_MEMORY_MB", default_value_t = 256)]
+    pub upstream_memory_mb: usize,
     /// API key for URL-template sources ({api_key}), used when a request brings none.
     #[arg(long, env = "RASTERZEN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -232,6 +239,18 @@ pub struct EngineArgs {
     /// Deadline of one render in the sandbox, in milliseconds.
     #[arg(long, env = "RASTERZEN_RENDER_TIMEOUT_MS", default_value_t = 10_000)]
     pub render_timeout_ms: u64,
+    /// `--engine native` only: renders past their deadline (they cannot be stopped) that may
+    /// still run in the background; while this many do, new renders are refused (503).
+    #[arg(long, env = "RASTERZEN_NATIVE_MAX_OVERDUE", default_value_t = 2)]
+    pub native_max_overdue: usize,
+    /// `--engine native` only: resident memory of the process, in MiB, above which no new render
+    /// starts (503); 0 turns the check off.
+    #[arg(
+        long,
+        env = "RASTERZEN_NATIVE_MEMORY_BUDGET_MB",
+        default_value_t = 2048
+    )]
+    pub native_memory_budget_mb: usize,
     /// Where precompiled renderers are cached (default ~/.cache/rasterzen/compiled; /tmp on Lambda).
     #[arg(long, env = "RASTERZEN_COMPILED_CACHE")]
     pub compiled_cache: Option<PathBuf>,

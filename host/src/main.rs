@@ -17,6 +17,7 @@ mod serve;
 mod service;
 mod source;
 mod style_cmd;
+mod tilepath;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -31,12 +32,26 @@ use cli::{Cli, Command, EngineArgs, EngineKind, FormatArg, RenderArgs};
 use engine::wasm::{Limits, WasmRenderer};
 use engine::{RenderRequest, Renderer, StyleSpec};
 
+/// Large buffers (tile bodies, canvases) are mapped and unmapped by glibc's malloc instead of
+/// kept in its arenas: with its default, moving threshold, a burst of big bodies left most of
+/// their memory held by the process long after they were freed.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called once at start, before threads.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     // In AWS Lambda (custom runtime `provided.al2023`) this binary is `bootstrap`, started with
     // no arguments: serve the Runtime API's events, configured by the environment alone.
     if lambda::wanted() {
         return lambda::main();
     }
+    engine::native::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => cmd_render(args),
@@ -67,7 +82,14 @@ fn main() -> ExitCode {
 /// Builds the renderer the engine options ask for.
 fn build_renderer(args: &EngineArgs) -> anyhow::Result<Arc<dyn Renderer>> {
     if args.engine == EngineKind::Native {
-        return Ok(Arc::new(engine::native::NativeRenderer));
+        return Ok(Arc::new(engine::native::Guarded::new(
+            engine::native::NativeLimits {
+                deadline: Duration::from_millis(args.render_timeout_ms.max(1)),
+                max_overdue: args.native_max_overdue,
+                memory_budget: (args.native_memory_budget_mb > 0)
+                    .then_some((args.native_memory_budget_mb as u64) << 20),
+            },
+        )));
     }
     let limits = Limits {
         memory_bytes: args.memory_limit_mb.saturating_mul(1 << 20),

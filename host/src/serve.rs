@@ -106,6 +106,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
         named,
         assets,
     };
+    crate::net::set_body_budget(args.upstream_memory_mb.max(1).saturating_mul(1 << 20));
     let net = NetOptions {
         timeout: Duration::from_millis(args.upstream_timeout_ms.max(1)),
         retries: args.upstream_retries,
@@ -132,6 +133,7 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
         .unwrap_or_else(default_cache_spec);
     let cache_opts = CacheOptions {
         memory_bytes: args.memory_cache_mb.saturating_mul(1 << 20),
+        fs_max_bytes: (args.fs_cache_mb as u64).saturating_mul(1 << 20),
         cache_control: args.cache_control.clone(),
         acl: args.cache_acl.clone(),
     };
@@ -286,6 +288,7 @@ pub fn cmd_purge(args: PurgeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(default_cache_spec);
     let opts = CacheOptions {
         memory_bytes: 0,
+        fs_max_bytes: 0,
         cache_control: String::new(),
         acl: None,
     };

@@ -146,7 +146,13 @@ impl TileError {
 
 impl From<SourceError> for TileError {
     fn from(e: SourceError) -> Self {
-        TileError::Upstream(e.to_string())
+        match e {
+            SourceError::Busy(m) => {
+                tracing::warn!(reason = %m, "fetch refused: upstream body budget spent");
+                TileError::Overloaded
+            }
+            e => TileError::Upstream(e.to_string()),
+        }
     }
 }
 
@@ -775,5 +781,9 @@ fn render_error(e: EngineError) -> TileError {
         }
         EngineError::Failed(m) => TileError::Render(format!("renderer failed: {m}")),
         EngineError::Unavailable(m) => TileError::Render(format!("renderer unavailable: {m}")),
+        EngineError::Busy(m) => {
+            tracing::warn!(reason = %m, "render refused: engine busy");
+            TileError::Overloaded
+        }
     }
 }

@@ -147,6 +147,8 @@ impl From<mvt::MvtError> for RenderError {
     fn from(e: mvt::MvtError) -> Self {
         match e {
             mvt::MvtError::Limit(m) => RenderError::LimitExceeded(m),
+            // Already "invalid tile: …" as text: keep the prefix once.
+            mvt::MvtError::Invalid(m) => RenderError::InvalidTile(m),
             other => RenderError::InvalidTile(other.to_string()),
         }
     }
@@ -330,7 +332,7 @@ pub fn render_with(
     };
     // Every layer is decoded, drawn or not: a corrupt layer makes the tile invalid even where
     // the style does not draw it (skipping unused layers saved 2 % on the densest tile).
-    let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::default())?;
+    let decoded = mvt::decode_bytes(data, &mvt::DecodeLimits::render())?;
     let mut warnings = Vec::new();
     if decoded.dropped > 0 {
         warnings.push(format!(

@@ -1,8 +1,15 @@
 //! One file per tile under a directory: `DIR/KEY`. Writes go to a temporary file beside the
 //! target and are renamed into place, so readers never see half a tile.
+//!
+//! The directory is bounded (`--fs-cache-mb`): the bytes in it are counted (a scan at start,
+//! then every write), and when they pass the bound, or a write fails (a full disk), an
+//! eviction pass in the background deletes the oldest-written tiles until 80 % of the bound
+//! is left. Without it, anyone requesting distinct tiles would fill the disk at the render rate.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
@@ -12,15 +19,124 @@ use crate::source::BoxFuture;
 pub struct FsCache {
     root: PathBuf,
     counter: AtomicU64,
+    /// Most bytes of tiles kept (0: no bound).
+    max_bytes: u64,
+    /// Bytes of tiles in the directory (scanned at start, then counted).
+    used: Arc<AtomicU64>,
+    evicting: Arc<AtomicBool>,
 }
 
 impl FsCache {
-    pub fn new(root: PathBuf) -> FsCache {
-        FsCache {
+    pub fn new(root: PathBuf, max_bytes: u64) -> FsCache {
+        let cache = FsCache {
             root,
             counter: AtomicU64::new(0),
+            max_bytes,
+            used: Arc::new(AtomicU64::new(0)),
+            evicting: Arc::new(AtomicBool::new(false)),
+        };
+        if max_bytes > 0 {
+            // What an earlier run left: counted in the background (a big cache takes a while),
+            // evicted at once if over the bound.
+            cache.evicting.store(true, Ordering::SeqCst);
+            let (root, used, evicting) = (
+                cache.root.clone(),
+                Arc::clone(&cache.used),
+                Arc::clone(&cache.evicting),
+            );
+            std::thread::spawn(move || {
+                let files = tiles_under(&root);
+                let total: u64 = files.iter().map(|f| f.1).sum();
+                used.fetch_add(total, Ordering::SeqCst);
+                if used.load(Ordering::SeqCst) > max_bytes {
+                    evict(&root, max_bytes / 10 * 8, &used, files);
+                }
+                evicting.store(false, Ordering::SeqCst);
+            });
+        }
+        cache
+    }
+
+    /// Bytes of tiles counted in the directory.
+    #[allow(dead_code)]
+    pub fn used_bytes(&self) -> u64 {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// Starts an eviction pass unless one runs: down to 80 % of the bound when over it, or, when
+    /// a write failed for want of space (`free` > 0), until `free` bytes are freed.
+    fn maybe_evict(&self, free: u64) {
+        let used = self.used.load(Ordering::SeqCst);
+        let keep = if free > 0 {
+            used.saturating_sub(free)
+        } else if self.max_bytes > 0 && used > self.max_bytes {
+            self.max_bytes / 10 * 8
+        } else {
+            return;
+        };
+        if self.evicting.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (root, used, evicting) = (
+            self.root.clone(),
+            Arc::clone(&self.used),
+            Arc::clone(&self.evicting),
+        );
+        tokio::task::spawn_blocking(move || {
+            evict(&root, keep, &used, tiles_under(&root));
+            evicting.store(false, Ordering::SeqCst);
+        });
+    }
+}
+
+/// Every tile file under `root`: (path, size, modification time). Temporary files of writes
+/// in progress are left out (those older than a minute are debris of a crash: included).
+fn tiles_under(root: &Path) -> Vec<(PathBuf, u64, SystemTime)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    let stale = SystemTime::now() - Duration::from_secs(60);
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                let tmp = entry.file_name().to_string_lossy().ends_with(".tmp");
+                if !tmp || mtime < stale {
+                    out.push((entry.path(), meta.len(), mtime));
+                }
+            }
         }
     }
+    out
+}
+
+/// Deletes the oldest files until at most `target` bytes are left; recounts `used` from what
+/// remains (which also corrects any drift of the running count).
+fn evict(root: &Path, target: u64, used: &AtomicU64, mut files: Vec<(PathBuf, u64, SystemTime)>) {
+    let total: u64 = files.iter().map(|f| f.1).sum();
+    if total <= target {
+        used.store(total, Ordering::SeqCst);
+        return;
+    }
+    files.sort_by_key(|f| f.2);
+    let mut left = total;
+    let mut removed = 0u64;
+    for (path, size, _) in &files {
+        if left <= target {
+            break;
+        }
+        if std::fs::remove_file(path).is_ok() {
+            left -= size;
+            removed += 1;
+        }
+    }
+    used.store(left, Ordering::SeqCst);
+    tracing::info!(cache = %root.display(), removed, kept_bytes = left, "fs cache over its bound or out of space: oldest tiles evicted");
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> CacheError {
@@ -58,12 +174,21 @@ impl TileCache for FsCache {
             ));
             if let Err(e) = tokio::fs::write(&tmp, &body).await {
                 let _ = tokio::fs::remove_file(&tmp).await;
+                // A full disk (or quota): make room for the next writes.
+                if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT)
+                {
+                    self.maybe_evict(2 * body.len() as u64);
+                }
                 return Err(io("cannot write", &tmp, e));
             }
+            let replaced = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
             if let Err(e) = tokio::fs::rename(&tmp, &path).await {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(io("cannot rename into", &path, e));
             }
+            let grown = (body.len() as u64).saturating_sub(replaced);
+            self.used.fetch_add(grown, Ordering::SeqCst);
+            self.maybe_evict(0);
             Ok(())
         })
     }
@@ -153,7 +278,7 @@ mod tests {
     #[tokio::test]
     async fn put_get_purge() {
         let dir = std::env::temp_dir().join(format!("rasterzen-fs-test-{}", std::process::id()));
-        let c = FsCache::new(dir.clone());
+        let c = FsCache::new(dir.clone(), 0);
         c.put("s/r1/st/png-512@1x/1/0/0.png", Bytes::from_static(b"a"))
             .await
             .unwrap();

@@ -79,21 +79,7 @@ impl CacheKey {
 
 /// A path component safe on every tier (no separators, no `..`).
 fn component(s: &str) -> String {
-    let c: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if c.is_empty() || c.chars().all(|ch| ch == '.') {
-        "_".into()
-    } else {
-        c
-    }
+    crate::tilepath::key_component(s)
 }
 
 pub fn extension(f: Format) -> &'static str {
@@ -155,6 +141,8 @@ pub struct CacheOptions {
     pub memory_bytes: usize,
     /// `Cache-Control` stored on S3 objects.
     pub cache_control: String,
+    /// Bound of each `fs` tier in bytes (0: none); the oldest tiles are evicted beyond it.
+    pub fs_max_bytes: u64,
     /// Canned ACL for S3 objects (`public-read`, …).
     pub acl: Option<String>,
 }
@@ -186,12 +174,15 @@ impl Tiered {
                         "fs:DIR needs a directory".into(),
                     ));
                 }
-                tiers.push(Arc::new(fs::FsCache::new(PathBuf::from(dir))));
+                tiers.push(Arc::new(fs::FsCache::new(
+                    PathBuf::from(dir),
+                    opts.fs_max_bytes,
+                )));
             } else if part.starts_with("s3://") {
                 let (bucket, prefix) = crate::aws::parse_s3_url(part).ok_or_else(|| {
                     CacheError::Spec(part.into(), "expected s3://BUCKET/PREFIX".into())
                 })?;
-                let client = crate::aws::s3_client().await;
+                let client = s3::tile_client(&crate::aws::s3_client().await);
                 tiers.push(Arc::new(s3::S3Cache::new(
                     client,
                     bucket,

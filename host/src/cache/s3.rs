@@ -3,10 +3,14 @@
 //! conditional (`If-None-Match: *`): a key names exactly one rendering, so an object that is
 //! already there is left alone and two hosts racing to write it both succeed.
 //!
-//! When S3 fails, the tier steps aside for a short while (a circuit breaker), so an outage costs
-//! each request nothing but a skipped tier; the failure is logged as a warning once per trip.
+//! When S3 fails (a timeout, a 5xx, throttling), the tier steps aside: a circuit breaker opens
+//! and no request touches S3 until a background probe (a GET of a key that does not exist)
+//! gets an answer again. The probe runs after 5 s, then backs off to at most a minute while
+//! S3 stays down, so a hung S3 costs one request one timeout, not every request after each
+//! break. Tile operations have tight timeouts of their own (a tile is small; see
+//! [`tile_client`]). Failures are logged as warnings once per trip.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -16,8 +20,45 @@ use super::{content_type_of, CacheError, TileCache};
 use crate::aws::error_text;
 use crate::source::BoxFuture;
 
-/// How long the tier is skipped after a failure.
+/// How long the tier is skipped after a failure before the first probe.
 const BREAK_FOR: Duration = Duration::from_secs(5);
+/// The longest wait between probes while S3 stays down.
+const MAX_BREAK: Duration = Duration::from_secs(60);
+
+/// The S3 client for tile reads and writes: the shared one with tight timeouts (a tile is a
+/// few hundred kB at most; a slow S3 must not hold a request for the SDK's 12 s).
+pub fn tile_client(shared: &aws_sdk_s3::Client) -> aws_sdk_s3::Client {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    let conf = shared
+        .config()
+        .to_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .read_timeout(Duration::from_millis(1500))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_millis(2500))
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(50)),
+        )
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+#[derive(Debug)]
+struct Breaker {
+    /// Skipped until then; `None` = closed (S3 in use).
+    open_until: Option<Instant>,
+    /// The next wait after a failed probe.
+    backoff: Duration,
+    /// A probe is running: keep skipping.
+    probing: bool,
+}
 
 pub struct S3Cache {
     client: aws_sdk_s3::Client,
@@ -25,7 +66,7 @@ pub struct S3Cache {
     prefix: String,
     cache_control: String,
     acl: Option<aws_sdk_s3::types::ObjectCannedAcl>,
-    broken_until: Mutex<Option<Instant>>,
+    breaker: Arc<Mutex<Breaker>>,
 }
 
 impl S3Cache {
@@ -45,7 +86,11 @@ impl S3Cache {
             prefix,
             cache_control,
             acl,
-            broken_until: Mutex::new(None),
+            breaker: Arc::new(Mutex::new(Breaker {
+                open_until: None,
+                backoff: BREAK_FOR,
+                probing: false,
+            })),
         }
     }
 
@@ -85,27 +130,62 @@ impl S3Cache {
         }
     }
 
-    /// Whether the breaker is open (S3 failed within the last few seconds).
+    /// Whether the breaker is open (S3 failed and no probe has succeeded since). When its wait
+    /// is over, starts a probe in the background and keeps the tier skipped meanwhile.
     fn broken(&self) -> bool {
-        let mut until = self.broken_until.lock().unwrap_or_else(|p| p.into_inner());
-        match *until {
-            Some(t) if Instant::now() < t => true,
-            Some(_) => {
-                *until = None;
-                false
-            }
+        let mut b = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
+        match b.open_until {
             None => false,
+            Some(t) if Instant::now() < t || b.probing => true,
+            Some(_) => {
+                b.probing = true;
+                drop(b);
+                self.spawn_probe();
+                true
+            }
         }
     }
 
+    fn spawn_probe(&self) {
+        let (client, bucket, key, breaker) = (
+            self.client.clone(),
+            self.bucket.clone(),
+            self.object_key(".rasterzen-probe"),
+            Arc::clone(&self.breaker),
+        );
+        let name = format!("s3://{}/{}", self.bucket, self.prefix);
+        tokio::spawn(async move {
+            let answered = match client.get_object().bucket(&bucket).key(&key).send().await {
+                Ok(_) => true,
+                Err(e) => {
+                    e.as_service_error().is_some_and(|s| s.is_no_such_key())
+                        || e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+                }
+            };
+            let mut b = breaker.lock().unwrap_or_else(|p| p.into_inner());
+            b.probing = false;
+            if answered {
+                b.open_until = None;
+                b.backoff = BREAK_FOR;
+                tracing::info!(cache = %name, "S3 answers again: the S3 tier is back in use");
+            } else {
+                b.open_until = Some(Instant::now() + b.backoff);
+                tracing::warn!(cache = %name, retry_in_s = b.backoff.as_secs(), "S3 still failing: the S3 tier stays skipped");
+                b.backoff = (b.backoff * 2).min(MAX_BREAK);
+            }
+        });
+    }
+
     fn trip(&self, what: &str, text: String) -> CacheError {
-        *self.broken_until.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(Instant::now() + BREAK_FOR);
+        let mut b = self.breaker.lock().unwrap_or_else(|p| p.into_inner());
+        if b.open_until.is_none() {
+            b.open_until = Some(Instant::now() + b.backoff);
+        }
         CacheError::S3(format!(
-            "s3://{}/{}: {what}: {text} (S3 tier skipped for {} s)",
+            "s3://{}/{}: {what}: {text} (S3 tier skipped until it answers again; next check in {} s)",
             self.bucket,
             self.prefix,
-            BREAK_FOR.as_secs()
+            b.backoff.as_secs()
         ))
     }
 }

@@ -126,7 +126,8 @@ impl StyleSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The renderer refused the input (bad tile, bad style, bad options, its own limits).
-    #[error("{0}")]
+    /// Transparent: its text is the renderer's, once (an `{0}` + source would say it twice).
+    #[error(transparent)]
     Rejected(#[from] rasterzen_render::RenderError),
     /// The sandbox stopped the renderer: memory limit, deadline or a trap.
     #[error("renderer failed: {0}")]
@@ -134,6 +135,10 @@ pub enum EngineError {
     /// The renderer could not be loaded or instantiated.
     #[error("renderer unavailable: {0}")]
     Unavailable(String),
+    /// The engine refuses new work for now (native: renders past their deadline or over the
+    /// memory budget); try again shortly (503).
+    #[error("renderer busy: {0}")]
+    Busy(String),
 }
 
 /// A renderer implementation. Cheap to share across threads.

@@ -48,16 +48,7 @@ pub enum RegistryError {
     BadVersion(String),
 }
 
-/// Whether `v` can name a version: 1–64 of `[A-Za-z0-9._+-]`, not starting with `.`. Every
-/// name that reaches a path or an S3 key passes this first, so `../x`, `/etc/x`, `%2e%2e`
-/// or a NUL can never leave `versions/`.
-pub fn valid_version(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 64
-        && !v.starts_with('.')
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
-}
+pub use crate::tilepath::valid_version;
 
 /// Where the registry lives.
 #[derive(Debug, Clone)]

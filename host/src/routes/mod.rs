@@ -261,6 +261,22 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     ] {
         out.push_str(&format!("# HELP rasterzen_{name}_total {help}\n# TYPE rasterzen_{name}_total counter\nrasterzen_{name}_total {}\n", v.load(Ordering::Relaxed)));
     }
+    for (name, help, v) in [
+        (
+            "upstream_body_bytes",
+            "bytes of upstream bodies held against --upstream-memory-mb",
+            crate::net::body_bytes_held() as u64,
+        ),
+        (
+            "native_overdue_renders",
+            "native renders past their deadline still running",
+            crate::engine::native::Guarded::overdue() as u64,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP rasterzen_{name} {help}\n# TYPE rasterzen_{name} gauge\nrasterzen_{name} {v}\n"
+        ));
+    }
     let mut r = out.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -274,31 +290,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 /// Parses `{z}/{x}/{y}.{ext}` (or `{y}@2x.{ext}` for images).
 fn parse_tile_path(kind: Kind, rest: &str) -> Result<(u8, u32, u32, u32), TileError> {
     let ext = kind.name();
-    let bad = |why: &str| {
-        TileError::BadRequest(format!(
-            "malformed tile path /{ext}/{rest}: {why} (expected /{ext}/{{z}}/{{x}}/{{y}}.{ext})"
-        ))
-    };
-    let parts: Vec<&str> = rest.split('/').collect();
-    let [z, x, last] = parts.as_slice() else {
-        return Err(bad("not three parts"));
-    };
-    let stem = last
-        .strip_suffix(&format!(".{ext}"))
-        .ok_or_else(|| bad("wrong extension"))?;
-    let (y, scale) = match stem.strip_suffix("@2x") {
-        Some(y) if matches!(kind, Kind::Png | Kind::Svg) => (y, 2),
-        Some(_) => return Err(bad("@2x is only for png and svg")),
-        None => (stem, 1),
-    };
-    let digits = |s: &str| !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(z) || !digits(x) || !digits(y) {
-        return Err(bad("coordinates must be whole numbers"));
-    }
-    let z: u8 = z.parse().map_err(|_| bad("zoom out of range"))?;
-    let x: u32 = x.parse().map_err(|_| bad("x out of range"))?;
-    let y: u32 = y.parse().map_err(|_| bad("y out of range"))?;
-    Ok((z, x, y, scale))
+    crate::tilepath::parse_tile_path(ext, matches!(kind, Kind::Png | Kind::Svg), rest).map_err(
+        |why| {
+            TileError::BadRequest(format!(
+                "malformed tile path /{ext}/{rest}: {why} (expected /{ext}/{{z}}/{{x}}/{{y}}.{ext})"
+            ))
+        },
+    )
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for GET).

@@ -104,21 +104,22 @@ impl TileSource for DirSource {
                 let path = self
                     .root
                     .join(format!("{}/{}/{}.{ext}", tile.z, tile.x, tile.y));
-                match tokio::fs::metadata(&path).await {
-                    Ok(m) if m.len() > super::MAX_TILE_BYTES as u64 => {
-                        return Err(SourceError::NotATile(format!(
-                            "tile {tile} is {} bytes, above the limit",
-                            m.len()
-                        )));
+                let read = tokio::task::spawn_blocking(move || read_tile_file(&path))
+                    .await
+                    .map_err(|e| SourceError::Upstream(format!("tile {tile}: read task: {e}")))?;
+                return match read {
+                    Ok(Some(data)) => Ok(Some(Bytes::from(data))),
+                    Ok(None) => continue,
+                    Err(ReadError::NotRegular) => Err(SourceError::NotATile(format!(
+                        "tile {tile} is not a regular file (a device, FIFO, socket or directory)"
+                    ))),
+                    Err(ReadError::TooLarge) => Err(SourceError::NotATile(format!(
+                        "tile {tile} is larger than {} bytes",
+                        super::MAX_TILE_BYTES
+                    ))),
+                    Err(ReadError::Io(e)) => {
+                        Err(SourceError::Upstream(format!("tile {tile}: {e}")))
                     }
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(SourceError::Upstream(format!("tile {tile}: {e}"))),
-                }
-                return match tokio::fs::read(&path).await {
-                    Ok(data) => Ok(Some(Bytes::from(data))),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(SourceError::Upstream(format!("tile {tile}: {e}"))),
                 };
             }
             Ok(None)
@@ -140,4 +141,47 @@ impl TileSource for DirSource {
             Ok(Some(false))
         })
     }
+}
+
+enum ReadError {
+    NotRegular,
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Reads one tile file: `None` if absent. Only a regular file (a symlink to one is fine) is
+/// read, and at most [`super::MAX_TILE_BYTES`] of it: a symlink to `/dev/zero` or
+/// `/dev/urandom` would otherwise be read without end, and a FIFO would block the open and
+/// the read forever. The file is opened non-blocking (so a FIFO's open returns at once) and
+/// checked on the open descriptor, so it cannot be swapped between the check and the read.
+fn read_tile_file(path: &Path) -> Result<Option<Vec<u8>>, ReadError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // A socket (or a device without its driver) cannot be opened at all.
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Err(ReadError::NotRegular),
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular);
+    }
+    let max = super::MAX_TILE_BYTES as u64;
+    if meta.len() > max {
+        return Err(ReadError::TooLarge);
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut data)
+        .map_err(ReadError::Io)?;
+    if data.len() as u64 > max {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(Some(data))
 }

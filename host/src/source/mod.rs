@@ -45,6 +45,9 @@ pub enum SourceError {
     /// The upstream sent something that is not a vector tile.
     #[error("upstream sent something that is not a tile: {0}")]
     NotATile(String),
+    /// Not the upstream's fault: this process holds too many upstream bodies already (503).
+    #[error("overloaded: {0}")]
+    Busy(String),
 }
 
 /// What the service needs to know about a source (TileJSON, bounds and zoom checks).

@@ -139,6 +139,7 @@ impl TileSource for UrlTemplateSource {
                 Ok(net::Fetched::Body { body, .. }) => Ok(Some(body)),
                 Ok(net::Fetched::Missing(_)) => Ok(None),
                 Err(net::NetError::Timeout(ms)) => Err(SourceError::Timeout(ms)),
+                Err(e @ net::NetError::Busy(_)) => Err(SourceError::Busy(e.to_string())),
                 Err(e) => Err(SourceError::Upstream(format!(
                     "{} for tile {tile}: {e}",
                     self.host

@@ -48,6 +48,10 @@ pub struct DecodeLimits {
     /// Number of geometry vertices in the whole tile (default 16 000 000, i.e. ≤ 256 MB of
     /// points; a vertex needs at least two bytes of input).
     pub max_total_points: usize,
+    /// Number of geometry vertices in one feature (default: no lower than the tile's). A
+    /// renderer's memory goes with its largest feature (a line's tessellation is ~600 bytes a
+    /// vertex), so [`DecodeLimits::render`] bounds it.
+    pub max_points_per_feature: usize,
 }
 
 impl Default for DecodeLimits {
@@ -59,6 +63,21 @@ impl Default for DecodeLimits {
             max_total_features: 2_000_000,
             max_dictionary_entries: 4_000_000,
             max_total_points: 16_000_000,
+            max_points_per_feature: 16_000_000,
+        }
+    }
+}
+
+impl DecodeLimits {
+    /// The limits of a render: what a render can draw within the sandbox's default memory
+    /// limit (512 MiB) and deadline (10 s), with a wide margin over real tiles (the densest
+    /// tile in the test data has 80 000 vertices). A tile over them is bad source data,
+    /// refused in milliseconds instead of exhausting memory or time.
+    pub fn render() -> DecodeLimits {
+        DecodeLimits {
+            max_total_points: 1_000_000,
+            max_points_per_feature: 250_000,
+            ..DecodeLimits::default()
         }
     }
 }
@@ -326,6 +345,9 @@ fn pb(e: prost::DecodeError) -> MvtError {
 struct Budget {
     points_left: usize,
     max_points: usize,
+    /// Of the feature being decoded (reset per feature).
+    feature_points_left: usize,
+    max_feature_points: usize,
     features_left: usize,
     dictionary_left: usize,
 }
@@ -333,6 +355,15 @@ struct Budget {
 impl Budget {
     #[inline]
     fn take_points(&mut self, n: usize) -> Result<(), MvtError> {
+        match self.feature_points_left.checked_sub(n) {
+            Some(left) => self.feature_points_left = left,
+            None => {
+                return Err(MvtError::Limit(format!(
+                    "more than {} geometry vertices in one feature",
+                    self.max_feature_points
+                )))
+            }
+        }
         match self.points_left.checked_sub(n) {
             Some(left) => {
                 self.points_left = left;
@@ -356,6 +387,8 @@ fn decode_owned(
     let mut budget = Budget {
         points_left: limits.max_total_points,
         max_points: limits.max_total_points,
+        feature_points_left: limits.max_points_per_feature,
+        max_feature_points: limits.max_points_per_feature,
         features_left: limits.max_total_features,
         dictionary_left: limits.max_dictionary_entries,
     };
@@ -580,6 +613,7 @@ fn convert_layer(
             *dropped += 1;
             continue;
         };
+        budget.feature_points_left = budget.max_feature_points;
         let mut cursor = GeomCursor::new(f.geometry.as_slice());
         let geometry = match geom_type {
             GeomType::Unknown => Some(Geometry::Unknown),
@@ -1083,6 +1117,8 @@ mod tests {
         Budget {
             points_left: 1000,
             max_points: 1000,
+            feature_points_left: 1000,
+            max_feature_points: 1000,
             features_left: 1000,
             dictionary_left: 1000,
         }

@@ -227,6 +227,37 @@ impl Edge {
     }
 }
 
+thread_local! {
+    /// Pixels shaded by [`triangle`] and [`gl_line`] in this render, and the render's budget.
+    static WORK: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, u64::MAX)) };
+}
+
+/// Starts counting one render's shaded pixels against `budget` (see [`over_budget`]). Hostile
+/// sizes (a 10^10 px line width or circle radius) make every triangle cover the whole canvas;
+/// the budget bounds the work no matter how many there are.
+pub fn start_budget(budget: u64) {
+    WORK.with(|w| w.set((0, budget)));
+}
+
+/// Whether this render went over its budget (the triangles past it were not drawn).
+pub fn over_budget() -> bool {
+    WORK.with(|w| {
+        let (done, budget) = w.get();
+        done > budget
+    })
+}
+
+/// Charges `n` pixels to the render; `false` once over budget (draw nothing more).
+#[inline]
+fn charge(n: i64) -> bool {
+    WORK.with(|w| {
+        let (done, budget) = w.get();
+        let done = done.saturating_add(n.max(0) as u64);
+        w.set((done, budget));
+        done <= budget
+    })
+}
+
 /// Rasterizes one triangle whose vertices are snapped positions (see [`snap`]), calling
 /// `frag(x, y, barycentric)` for every pixel whose centre it covers. The barycentric weights
 /// belong to `v[0]`, `v[1]`, `v[2]` and sum to 1; varyings are interpolated with them
@@ -272,6 +303,9 @@ pub fn triangle<F: FnMut(usize, usize, [f32; 3])>(
         }
         if lo > hi {
             continue;
+        }
+        if !charge(hi - lo + 1) {
+            return;
         }
         let xc = SUBPIXEL * lo + SUBPIXEL / 2;
         let e = edges.map(|ed| ed.a * xc + ed.b * yc + ed.c);
@@ -323,6 +357,9 @@ pub fn gl_line<F: FnMut(usize, usize)>(
         let i1 = (div_ceil(hi.0 - half, SUBPIXEL) - 1).min(width as i64 - 1);
         let ddx = hi.0 - lo.0;
         let ddy = hi.1 - lo.1;
+        if !charge(i1 - i0 + 1) {
+            return;
+        }
         for i in i0..=i1 {
             let xc = SUBPIXEL * i + half;
             // y(xc) = lo.y + (xc − lo.x)·ddy/ddx, in 1/16 px; row = floor(y / 16).
@@ -339,6 +376,9 @@ pub fn gl_line<F: FnMut(usize, usize)>(
         let j1 = div_floor(hi.1 - half, SUBPIXEL).min(height as i64 - 1);
         let ddx = hi.0 - lo.0;
         let ddy = hi.1 - lo.1;
+        if !charge(j1 - j0 + 1) {
+            return;
+        }
         for j in j0..=j1 {
             let yc = SUBPIXEL * j + half;
             let num = lo.0 * ddy + (yc - lo.1) * ddx;

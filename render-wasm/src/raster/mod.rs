@@ -32,9 +32,25 @@ use gpu::{Canvas, SolidBlender};
 
 pub use png::encode_png;
 
-/// Draws the scene and encodes it as PNG.
+/// Shaded pixels a render may spend, per pixel of its canvas: real tiles stay far below (the
+/// densest case of the reference and parity suites shades 1.7), hostile sizes and geometry far
+/// above.
+pub const FRAGMENTS_PER_PIXEL: u64 = 16;
+
+/// Draws the scene and encodes it as PNG. A scene that needs more than
+/// [`FRAGMENTS_PER_PIXEL`] shaded pixels per canvas pixel is refused (the tile's sizes or
+/// geometry are beyond any picture), so no tile can make a render run without bound.
 pub fn scene_to_png(scene: &Scene<'_>, profile: png::PngProfile) -> Result<Vec<u8>, RenderError> {
+    let px = u64::from(scene.pixels);
+    gpu::start_budget(px * px * FRAGMENTS_PER_PIXEL);
     let canvas = draw(scene);
+    let over = gpu::over_budget();
+    gpu::start_budget(u64::MAX);
+    if over {
+        return Err(RenderError::LimitExceeded(format!(
+            "drawing the tile needs more than {FRAGMENTS_PER_PIXEL} shaded pixels per pixel of the {px}×{px} canvas"
+        )));
+    }
     png::encode_png_with(
         canvas.width as u32,
         canvas.height as u32,

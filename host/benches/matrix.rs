@@ -1,0 +1,320 @@
+//! The standing speed table of BENCHMARKS.md: real tiles × real styles, per stage natively
+//! (decode, style parse, scene, raster, PNG) and whole, natively and through the wasm component
+//! (its sandbox: pooled instance, fresh limits per call), with PNG bytes per profile and the
+//! component's per-call overhead. Prints Markdown tables.
+//!
+//! Run: `./build.sh && cargo bench -p rasterzen --bench matrix` (`-- --quick` for fewer runs).
+//!
+//! Every figure is the median of repeated runs in this one process, so ratios in a table were
+//! measured side by side under the same machine load.
+
+#[path = "../src/aws.rs"]
+#[allow(dead_code)]
+mod aws;
+#[path = "../src/engine/mod.rs"]
+#[allow(dead_code)]
+mod engine;
+#[path = "../../tests/support/pmtiles.rs"]
+#[allow(dead_code)]
+mod pmtiles;
+#[path = "../src/tilepath.rs"]
+#[allow(dead_code)]
+mod tilepath;
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use engine::wasm::{Limits, WasmRenderer};
+use engine::{Assets, RenderRequest, Renderer, SpriteSheetBytes, StyleSpec};
+use rasterzen_render::sprite::{SpriteSheet, Sprites};
+use rasterzen_render::{mvt, raster, scene, style::Style, Format, PngProfile, TileId};
+
+/// One row: a real tile drawn with a real style at 512 px @1x.
+struct Case {
+    class: &'static str,
+    name: String,
+    tile: TileId,
+    data: Vec<u8>,
+    /// The style's JSON text (built-ins through their embedded JSON, as a user's file would be).
+    style_json: String,
+    /// The style's sprite pairs beside its `style.json`, as the host fetches them.
+    sprites: Vec<SpriteSheetBytes>,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn parity_style(name: &str) -> (String, Vec<SpriteSheetBytes>) {
+    let dir = root().join("tests/parity/styles").join(name);
+    let json = std::fs::read_to_string(dir.join("style.json")).unwrap();
+    let mut sprites = Vec::new();
+    for (ratio, suffix) in [(1, ""), (2, "@2x")] {
+        if let (Ok(j), Ok(p)) = (
+            std::fs::read(dir.join(format!("sprite{suffix}.json"))),
+            std::fs::read(dir.join(format!("sprite{suffix}.png"))),
+        ) {
+            sprites.push(SpriteSheetBytes {
+                id: "default".into(),
+                pixel_ratio: ratio,
+                json: Bytes::from(j),
+                png: Bytes::from(p),
+            });
+        }
+    }
+    (json, sprites)
+}
+
+fn parity_tile(file: &str) -> Vec<u8> {
+    std::fs::read(root().join("tests/parity/tiles").join(file)).unwrap()
+}
+
+fn cases() -> Vec<Case> {
+    let archive = std::fs::read(root().join("host/assets/firenze.pmtiles")).unwrap();
+    let heaviest = pmtiles::read_all(&archive)
+        .into_iter()
+        .filter(|e| e.z == 14)
+        .max_by_key(|e| e.data.len())
+        .unwrap();
+    let builtin = |n: &str| (Style::builtin_json(n).unwrap().to_owned(), Vec::new());
+    let t = |z, x, y| TileId::new(z, x, y).unwrap();
+    let mut out = Vec::new();
+    let mut add = |class, name: &str, tile, data, (style_json, sprites)| {
+        out.push(Case {
+            class,
+            name: name.into(),
+            tile,
+            data,
+            style_json,
+            sprites,
+        })
+    };
+    add(
+        "light",
+        "OMT Monaco z11 · Positron",
+        t(11, 1066, 746),
+        parity_tile("omt-monaco-11-1066-746.mvt.gz"),
+        parity_style("positron"),
+    );
+    add(
+        "light",
+        "OMT Liechtenstein z10 · OSM Bright",
+        t(10, 539, 359),
+        parity_tile("omt-liechtenstein-10-539-359.mvt.gz"),
+        parity_style("osm-bright"),
+    );
+    add(
+        "medium",
+        "Tilezen New York z10 · default",
+        t(10, 301, 384),
+        parity_tile("tilezen-newyork-10-301-384.mvt"),
+        builtin("default"),
+    );
+    add(
+        "medium",
+        "OMT Monaco z14 · OSM Bright",
+        t(14, 8529, 5974),
+        parity_tile("omt-monaco-14-8529-5974.mvt.gz"),
+        parity_style("osm-bright"),
+    );
+    add(
+        "dense",
+        "Florence z14 (densest) · default",
+        t(heaviest.z, heaviest.x, heaviest.y),
+        heaviest.data,
+        builtin("default"),
+    );
+    add(
+        "dense",
+        "Protomaps Florence z14 · Protomaps v4 light",
+        t(14, 8704, 5971),
+        parity_tile("protomaps-florence-14-8704-5971.mvt.gz"),
+        parity_style("protomaps-v4-light"),
+    );
+    add(
+        "dense",
+        "Shortbread Berlin z14 · VersaTiles colorful",
+        t(14, 8803, 5397),
+        parity_tile("shortbread-berlin-14-8803-5397.mvt"),
+        parity_style("versatiles-colorful"),
+    );
+    add(
+        "heavy low zoom",
+        "OpenFreeMap world z0 · OSM Bright",
+        t(0, 0, 0),
+        parity_tile("omt-openfreemap-0-0-0.mvt"),
+        parity_style("osm-bright"),
+    );
+    add(
+        "heavy low zoom",
+        "Protomaps Florence z6 · Protomaps v4 light",
+        t(6, 34, 23),
+        parity_tile("protomaps-florence-6-34-23.mvt.gz"),
+        parity_style("protomaps-v4-light"),
+    );
+    out
+}
+
+/// Median wall time of `f`, repeated for about `budget` (at least 5 runs).
+fn median(budget: Duration, mut f: impl FnMut()) -> Duration {
+    f(); // warm caches and the allocator
+    let start = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < 5 || (start.elapsed() < budget && times.len() < 1000) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let budget = Duration::from_millis(if quick { 300 } else { 1500 });
+    let component = root().join("target/rasterzen-renderer.wasm");
+    let (wasm, _) = WasmRenderer::load_file(&component, None, Limits::default())
+        .expect("build the component first: ./build.sh component");
+    let native = engine::native::NativeRenderer;
+
+    println!("### Per stage and whole, 512 px PNG @1x (median ms)\n");
+    println!("| class | tile · style | MVT kB | decode | style parse | scene | raster | PNG | **native** | **wasm** | wasm / native | PNG kB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut sizes = Vec::new();
+    for case in cases() {
+        let style = Style::from_json(&case.style_json).unwrap();
+        let decoded = mvt::decode_bytes(&case.data, &mvt::DecodeLimits::render()).unwrap();
+        let mut sprites = Sprites::new();
+        if let Some(s) = case.sprites.iter().find(|s| s.pixel_ratio == 1) {
+            sprites.add(&s.id, SpriteSheet::cached(&s.id, &s.json, &s.png).unwrap());
+        }
+        let view = scene::View::new(case.tile, case.tile, 512, 1);
+        let built = scene::build(&decoded, &style, &view, &sprites);
+        let canvas = raster::draw(&built);
+        let (w, h) = (canvas.width as u32, canvas.height as u32);
+
+        let decode = median(budget, || {
+            black_box(mvt::decode_bytes(&case.data, &mvt::DecodeLimits::render()).unwrap());
+        });
+        let parse = median(budget, || {
+            black_box(Style::from_json(&case.style_json).unwrap());
+        });
+        let scene_t = median(budget, || {
+            black_box(scene::build(&decoded, &style, &view, &sprites).layers.len());
+        });
+        let raster_t = median(budget, || {
+            black_box(raster::draw(&built));
+        });
+        let png_t = median(budget, || {
+            black_box(
+                raster::png::encode_png_with(w, h, &canvas.data, PngProfile::Default).unwrap(),
+            );
+        });
+        let request = RenderRequest {
+            tile: case.tile,
+            data_tile: None,
+            format: Format::Png,
+            size: 512,
+            scale: 1,
+            style: StyleSpec::Json(case.style_json.clone()),
+            png: PngProfile::Default,
+            assets: Arc::new(Assets {
+                sprites: case.sprites.clone(),
+            }),
+        };
+        let n = median(budget, || {
+            black_box(native.render(&case.data, &request).unwrap());
+        });
+        let wm = median(budget, || {
+            black_box(wasm.render(&case.data, &request).unwrap());
+        });
+        let png_default = native.render(&case.data, &request).unwrap().bytes;
+        let wasm_bytes = wasm.render(&case.data, &request).unwrap().bytes;
+        assert_eq!(
+            png_default, wasm_bytes,
+            "{}: wasm and native differ",
+            case.name
+        );
+        println!(
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | **{}** | **{}** | {:.2}× | {:.0} |",
+            case.class,
+            case.name,
+            case.data.len() as f64 / 1024.0,
+            ms(decode),
+            ms(parse),
+            ms(scene_t),
+            ms(raster_t),
+            ms(png_t),
+            ms(n),
+            ms(wm),
+            wm.as_secs_f64() / n.as_secs_f64(),
+            png_default.len() as f64 / 1024.0
+        );
+        let mut row = Vec::new();
+        for profile in [
+            PngProfile::Fast,
+            PngProfile::Default,
+            PngProfile::Small,
+            PngProfile::Png8,
+        ] {
+            let t = median(budget / 2, || {
+                black_box(raster::png::encode_png_with(w, h, &canvas.data, profile).unwrap());
+            });
+            let bytes = raster::png::encode_png_with(w, h, &canvas.data, profile).unwrap();
+            row.push((profile, t, bytes.len()));
+        }
+        sizes.push((case.name.clone(), row));
+    }
+
+    println!("\n### PNG profiles: encode time (ms) and bytes (kB), 512 px\n");
+    println!("| tile · style | fast | default | small | png8 |");
+    println!("|---|---|---|---|---|");
+    for (name, row) in &sizes {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|(_, t, b)| format!("{} ms, {:.0} kB", ms(*t), *b as f64 / 1024.0))
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
+
+    // Per-call overhead: an empty tile (no layers) still crosses the component boundary, takes
+    // an instance from the pool, sets its limits, looks up the style and encodes a PNG.
+    println!("\n### Per-call overhead (median ms)\n");
+    println!("| what | native | wasm |");
+    println!("|---|---|---|");
+    for (what, style) in [
+        (
+            "empty tile, built-in style",
+            StyleSpec::Builtin("default".into()),
+        ),
+        (
+            "empty tile, OSM Bright as JSON",
+            StyleSpec::Json(parity_style("osm-bright").0),
+        ),
+    ] {
+        let request = RenderRequest {
+            tile: TileId::new(14, 8704, 5971).unwrap(),
+            data_tile: None,
+            format: Format::Png,
+            size: 512,
+            scale: 1,
+            style,
+            png: PngProfile::Default,
+            assets: Default::default(),
+        };
+        let n = median(budget, || {
+            black_box(native.render(&[], &request).unwrap());
+        });
+        let w = median(budget, || {
+            black_box(wasm.render(&[], &request).unwrap());
+        });
+        println!("| {what} | {} | {} |", ms(n), ms(w));
+    }
+}
