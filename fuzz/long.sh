@@ -10,7 +10,14 @@ export RUST_BACKTRACE=0
 TARGETS=("$@")
 [[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(mvt_decode style_parse expr_eval render tile_path)
 declare -A MAX_LEN=([mvt_decode]=131072 [style_parse]=65536 [expr_eval]=4096 [render]=65536 [tile_path]=4096)
-cargo +nightly fuzz build >/dev/null
+# nightly when installed, else stable with its unstable flags unlocked (as fuzz/ci.sh).
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    TOOLCHAIN=(+nightly)
+else
+    TOOLCHAIN=()
+    export RUSTC_BOOTSTRAP=1
+fi
+cargo "${TOOLCHAIN[@]}" fuzz build >/dev/null
 [[ -d corpus ]] || python3 seed.py
 mkdir -p logs artifacts
 for t in "${TARGETS[@]}"; do
