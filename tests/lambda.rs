@@ -1033,7 +1033,8 @@ async fn failed_cold_starts_are_reported_to_the_runtime_api() {
 }
 
 /// The first cold start compiles the renderer; a later one on the same sandbox (`/tmp` kept)
-/// deserializes it. Prints the timings.
+/// deserializes it; one with an empty `/tmp` and the artifacts shipped in the package
+/// deserializes those and compiles nothing. Prints the timings (BENCHMARKS.md).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_start_compiles_once_then_deserializes() {
     let compiled = Scratch::new("compiled");
@@ -1042,9 +1043,31 @@ async fn cold_start_compiles_once_then_deserializes() {
         ("RASTERZEN_CACHE", "memory"),
         ("RASTERZEN_COMPILED_CACHE", dir.as_str()),
     ];
+    // Round 3 is a cold start as Lambda makes one: an empty /tmp (a fresh, empty compiled
+    // cache) and the artifacts `build.sh lambda` ships beside the executable.
+    let shipped = compiled.0.join("shipped");
+    let out = Command::new(BIN)
+        .args(["renderer", "precompile", "--out", shipped.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let empty = compiled.0.join("empty-tmp");
+    let shipped_envs = [
+        ("RASTERZEN_CACHE", "memory"),
+        ("RASTERZEN_COMPILED_CACHE", empty.to_str().unwrap()),
+        ("RASTERZEN_SHIPPED_COMPILED", shipped.to_str().unwrap()),
+    ];
     let mut report = Vec::new();
-    for (round, expect) in [(1, "Compiled"), (2, "Deserialized")] {
-        let mut f = Function::start(&envs).await;
+    for (round, expect, envs) in [
+        (1, "Compiled", &envs[..]),
+        (2, "Deserialized", &envs),
+        (3, "Deserialized", &shipped_envs[..]),
+    ] {
+        let mut f = Function::start(envs).await;
         let t = tile_at(FIRENZE.0, FIRENZE.1, 15);
         let first = f.http(&url_event(&tile_path("png", t, ""), &[])).await;
         assert_eq!(first.status, 200, "{}", first.text());
@@ -1069,8 +1092,9 @@ async fn cold_start_compiles_once_then_deserializes() {
             })
             .unwrap();
         report.push(format!(
-            "cold start {round} ({expect}, renderer {} ms): init {} ms (process {} ms), first tile {} ms, \
+            "cold start {round} ({expect}{}, renderer {} ms): init {} ms (process {} ms), first tile {} ms, \
              warm tile (render) {} ms, warm tile (memory hit) {} ms",
+            if round == 3 { ", shipped, empty /tmp" } else { "" },
             load["ms"],
             init["init_ms"],
             f.init.as_millis(),
@@ -1079,6 +1103,10 @@ async fn cold_start_compiles_once_then_deserializes() {
             hit.elapsed.as_millis()
         ));
     }
+    assert!(
+        !empty.exists() || std::fs::read_dir(&empty).unwrap().next().is_none(),
+        "the shipped artifact was used: nothing compiled into the empty /tmp"
+    );
     for line in report {
         eprintln!("lambda: {line}");
     }
