@@ -121,7 +121,10 @@ impl MbtilesSource {
         let id = format!(
             "{}-{}",
             super::slug(stem),
-            super::short_hash(&[canonical.to_string_lossy().as_bytes()])
+            super::short_hash(&[
+                canonical.to_string_lossy().as_bytes(),
+                &super::file_fingerprint(path)
+            ])
         );
         Ok(MbtilesSource {
             path: path.to_path_buf(),
@@ -211,6 +214,37 @@ impl TileSource for MbtilesSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An MBTiles updated in place (a tile rewritten, as a tile pipeline does) gets a new id,
+    /// hence new cache keys.
+    #[test]
+    fn updating_an_mbtiles_changes_its_id() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/archives/monaco-2023-omt.mbtiles");
+        let dir = std::env::temp_dir().join(format!("rasterzen-fp-mb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("map.mbtiles");
+        std::fs::copy(&src, &path).unwrap();
+        let first = MbtilesSource::open(&path).unwrap().id().to_owned();
+        assert_eq!(first, MbtilesSource::open(&path).unwrap().id(), "stable");
+        {
+            let db = rusqlite::Connection::open(&path).unwrap();
+            db.execute(
+                "UPDATE tiles SET tile_data = zeroblob(10) WHERE rowid = (SELECT MIN(rowid) FROM tiles)",
+                [],
+            )
+            .or_else(|_| {
+                db.execute(
+                    "UPDATE metadata SET value = value || ' (updated)' WHERE name = 'name'",
+                    [],
+                )
+            })
+            .unwrap();
+        }
+        let updated = MbtilesSource::open(&path).unwrap().id().to_owned();
+        assert_ne!(first, updated, "updated data");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[tokio::test]
     async fn monaco_rows_are_tms() {

@@ -17,6 +17,7 @@ pub mod pmtiles;
 pub mod url;
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -265,6 +266,29 @@ pub(crate) fn vector_layers(meta: &serde_json::Value) -> Option<Vec<String>> {
 }
 
 /// A short hex digest, for source identifiers.
+/// What identifies a local archive's *content* cheaply, for its part of the cache key: its
+/// length, modification time and first 16 KiB (a PMTiles header and root directory, which name
+/// every tile's offset; an SQLite header with its change counter). Replacing the file in place
+/// with other data changes it, so a restart never serves the old data's tiles from a cache; an
+/// unreadable file gives its path alone (the open fails anyway).
+pub(crate) fn file_fingerprint(path: &Path) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    if let Ok(meta) = std::fs::metadata(path) {
+        out.extend(meta.len().to_le_bytes());
+        if let Ok(since) = meta
+            .modified()
+            .map(|m| m.duration_since(std::time::UNIX_EPOCH).unwrap_or_default())
+        {
+            out.extend(since.as_nanos().to_le_bytes());
+        }
+    }
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(16 * 1024).read_to_end(&mut out);
+    }
+    out
+}
+
 pub(crate) fn short_hash(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {

@@ -95,7 +95,10 @@ impl PmtilesSource {
         let id = format!(
             "{}-{}",
             super::slug(&name),
-            super::short_hash(&[canonical.to_string_lossy().as_bytes()])
+            super::short_hash(&[
+                canonical.to_string_lossy().as_bytes(),
+                &super::file_fingerprint(path)
+            ])
         );
         Self::open_backend(Backend::File(Arc::new(file)), &name, id).await
     }
@@ -435,6 +438,39 @@ impl DirectoryCache for DirCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Replacing an archive in place with other data changes the source id, so the cache key
+    /// changes with it; the same data at the same path keeps it.
+    #[tokio::test]
+    async fn replacing_an_archive_changes_its_id() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = std::env::temp_dir().join(format!("rasterzen-fp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("map.pmtiles");
+        let florence = root.join("host/assets/firenze.pmtiles");
+        let monaco = root.join("tests/fixtures/archives/monaco-2023-omt.pmtiles");
+        std::fs::copy(&florence, &path).unwrap();
+        let first = PmtilesSource::open_file(&path)
+            .await
+            .unwrap()
+            .id()
+            .to_owned();
+        let again = PmtilesSource::open_file(&path)
+            .await
+            .unwrap()
+            .id()
+            .to_owned();
+        assert_eq!(first, again, "the same file keeps its id");
+        std::fs::copy(&monaco, &path).unwrap();
+        let replaced = PmtilesSource::open_file(&path)
+            .await
+            .unwrap()
+            .id()
+            .to_owned();
+        assert_ne!(first, replaced, "other data at the same path");
+        assert!(replaced.starts_with("map-"), "{replaced}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[tokio::test]
     async fn embedded_archive_opens_and_has_tiles() {
