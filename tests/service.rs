@@ -942,3 +942,70 @@ async fn s3_cache_against_moto() {
     let log = s.log_text();
     assert!(log.contains("WARN") && log.contains("s3"), "{log}");
 }
+
+/// Text-like answers (MVT, GeoJSON, SVG, TileJSON) are compressed with gzip or br when the
+/// client accepts it, and decompress (with decoders we did not write) to exactly the bytes an
+/// uncompressing client gets; PNGs are never compressed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_answers_are_compressed_when_the_client_accepts_it() {
+    use std::io::Read as _;
+    let s = Server::start(&[], &[]);
+    // No transparent decompression: the test sees the bytes on the wire.
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .build()
+        .unwrap();
+    let t = tile_at(11.2558, 43.7696, 14);
+    for path in [
+        tile_path("mvt", t, ""),
+        tile_path("geojson", t, ""),
+        tile_path("svg", t, ""),
+        "/tilejson.json".to_string(),
+    ] {
+        let plain = get_with(&c, &s.url(&path), &[]).await;
+        assert_eq!(plain.status, 200, "{path}: {}", plain.text());
+        assert_eq!(
+            plain.header("content-encoding"),
+            "",
+            "{path}: not asked for"
+        );
+        let gz = get_with(&c, &s.url(&path), &[("accept-encoding", "gzip")]).await;
+        assert_eq!(gz.header("content-encoding"), "gzip", "{path}");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz.body[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, plain.body, "{path}: gzip");
+        let br = get_with(&c, &s.url(&path), &[("accept-encoding", "br, gzip")]).await;
+        assert_eq!(br.header("content-encoding"), "br", "{path}");
+        let mut out = Vec::new();
+        brotli::Decompressor::new(&br.body[..], 4096)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, plain.body, "{path}: br");
+        if path.starts_with("/mvt") {
+            assert!(
+                br.body.len() * 3 < plain.body.len() * 2,
+                "{path}: {} → {} bytes",
+                plain.body.len(),
+                br.body.len()
+            );
+        }
+    }
+    let png = get_with(
+        &c,
+        &s.url(&tile_path("png", t, "")),
+        &[("accept-encoding", "gzip, br")],
+    )
+    .await;
+    assert_eq!(png.status, 200);
+    assert_eq!(
+        png.header("content-encoding"),
+        "",
+        "PNGs are not compressed again"
+    );
+    assert_eq!(&png.body[..4], b"\x89PNG");
+}

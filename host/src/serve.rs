@@ -31,6 +31,7 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::logging::init(&args.log);
     runtime()?.block_on(async move {
         let (_state, app) = build_app(&args).await?;
+        let app = app.layer(crate::routes::compression());
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+
 use crate::service::{Kind, Service, TileError, TileRequest, TileResponse};
 
 /// Shared state of the router (built once in `main`).
@@ -63,6 +65,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         })
         .layer(middleware::from_fn(access))
         .with_state(state)
+}
+
+/// HTTP compression for `serve`: gzip or br when the client accepts it, for everything but
+/// images (PNG/WebP/JPEG are compressed already) and tiny bodies. Level 4: MVT and GeoJSON
+/// bodies of megabytes compress in milliseconds on the async threads (br's default, 11, takes
+/// seconds). Lambda answers uncompressed: CloudFront in front of it compresses
+/// (`Compress: true` in deploy/template.yaml), and a compressed body would turn every text
+/// answer into a base64 binary one.
+pub fn compression() -> CompressionLayer {
+    CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        .quality(CompressionLevel::Precise(4))
 }
 
 /// What the access log line says about a tile request (set by the handler).
