@@ -577,3 +577,29 @@ fn the_sandbox_stops_hostile_renderers() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!out.exists());
 }
+
+/// `rasterzen version` says what its help says: the versions and every built-in style, each
+/// with the style hash that goes into its cache keys.
+#[test]
+fn version_lists_the_built_in_styles() {
+    let o = Command::new(bin())
+        .args(["version", "--engine", "native"])
+        .output()
+        .expect("run rasterzen");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("rasterzen 0."), "{text}");
+    for name in ["default", "omt", "light"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{text}"));
+        let hash = line
+            .rsplit("style hash ")
+            .next()
+            .unwrap()
+            .trim_end_matches(')');
+        assert_eq!(hash.len(), 16, "{line}");
+        assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+    }
+}

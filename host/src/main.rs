@@ -242,6 +242,21 @@ fn cmd_version(args: EngineArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         renderer.version()
     );
+    println!("built-in styles (--style NAME):");
+    for name in rasterzen_render::style::Style::BUILTIN_NAMES {
+        let what = match *name {
+            "default" => {
+                "Protomaps v2 / Tilezen schema: the embedded Florence archive, Nextzen tiles"
+            }
+            "omt" => "OpenMapTiles schema (OpenMapTiles, MapTiler, OpenFreeMap archives)",
+            "light" => "a light grey variant of default, same schema",
+            _ => "",
+        };
+        let hash = renderer
+            .style_hash(&StyleSpec::Builtin((*name).to_string()))
+            .unwrap_or_else(|e| format!("unavailable: {e}"));
+        println!("  {name:<8} {what} (style hash {hash})");
+    }
     Ok(())
 }
 
