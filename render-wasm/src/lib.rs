@@ -4,10 +4,11 @@
 //! WebAssembly component and the browser build give byte-identical output.
 //!
 //! Stages, each split at a data type:
-//! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`scene`]→ [`scene::Scene`] →[`svg`]→ SVG text
-//!                                                          →[`raster`]→ pixels → PNG bytes.
+//! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`scene`] + [`labels`]→ [`scene::Scene`]
+//!       →[`svg`]→ SVG text, →[`raster`]→ pixels → PNG bytes.
 
 pub mod geojson;
+pub mod labels;
 pub mod mvt;
 pub mod raster;
 pub mod scene;
@@ -348,6 +349,8 @@ pub fn render_with(
     let view = scene::View::new(tile, data_tile, options.size, options.scale);
     #[allow(unused_mut)]
     let mut scene = scene::build(&decoded, &style, &view, &sprites);
+    let labels = labels::build(&decoded, &style, &view);
+    labels::merge(&mut scene, &style, labels);
     #[cfg(feature = "test-variant")]
     scene.layers.push(scene::DrawLayer {
         id: "test-variant",

@@ -1,0 +1,513 @@
+//! Labels: MapLibre `symbol` layers (text), their own stage after [`crate::scene::build`].
+//!
+//! | module | what |
+//! |---|---|
+//! | [`font`] | the embedded Noto Sans faces; harfrust shaping, skrifa outlines |
+//! | [`shaping`] | MapLibre's line breaking, justification and block alignment |
+//! | [`layout`] | anchors (point, polygon, line, line-center), `text-max-angle`, glyphs along lines |
+//! | [`placement`] | fixed-point collision index |
+//! | [`draw`] | glyph outlines as device-pixel paths for the PNG and SVG writers |
+//!
+//! Order of work, as MapLibre's: every symbol layer's features are laid out into candidates
+//! (one per anchor); candidates are placed greedily in one total order — layers from the top
+//! down, then `symbol-sort-key` ascending, then feature (tile) order, then anchor order; the
+//! placed ones are drawn in their layer's slot of the style, halos under text. The order uses
+//! no hash iteration and no float comparison that could tie differently between targets.
+//!
+//! Coordinates: CSS px of the drawn tile (origin top-left, y down) for layout; fixed point
+//! (1/64 CSS px) for collisions; device px for drawing.
+
+pub mod draw;
+pub mod font;
+pub mod layout;
+pub mod placement;
+pub mod shaping;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::mvt::{FeatureRef, Geometry, Tile};
+use crate::scene::{DrawLayer, View, UNITS_PER_CSS_PX};
+use crate::style::{
+    FaceStyle, LayerKind, Style, SymbolLayout, SymbolPaint, SymbolPlacement, ZOrder,
+};
+use layout::{LineAnchor, LineParams, P};
+use placement::{CollisionIndex, FBox};
+use shaping::{ShapeParams, Shaping};
+
+pub use draw::{LabelDraw, LabelLayer};
+
+/// One glyph of a laid-out label: its outline is drawn at `origin` (CSS px) with the x axis
+/// along the unit vector `u` (the y axis is `u` turned 90° clockwise, y down), scaled by the
+/// label's font scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GlyphPlace {
+    pub id: u32,
+    pub origin: P,
+    pub u: P,
+}
+
+/// A placed label, for tests and debugging: which layer and feature, where, and its collision
+/// boxes (fixed point, tile-local).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedLabel {
+    pub layer: String,
+    pub feature: usize,
+    pub text: String,
+    /// CSS px, tile-local.
+    pub anchor: P,
+    pub boxes: Vec<FBox>,
+}
+
+/// What the label stage gives the render: draw layers with the index of their style layer
+/// (to be merged into the scene in style order), the placed labels, and warnings.
+#[derive(Debug, Default)]
+pub struct Labels<'a> {
+    pub layers: Vec<(usize, DrawLayer<'a>)>,
+    pub placed: Vec<PlacedLabel>,
+    pub warnings: Vec<String>,
+}
+
+/// A label candidate at one anchor.
+struct Candidate {
+    layer: usize,
+    sort_key: f64,
+    feature: usize,
+    anchor_index: usize,
+    text: Rc<str>,
+    anchor: P,
+    face: FaceStyle,
+    /// `text-size / 24`: CSS px per layout unit.
+    scale: f64,
+    glyphs: Vec<GlyphPlace>,
+    boxes: Vec<FBox>,
+    layout_flags: Flags,
+    /// Drawn in anchor y order (MapLibre's `sortFeaturesByY`), not sort-key/tile order.
+    by_y: bool,
+    paint: SymbolPaint,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    allow_overlap: bool,
+    ignore_placement: bool,
+}
+
+/// Shapings are cached per render by font, text and the parameters that change them.
+type ShapeKey = (FaceStyle, Rc<str>, [u64; 6], u8, u8);
+
+/// Lays out, places and prepares for drawing every symbol layer of the style.
+pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View) -> Labels<'a> {
+    let mut out = Labels::default();
+    let tile_px = f64::from(view.size);
+    let mut shapes: HashMap<ShapeKey, Option<Rc<Shaping>>> = HashMap::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (li, sl) in style.layers().iter().enumerate() {
+        if sl.kind() != LayerKind::Symbol || !sl.visible_at(view.zoom) {
+            continue;
+        }
+        let Some(layer) = sl
+            .source_layer()
+            .and_then(|n| tile.layers.iter().find(|l| l.name == n))
+        else {
+            continue;
+        };
+        let face = sl
+            .font_stack()
+            .map(|f| f.face)
+            .unwrap_or(FaceStyle::Regular);
+        let xf = view.xform(layer.extent);
+        let to_px = |p: crate::mvt::Point| {
+            let (x, y) = xf.apply(p);
+            (x / UNITS_PER_CSS_PX, y / UNITS_PER_CSS_PX)
+        };
+        // Line labels of one text keep apart by half the spacing (MapLibre's repeat distance).
+        let mut seen: HashMap<Rc<str>, Vec<P>> = HashMap::new();
+        for (fi, feature) in layer.features.iter().enumerate() {
+            let f = FeatureRef::new(layer, feature);
+            if !sl.matches(&f, view.zoom) {
+                continue;
+            }
+            let Some((lay, paint)) = sl.symbol(&f, view.zoom) else {
+                continue;
+            };
+            if paint.opacity <= 0.0 || lay.size <= 0.0 {
+                continue;
+            }
+            // MapLibre: viewport-y z-order ignores the sort key; y order is for overlapping
+            // labels only.
+            let by_key = lay.z_order != ZOrder::ViewportY && sl.sort_key(&f, view.zoom).is_some();
+            let by_y = (lay.z_order == ZOrder::ViewportY
+                || (lay.z_order == ZOrder::Auto && !by_key))
+                && (lay.allow_overlap || lay.ignore_placement);
+            let sort_key = if lay.z_order == ZOrder::ViewportY {
+                0.0
+            } else {
+                sl.sort_key(&f, view.zoom).unwrap_or(0.0)
+            };
+            let text: Rc<str> = Rc::from(lay.text.as_str());
+            let point = lay.placement == SymbolPlacement::Point;
+            let params = ShapeParams {
+                max_width: if point {
+                    lay.max_width * font::ONE_EM
+                } else {
+                    f64::INFINITY
+                },
+                line_height: lay.line_height * font::ONE_EM,
+                spacing: lay.letter_spacing * font::ONE_EM,
+                anchor: lay.anchor,
+                justify: lay.justify,
+                offset: [lay.offset[0] * font::ONE_EM, lay.offset[1] * font::ONE_EM],
+            };
+            let key: ShapeKey = (
+                face,
+                Rc::clone(&text),
+                [
+                    params.max_width.to_bits(),
+                    params.line_height.to_bits(),
+                    params.spacing.to_bits(),
+                    params.offset[0].to_bits(),
+                    params.offset[1].to_bits(),
+                    0,
+                ],
+                lay.anchor as u8,
+                lay.justify as u8,
+            );
+            let shaping = shapes
+                .entry(key)
+                .or_insert_with(|| {
+                    shaping::shape_text(font::face(face), &text, &params).map(Rc::new)
+                })
+                .clone();
+            let Some(shaping) = shaping else { continue };
+            let scale = lay.size / font::ONE_EM;
+            let flags = Flags {
+                allow_overlap: lay.allow_overlap,
+                ignore_placement: lay.ignore_placement,
+            };
+            let mut push = |ai: usize, anchor: P, glyphs: Vec<GlyphPlace>, boxes: Vec<FBox>| {
+                if lay.avoid_edges {
+                    let edge = FBox::from_px(0.0, 0.0, tile_px, tile_px);
+                    if boxes.iter().any(|b| {
+                        b.x0 < edge.x0 || b.y0 < edge.y0 || b.x1 > edge.x1 || b.y1 > edge.y1
+                    }) {
+                        return;
+                    }
+                }
+                candidates.push(Candidate {
+                    layer: li,
+                    sort_key,
+                    feature: fi,
+                    anchor_index: ai,
+                    text: Rc::clone(&text),
+                    anchor,
+                    face,
+                    scale,
+                    glyphs,
+                    boxes,
+                    layout_flags: flags,
+                    by_y,
+                    paint: paint.clone(),
+                });
+            };
+            let inside = |p: P| p.0 >= 0.0 && p.0 < tile_px && p.1 >= 0.0 && p.1 < tile_px;
+            match (lay.placement, &feature.geometry) {
+                (SymbolPlacement::Point, g) => {
+                    let anchors: Vec<P> = match g {
+                        Geometry::Points(pts) => pts.iter().map(|&p| to_px(p)).collect(),
+                        Geometry::Lines(lines) => lines
+                            .iter()
+                            .filter_map(|l| l.first().map(|&p| to_px(p)))
+                            .collect(),
+                        Geometry::Polygons(polys) => polys
+                            .iter()
+                            .filter_map(|poly| {
+                                let rings: Vec<Vec<P>> = std::iter::once(&poly.exterior)
+                                    .chain(poly.holes.iter())
+                                    .map(|r| r.iter().map(|&p| to_px(p)).collect())
+                                    .collect();
+                                layout::polylabel(&rings, 1.0)
+                            })
+                            .collect(),
+                        Geometry::Unknown => Vec::new(),
+                    };
+                    for (ai, a) in anchors.into_iter().enumerate() {
+                        if !inside(a) {
+                            continue;
+                        }
+                        let (g, b) = point_label(a, &shaping, scale, &lay, &paint);
+                        push(ai, a, g, b);
+                    }
+                }
+                (SymbolPlacement::Line | SymbolPlacement::LineCenter, g) => {
+                    let lines: Vec<Vec<P>> = match g {
+                        Geometry::Lines(lines) => lines
+                            .iter()
+                            .map(|l| l.iter().map(|&p| to_px(p)).collect())
+                            .collect(),
+                        Geometry::Polygons(polys) => polys
+                            .iter()
+                            .flat_map(|p| std::iter::once(&p.exterior).chain(p.holes.iter()))
+                            .map(|r| r.iter().map(|&p| to_px(p)).collect())
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    let lp = LineParams {
+                        spacing: lay.spacing,
+                        label_length: (shaping.right - shaping.left) * scale,
+                        size: lay.size,
+                        max_angle: lay.max_angle * std::f64::consts::PI / 180.0,
+                        tile: tile_px,
+                    };
+                    let repeat = lay.spacing / 2.0;
+                    let mut ai = 0;
+                    for line in lines {
+                        let pieces: Vec<Vec<P>> = if lay.placement == SymbolPlacement::Line {
+                            layout::clip_line(&line, 0.0, 0.0, tile_px, tile_px)
+                        } else {
+                            vec![line]
+                        };
+                        for piece in pieces {
+                            if piece.len() < 2 {
+                                continue;
+                            }
+                            let anchors = if lay.placement == SymbolPlacement::Line {
+                                layout::line_anchors(&piece, &lp)
+                            } else {
+                                layout::center_anchor(&piece, &lp)
+                                    .filter(|a| inside(a.at))
+                                    .into_iter()
+                                    .collect()
+                            };
+                            for a in anchors {
+                                let near = seen.get(&text).is_some_and(|v| {
+                                    v.iter().any(|q| {
+                                        let (dx, dy) = (q.0 - a.at.0, q.1 - a.at.1);
+                                        dx * dx + dy * dy < repeat * repeat
+                                    })
+                                });
+                                if near {
+                                    continue;
+                                }
+                                seen.entry(Rc::clone(&text)).or_default().push(a.at);
+                                let (g, b) = line_label(&piece, &a, &shaping, scale, &lay, &paint);
+                                push(ai, a.at, g, b);
+                                ai += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Placement: one total order over all candidates.
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&candidates[a], &candidates[b]);
+        b.layer
+            .cmp(&a.layer)
+            .then(a.sort_key.total_cmp(&b.sort_key))
+            .then(a.feature.cmp(&b.feature))
+            .then(a.anchor_index.cmp(&b.anchor_index))
+    });
+    let mut index = CollisionIndex::default();
+    let mut placed = vec![false; candidates.len()];
+    for &i in &order {
+        let c = &candidates[i];
+        if !c.layout_flags.allow_overlap && index.collides(&c.boxes) {
+            continue;
+        }
+        if !c.layout_flags.ignore_placement {
+            index.insert(&c.boxes);
+        }
+        placed[i] = true;
+    }
+
+    // Drawing, per layer in style order; within a layer in MapLibre's draw order.
+    let dpr = f64::from(view.scale);
+    let mut by_layer: Vec<usize> = (0..candidates.len()).filter(|&i| placed[i]).collect();
+    by_layer.sort_by(|&a, &b| {
+        let (ca, cb) = (&candidates[a], &candidates[b]);
+        ca.layer.cmp(&cb.layer).then_with(|| {
+            let y = if ca.by_y {
+                ca.anchor.1.total_cmp(&cb.anchor.1)
+            } else {
+                std::cmp::Ordering::Equal
+            };
+            y.then(ca.sort_key.total_cmp(&cb.sort_key))
+                .then(ca.feature.cmp(&cb.feature))
+                .then(ca.anchor_index.cmp(&cb.anchor_index))
+        })
+    });
+    let mut current: Option<(usize, Vec<LabelDraw>)> = None;
+    let flush = |cur: Option<(usize, Vec<LabelDraw>)>, out: &mut Labels<'a>| {
+        if let Some((li, labels)) = cur {
+            out.layers.push((
+                li,
+                DrawLayer {
+                    id: style.layers()[li].id(),
+                    xform: view.xform(4096),
+                    draw: crate::scene::Draw::Labels(LabelLayer { labels }),
+                },
+            ));
+        }
+    };
+    for &i in &by_layer {
+        let c = &candidates[i];
+        if current.as_ref().map(|c| c.0) != Some(c.layer) {
+            flush(current.take(), &mut out);
+            current = Some((c.layer, Vec::new()));
+        }
+        if let Some((_, v)) = current.as_mut() {
+            v.push(draw::label(c.face, &c.glyphs, c.scale, &c.paint, dpr));
+        }
+        out.placed.push(PlacedLabel {
+            layer: style.layers()[c.layer].id().to_string(),
+            feature: c.feature,
+            text: c.text.to_string(),
+            anchor: c.anchor,
+            boxes: c.boxes.clone(),
+        });
+    }
+    flush(current.take(), &mut out);
+    out
+}
+
+/// Puts the label layers into the scene at their style layers' places. The scene's layers are
+/// a subsequence of the style's, in order, so walking both in step finds each slot (ids are
+/// matched in sequence, so duplicate ids cannot mix layers up).
+pub fn merge<'a>(scene: &mut crate::scene::Scene<'a>, style: &'a Style, labels: Labels<'a>) {
+    scene.warnings.extend(labels.warnings);
+    if labels.layers.is_empty() {
+        return;
+    }
+    let old = std::mem::take(&mut scene.layers);
+    let mut old = old.into_iter().peekable();
+    let mut new = labels.layers.into_iter().peekable();
+    for (i, sl) in style.layers().iter().enumerate() {
+        while let Some((li, _)) = new.peek() {
+            if *li == i {
+                if let Some((_, l)) = new.next() {
+                    scene.layers.push(l);
+                }
+            } else {
+                break;
+            }
+        }
+        if old.peek().is_some_and(|l| l.id == sl.id()) {
+            if let Some(l) = old.next() {
+                scene.layers.push(l);
+            }
+        }
+    }
+    // Anything left (a background the scene added itself) keeps its place at the end.
+    scene.layers.extend(old);
+    scene.layers.extend(new.map(|(_, l)| l));
+}
+
+/// Rotation by `text-rotate` (degrees clockwise) as a unit vector, from libm.
+fn rotation(deg: f64) -> P {
+    if deg == 0.0 {
+        return (1.0, 0.0);
+    }
+    let r = deg * std::f64::consts::PI / 180.0;
+    (libm::cos(r), libm::sin(r))
+}
+
+fn rot(u: P, v: P) -> P {
+    (u.0 * v.0 - u.1 * v.1, u.1 * v.0 + u.0 * v.1)
+}
+
+/// A point label: glyphs around the anchor (rotated by `text-rotate`), one collision box.
+fn point_label(
+    anchor: P,
+    s: &Shaping,
+    scale: f64,
+    lay: &SymbolLayout,
+    paint: &SymbolPaint,
+) -> (Vec<GlyphPlace>, Vec<FBox>) {
+    let t = (f64::from(paint.translate[0]), f64::from(paint.translate[1]));
+    let o = (anchor.0 + t.0, anchor.1 + t.1);
+    let u = rotation(lay.rotate);
+    let glyphs = s
+        .glyphs
+        .iter()
+        .filter(|g| g.id != 0)
+        .map(|g| {
+            let d = rot(u, (g.x * scale, g.baseline * scale));
+            GlyphPlace {
+                id: g.id,
+                origin: (o.0 + d.0, o.1 + d.1),
+                u,
+            }
+        })
+        .collect();
+    let pad = lay.padding;
+    let corners = [
+        (s.left, s.top),
+        (s.right, s.top),
+        (s.right, s.bottom),
+        (s.left, s.bottom),
+    ]
+    .map(|(x, y)| {
+        let d = rot(u, (x * scale, y * scale));
+        (o.0 + d.0, o.1 + d.1)
+    });
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for c in corners {
+        x0 = x0.min(c.0);
+        y0 = y0.min(c.1);
+        x1 = x1.max(c.0);
+        y1 = y1.max(c.1);
+    }
+    (
+        glyphs,
+        vec![FBox::from_px(x0 - pad, y0 - pad, x1 + pad, y1 + pad)],
+    )
+}
+
+/// A line label: every glyph centred on the line at its offset from the anchor and turned
+/// with the line; flipped when it would read upside down (`text-keep-upright`). One
+/// collision box per glyph, a square of the line height, as MapLibre's circles.
+fn line_label(
+    line: &[P],
+    anchor: &LineAnchor,
+    s: &Shaping,
+    scale: f64,
+    lay: &SymbolLayout,
+    paint: &SymbolPaint,
+) -> (Vec<GlyphPlace>, Vec<FBox>) {
+    let t = (f64::from(paint.translate[0]), f64::from(paint.translate[1]));
+    let drawn: Vec<_> = s.glyphs.iter().filter(|g| g.id != 0).collect();
+    let centre = |g: &shaping::Positioned| (g.x + g.advance / 2.0) * scale;
+    let mut sign = 1.0;
+    if lay.keep_upright {
+        if let (Some(first), Some(last)) = (drawn.first(), drawn.last()) {
+            let (a, _) = layout::along(line, anchor, centre(first));
+            let (b, _) = layout::along(line, anchor, centre(last));
+            // Reading right to left means upside down: draw it along the reversed line.
+            if b.0 < a.0 {
+                sign = -1.0;
+            }
+        }
+    }
+    let mid = (s.top + s.bottom) / 2.0 * scale;
+    let half = (s.bottom - s.top) / 2.0 * scale + lay.padding;
+    let mut glyphs = Vec::with_capacity(drawn.len());
+    let mut boxes = Vec::with_capacity(drawn.len());
+    for g in drawn {
+        let (p, dir) = layout::along(line, anchor, sign * centre(g));
+        let u = (dir.0 * sign, dir.1 * sign);
+        let d = rot(u, (-g.advance / 2.0 * scale, g.baseline * scale));
+        glyphs.push(GlyphPlace {
+            id: g.id,
+            origin: (p.0 + d.0 + t.0, p.1 + d.1 + t.1),
+            u,
+        });
+        let c = rot(u, (0.0, mid));
+        let (cx, cy) = (p.0 + c.0 + t.0, p.1 + c.1 + t.1);
+        boxes.push(FBox::from_px(cx - half, cy - half, cx + half, cy + half));
+    }
+    (glyphs, boxes)
+}
