@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use harfrust::{Buffer, ShapeOptions, ShaperFont};
+use harfrust::{Buffer, ShapeOptions, ShapePlan, ShapePlanKey, ShaperFont};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::outline::{DrawSettings, OutlinePen};
 use skrifa::{FontRef, GlyphId, MetadataProvider};
@@ -55,6 +55,8 @@ pub struct Face {
     /// top in layout units.
     pub ascender: f64,
     cache: Mutex<HashMap<u32, Arc<Vec<Seg>>>>,
+    /// Shape plans by segment properties: compiling one costs more than shaping a label.
+    plans: Mutex<Vec<Arc<ShapePlan>>>,
 }
 
 impl std::fmt::Debug for Face {
@@ -79,6 +81,7 @@ fn load(style: FaceStyle, bytes: &'static [u8]) -> Face {
         scale,
         ascender: (f64::from(asc) * scale).ceil(),
         cache: Mutex::new(HashMap::new()),
+        plans: Mutex::new(Vec::new()),
     }
 }
 
@@ -108,7 +111,34 @@ impl Face {
         let mut buffer = Buffer::new();
         buffer.push_str(text);
         buffer.guess_segment_properties();
-        if harfrust::shape(&font, &mut buffer, ShapeOptions::new()).is_err() {
+        // ShapePlan::new panics on an unset direction (guessing always sets one; be sure).
+        if buffer.direction() == harfrust::Direction::Invalid {
+            return Vec::new();
+        }
+        let plan = {
+            let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+            let key = ShapePlanKey::new(&self.shaping, buffer.script(), buffer.direction())
+                .language(buffer.language());
+            match plans.iter().find(|p| key.matches(p)) {
+                Some(p) => Arc::clone(p),
+                None => {
+                    let p = Arc::new(ShapePlan::new(
+                        &self.shaping,
+                        buffer.direction(),
+                        buffer.script(),
+                        buffer.language(),
+                        &[],
+                    ));
+                    // A handful of scripts per face in practice; cap it anyway.
+                    if plans.len() >= 32 {
+                        plans.remove(0);
+                    }
+                    plans.push(Arc::clone(&p));
+                    p
+                }
+            }
+        };
+        if harfrust::shape(&font, &mut buffer, ShapeOptions::new().plan(Some(&plan))).is_err() {
             return Vec::new();
         }
         let k = self.scale;

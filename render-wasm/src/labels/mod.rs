@@ -57,6 +57,8 @@ pub struct PlacedLabel {
     /// CSS px, tile-local.
     pub anchor: P,
     pub boxes: Vec<FBox>,
+    /// Where each glyph is drawn (CSS px, tile-local).
+    pub glyphs: Vec<GlyphPlace>,
 }
 
 /// What the label stage gives the render: draw layers with the index of their style layer
@@ -96,9 +98,29 @@ struct Flags {
 /// Shapings are cached per render by font, text and the parameters that change them.
 type ShapeKey = (FaceStyle, Rc<str>, [u64; 6], u8, u8);
 
+/// The laid-out label candidates of a tile (the output of [`layout`]).
+pub struct Candidates {
+    list: Vec<Candidate>,
+}
+
+impl Candidates {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 /// Lays out, places and prepares for drawing every symbol layer of the style.
 pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View) -> Labels<'a> {
-    let mut out = Labels::default();
+    place(layout(tile, style, view), style, view)
+}
+
+/// Lays out every symbol layer's features: text shaping, anchors, glyph positions and
+/// collision boxes (no decisions yet).
+pub fn layout(tile: &Tile, style: &Style, view: &View) -> Candidates {
     let tile_px = f64::from(view.size);
     let mut shapes: HashMap<ShapeKey, Option<Rc<Shaping>>> = HashMap::new();
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -301,6 +323,13 @@ pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View) -> Labels<'a> {
         }
     }
 
+    Candidates { list: candidates }
+}
+
+/// Decides which candidates are drawn and makes their draw layers.
+pub fn place<'a>(candidates: Candidates, style: &'a Style, view: &View) -> Labels<'a> {
+    let mut out = Labels::default();
+    let candidates = candidates.list;
     // Placement: one total order over all candidates.
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| {
@@ -368,6 +397,7 @@ pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View) -> Labels<'a> {
             text: c.text.to_string(),
             anchor: c.anchor,
             boxes: c.boxes.clone(),
+            glyphs: c.glyphs.clone(),
         });
     }
     flush(current.take(), &mut out);
