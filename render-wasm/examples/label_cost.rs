@@ -57,21 +57,27 @@ fn main() {
     let view = scene::View::new(tile, tile, size, 1);
     let sprites = sprite::Sprites::new();
     let lay = time(&mut || {
-        std::hint::black_box(labels::layout(&decoded, &style, &view));
+        std::hint::black_box(labels::layout(&decoded, &style, &view, &sprites));
     });
     let both = time(&mut || {
-        let c = labels::layout(&decoded, &style, &view);
+        let c = labels::layout(&decoded, &style, &view, &sprites);
         std::hint::black_box(labels::place(c, &style, &view));
     });
-    let candidates = labels::layout(&decoded, &style, &view).len();
-    let placed = labels::build(&decoded, &style, &view).placed.len();
+    let candidates = labels::layout(&decoded, &style, &view, &sprites).len();
+    let placed = labels::build(&decoded, &style, &view, &sprites)
+        .placed
+        .len();
     let draw_without = time(&mut || {
         let s = scene::build(&decoded, &style, &view, &sprites);
         std::hint::black_box(raster::draw(&s));
     });
     let draw_with = time(&mut || {
         let mut s = scene::build(&decoded, &style, &view, &sprites);
-        labels::merge(&mut s, &style, labels::build(&decoded, &style, &view));
+        labels::merge(
+            &mut s,
+            &style,
+            labels::build(&decoded, &style, &view, &sprites),
+        );
         std::hint::black_box(raster::draw(&s));
     });
     println!("tile {tile} style {name} size {size}: {candidates} candidates, {placed} placed");

@@ -1,7 +1,10 @@
 //! Renders one tile to a file, for looking at output:
-//! `cargo run --release -p rasterzen-render --example render_one -- TILE.mvt Z/X/Y STYLE(.json|builtin) OUT.(png|svg|json) [size] [scale]`
+//! `cargo run --release -p rasterzen-render --example render_one -- TILE.mvt Z/X/Y STYLE(.json|builtin) OUT.(png|svg|json) [size] [scale] [SPRITE_BASE]`
+//! (`SPRITE_BASE` without `.json`/`.png`, e.g. `tests/parity/styles/osm-bright/sprite`).
 
-use rasterzen_render::{render_with, Assets, Format, RenderOptions, StyleSource, TileId};
+use rasterzen_render::{
+    render_with, Assets, Format, RenderOptions, SpriteData, StyleSource, TileId,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -40,7 +43,24 @@ fn main() {
         style,
         ..RenderOptions::default()
     };
-    let r = render_with(&data, tile, &options, &Assets::default()).expect("render");
+    let sprite = args.get(7).map(|base| {
+        let r = options.scale;
+        let suffix = if r == 2 { "@2x" } else { "" };
+        (
+            std::fs::read(format!("{base}{suffix}.json")).expect("sprite json"),
+            std::fs::read(format!("{base}{suffix}.png")).expect("sprite png"),
+        )
+    });
+    let sprites: Vec<SpriteData> = sprite
+        .iter()
+        .map(|(json, png)| SpriteData {
+            id: "default",
+            pixel_ratio: options.scale,
+            json,
+            png,
+        })
+        .collect();
+    let r = render_with(&data, tile, &options, &Assets { sprites: &sprites }).expect("render");
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }

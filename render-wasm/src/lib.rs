@@ -349,7 +349,7 @@ pub fn render_with(
     let view = scene::View::new(tile, data_tile, options.size, options.scale);
     #[allow(unused_mut)]
     let mut scene = scene::build(&decoded, &style, &view, &sprites);
-    let labels = labels::build(&decoded, &style, &view);
+    let labels = labels::build(&decoded, &style, &view, &sprites);
     labels::merge(&mut scene, &style, labels);
     #[cfg(feature = "test-variant")]
     scene.layers.push(scene::DrawLayer {

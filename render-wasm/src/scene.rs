@@ -171,7 +171,7 @@ pub enum Draw<'a> {
         opaque: bool,
     },
     /// A symbol layer's placed labels (made by the label stage, [`crate::labels`]).
-    Labels(crate::labels::LabelLayer),
+    Labels(crate::labels::LabelLayer<'a>),
 }
 
 /// Where a fill layer's outlines are drawn relative to its fills, as MapLibre's depth buffer

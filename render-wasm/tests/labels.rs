@@ -4,6 +4,7 @@
 use rasterzen_render::labels::{self, PlacedLabel};
 use rasterzen_render::mvt::{Feature, GeomType, Geometry, Layer, Point, Tile, Value};
 use rasterzen_render::scene::View;
+use rasterzen_render::sprite::Sprites;
 use rasterzen_render::style::Style;
 use rasterzen_render::{render, RenderOptions, StyleSource, TileId};
 
@@ -78,7 +79,7 @@ fn style(layers: &str) -> Style {
 }
 
 fn placed(t: &Tile, st: &Style) -> Vec<PlacedLabel> {
-    labels::build(t, st, &View::new(T, T, 512, 1)).placed
+    labels::build(t, st, &View::new(T, T, 512, 1), &Sprites::new()).placed
 }
 
 fn texts(p: &[PlacedLabel]) -> Vec<String> {
@@ -257,13 +258,9 @@ fn a_vertical_street_label_turns_with_it() {
 fn unsupported_symbol_properties_are_warnings() {
     let st = style(&symbol(
         "a",
-        r#", "icon-image": "dot", "text-variable-anchor": ["top", "bottom"], "text-radial-offset": 1"#,
+        r#", "text-variable-anchor": ["top", "bottom"], "text-radial-offset": 1"#,
     ));
     let w = st.warnings().join("\n");
-    assert!(
-        w.contains("layout.icon-image: icons are not drawn yet"),
-        "{w}"
-    );
     assert!(w.contains("text-variable-anchor is not supported"), "{w}");
     assert!(w.contains("text-radial-offset is not supported"), "{w}");
     let st = style(
@@ -375,4 +372,117 @@ fn the_label_path_uses_libm_for_transcendentals() {
         found.is_empty(),
         "std transcendentals on the label path: {found:?}"
     );
+}
+
+fn osm_bright_sprites() -> Sprites {
+    let base = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/parity/styles/osm-bright/sprite"
+    );
+    let json = std::fs::read(format!("{base}.json")).unwrap();
+    let png = std::fs::read(format!("{base}.png")).unwrap();
+    let mut s = Sprites::new();
+    s.add(
+        "default",
+        std::sync::Arc::new(
+            rasterzen_render::sprite::SpriteSheet::decode("default", &json, &png).unwrap(),
+        ),
+    );
+    s
+}
+
+fn placed_with(t: &Tile, st: &Style, sprites: &Sprites) -> labels::Labels<'static> {
+    // Leak the inputs: the result borrows them, and tests are short-lived.
+    let st: &'static Style = Box::leak(Box::new(st.clone()));
+    let sprites: &'static Sprites = Box::leak(Box::new(sprites.clone()));
+    labels::build(t, st, &View::new(T, T, 512, 1), sprites)
+}
+
+#[test]
+fn icons_pair_with_text_as_maplibre_says() {
+    let sprites = osm_bright_sprites();
+    // A bar (17×17 icon) with its name below; a second, higher-priority label covers the
+    // name but not the icon.
+    let t = tile(vec![(
+        vec![("name", s("Bar Uno")), ("class", s("bar"))],
+        pt(2048, 2048),
+    )]);
+    let poi = |extra: &str| {
+        format!(
+            r#"{{"id": "poi", "type": "symbol", "source": "s", "source-layer": "l",
+                "layout": {{"icon-image": "{{class}}_11", "text-field": "{{name}}", "text-anchor": "top",
+                           "text-offset": [0, 0.8]{extra}}}}}"#
+        )
+    };
+    let l = placed_with(&t, &style(&poi("")), &sprites);
+    assert_eq!(l.placed.len(), 1);
+    assert_eq!(l.placed[0].icon.as_deref(), Some("bar_11"));
+    // Icon box: 17 px square around the anchor (256, 256) plus 2 px padding.
+    let ib = *l.placed[0].boxes.last().unwrap();
+    assert_eq!(
+        (ib.x0, ib.x1),
+        (
+            ((256.0 - 8.5 - 2.0) * 64.0) as i32,
+            ((256.0 + 8.5 + 2.0) * 64.0) as i32
+        )
+    );
+    // A blocker over the text only (below the icon): without text-optional both go.
+    let blocker = tile(vec![
+        (
+            vec![("name", s("Bar Uno")), ("class", s("bar"))],
+            pt(2048, 2048),
+        ),
+        (vec![("name", s("Blocker"))], pt(2048, 2048 + 8 * 24)),
+    ]);
+    let both = |extra: &str| {
+        style(&format!(
+            "{},{}",
+            poi(extra),
+            r#"{"id": "top", "type": "symbol", "source": "s", "source-layer": "l",
+                "filter": ["==", ["get", "name"], "Blocker"], "layout": {"text-field": "{name}"}}"#
+        ))
+    };
+    let l = placed_with(&blocker, &both(""), &sprites);
+    assert_eq!(texts(&l.placed), ["top:Blocker"]);
+    // With text-optional the icon stays, alone.
+    let l = placed_with(&blocker, &both(r#", "text-optional": true"#), &sprites);
+    // (Listed in draw order: the poi layer first.)
+    assert_eq!(texts(&l.placed), ["poi:Bar Uno", "top:Blocker"]);
+    let bar = &l.placed[0];
+    assert!(bar.glyphs.is_empty() && bar.icon.is_some());
+}
+
+#[test]
+fn icon_text_fit_wraps_the_text_and_missing_icons_are_warned() {
+    let sprites = osm_bright_sprites();
+    let t = tile(vec![(vec![("ref", s("A1"))], pt(2048, 2048))]);
+    let st = style(
+        r#"{"id": "shield", "type": "symbol", "source": "s", "source-layer": "l",
+            "layout": {"icon-image": "road_2", "text-field": "{ref}", "text-size": 10,
+                       "icon-text-fit": "both", "icon-text-fit-padding": [2, 4, 2, 4], "icon-padding": [1]}}"#,
+    );
+    let l = placed_with(&t, &st, &sprites);
+    assert_eq!(l.placed.len(), 1);
+    let (text, icon) = (l.placed[0].boxes[0], l.placed[0].boxes[1]);
+    // Text box padded 2, icon box = text box (unpadded) + fit padding + icon padding 1:
+    // 4 px wider on each side than the text's own, 2 px taller.
+    let px = |v: i32| f64::from(v) / 64.0;
+    assert!(
+        (px(text.x0) + 2.0 - 4.0 - 1.0 - px(icon.x0)).abs() < 0.05,
+        "{text:?} {icon:?}"
+    );
+    assert!((px(icon.x1) - (px(text.x1) - 2.0 + 4.0 + 1.0)).abs() < 0.05);
+    assert!((px(text.y0) + 2.0 - 2.0 - 1.0 - px(icon.y0)).abs() < 0.05);
+    // A missing image: warned once, the text still drawn.
+    let st = style(
+        r#"{"id": "shield", "type": "symbol", "source": "s", "source-layer": "l",
+            "layout": {"icon-image": "nope", "text-field": "{ref}"}}"#,
+    );
+    let l = placed_with(&t, &st, &sprites);
+    assert_eq!(
+        l.warnings,
+        [r#"layer "shield": icon "nope" is not in the sprite; not drawn"#]
+    );
+    assert_eq!(l.placed.len(), 1);
+    assert!(l.placed[0].icon.is_none());
 }

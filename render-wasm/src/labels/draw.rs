@@ -1,22 +1,34 @@
-//! Placed labels → device-pixel glyph paths, and the two writers' use of them: the PNG
-//! rasterizes them with tiny-skia's anti-aliased path filler (halo = outline stroked with
-//! round joins, plus the glyph), the SVG writes the same numbers as `<path>`s. Both get the
-//! same geometry, in the same order: a layer's halos, then its text (as MapLibre's two
-//! passes).
+//! Placed labels → device-pixel glyph paths and icon quads, and the two writers' use of
+//! them: the PNG rasterizes glyphs with tiny-skia's anti-aliased path filler (halo = outline
+//! stroked with round joins, plus the glyph) and samples icons bilinearly, the SVG writes the
+//! same numbers as `<path>`s and `<image>`s. Both draw in the same order: a layer's icons,
+//! then its halos, then its text (as MapLibre's passes).
 
 use std::fmt::Write as _;
 
 use tiny_skia::{FillRule, LineCap, LineJoin, Mask, PathBuilder, Stroke, Transform};
 
 use super::font::{self, Seg};
-use super::GlyphPlace;
+use super::{GlyphPlace, IconPlace};
 use crate::raster::gpu::Canvas;
 use crate::scene::Premul;
 use crate::style::{Color, FaceStyle, SymbolPaint};
 
+/// An icon ready to draw: the sprite image over a rectangle (device px) in the frame at
+/// `anchor` with x axis `u`.
+#[derive(Debug, Clone, Copy)]
+pub struct IconDraw<'a> {
+    pub image: crate::sprite::ImageRef<'a>,
+    pub anchor: (f64, f64),
+    pub u: (f64, f64),
+    pub rect: [f64; 4],
+    pub opacity: f32,
+}
+
 /// One label ready to draw. Coordinates are device px.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelDraw {
+#[derive(Debug, Clone)]
+pub struct LabelDraw<'a> {
+    pub icon: Option<IconDraw<'a>>,
     pub path: Vec<Seg>,
     /// Premultiplied text colour × opacity.
     pub color: Premul,
@@ -25,9 +37,9 @@ pub struct LabelDraw {
 }
 
 /// A symbol layer's placed labels, in draw order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelLayer {
-    pub labels: Vec<LabelDraw>,
+#[derive(Debug, Clone)]
+pub struct LabelLayer<'a> {
+    pub labels: Vec<LabelDraw<'a>>,
 }
 
 fn premul(c: Color, opacity: f32) -> Premul {
@@ -42,13 +54,14 @@ fn premul(c: Color, opacity: f32) -> Premul {
 
 /// The drawable form of a placed label: its glyph outlines moved to their places
 /// (`glyphs` in CSS px, `scale` CSS px per layout unit) and scaled to device px (`dpr`).
-pub fn label(
+pub fn label<'a>(
     face: FaceStyle,
     glyphs: &[GlyphPlace],
+    icon: Option<&IconPlace<'a>>,
     scale: f64,
     paint: &SymbolPaint,
     dpr: f64,
-) -> LabelDraw {
+) -> LabelDraw<'a> {
     let face = font::face(face);
     let mut path = Vec::new();
     for g in glyphs {
@@ -89,6 +102,13 @@ pub fn label(
     let halo = (paint.halo_width > 0.0 && halo_color[3] > 0.0)
         .then_some((halo_color, paint.halo_width * dpr as f32));
     LabelDraw {
+        icon: icon.map(|i| IconDraw {
+            image: i.image,
+            anchor: (i.anchor.0 * dpr, i.anchor.1 * dpr),
+            u: i.u,
+            rect: i.rect.map(|v| v * dpr),
+            opacity: paint.icon_opacity,
+        }),
         path,
         color: premul(paint.color, paint.opacity),
         halo,
@@ -122,8 +142,13 @@ fn bounds(path: &[Seg]) -> Option<[f32; 4]> {
     (b[0] <= b[2]).then_some(b)
 }
 
-/// Rasterizes a layer's labels: all halos, then all text.
-pub fn raster(canvas: &mut Canvas, layer: &LabelLayer) {
+/// Rasterizes a layer's labels: all icons, all halos, then all text.
+pub fn raster(canvas: &mut Canvas, layer: &LabelLayer<'_>) {
+    for l in &layer.labels {
+        if let Some(i) = &l.icon {
+            paint_icon(canvas, i);
+        }
+    }
     for l in &layer.labels {
         if let Some((color, width)) = l.halo {
             paint_path(canvas, &l.path, color, Some(width));
@@ -193,6 +218,75 @@ fn paint_path(canvas: &mut Canvas, path: &[Seg], color: Premul, halo: Option<f32
     }
 }
 
+/// A premultiplied texel of the icon, transparent outside it (MapLibre pads icons in its atlas
+/// with transparent texels, so bilinear filtering fades their edges the same way).
+fn texel(i: &IconDraw<'_>, x: i64, y: i64) -> [f32; 4] {
+    let img = i.image.image;
+    if x < 0 || y < 0 || x >= i64::from(img.width) || y >= i64::from(img.height) {
+        return [0.0; 4];
+    }
+    let t = i.image.sheet.texel(img.x + x as u32, img.y + y as u32);
+    t.map(|v| f32::from(v) / 255.0)
+}
+
+/// Draws an icon: every device pixel whose centre falls in the (turned) rectangle samples the
+/// image bilinearly at the matching texel position.
+fn paint_icon(canvas: &mut Canvas, i: &IconDraw<'_>) {
+    let img = i.image.image;
+    let [rx0, ry0, rx1, ry1] = i.rect;
+    if rx1 <= rx0 || ry1 <= ry0 || img.width == 0 || img.height == 0 {
+        return;
+    }
+    let (ux, uy) = i.u;
+    let corners = [(rx0, ry0), (rx1, ry0), (rx1, ry1), (rx0, ry1)]
+        .map(|(x, y)| (i.anchor.0 + ux * x - uy * y, i.anchor.1 + uy * x + ux * y));
+    let min = |k: usize| {
+        corners
+            .iter()
+            .map(|c| if k == 0 { c.0 } else { c.1 })
+            .fold(f64::MAX, f64::min)
+    };
+    let max = |k: usize| {
+        corners
+            .iter()
+            .map(|c| if k == 0 { c.0 } else { c.1 })
+            .fold(f64::MIN, f64::max)
+    };
+    let x0 = (min(0).floor().max(0.0)) as usize;
+    let y0 = (min(1).floor().max(0.0)) as usize;
+    let x1 = (max(0).ceil().max(0.0) as usize).min(canvas.width);
+    let y1 = (max(1).ceil().max(0.0) as usize).min(canvas.height);
+    let (sx, sy) = (
+        f64::from(img.width) / (rx1 - rx0),
+        f64::from(img.height) / (ry1 - ry0),
+    );
+    for y in y0..y1 {
+        for x in x0..x1 {
+            // Pixel centre → icon frame (inverse rotation) → texel coordinates.
+            let (dx, dy) = (x as f64 + 0.5 - i.anchor.0, y as f64 + 0.5 - i.anchor.1);
+            let (lx, ly) = (ux * dx + uy * dy, -uy * dx + ux * dy);
+            if lx < rx0 || lx >= rx1 || ly < ry0 || ly >= ry1 {
+                continue;
+            }
+            let (tx, ty) = ((lx - rx0) * sx - 0.5, (ly - ry0) * sy - 0.5);
+            let (fx0, fy0) = (tx.floor(), ty.floor());
+            let (fx, fy) = ((tx - fx0) as f32, (ty - fy0) as f32);
+            let (xi, yi) = (fx0 as i64, fy0 as i64);
+            let (a, b) = (texel(i, xi, yi), texel(i, xi + 1, yi));
+            let (c, d) = (texel(i, xi, yi + 1), texel(i, xi + 1, yi + 1));
+            let mut px = [0.0f32; 4];
+            for k in 0..4 {
+                let top = a[k] + (b[k] - a[k]) * fx;
+                let bottom = c[k] + (d[k] - c[k]) * fx;
+                px[k] = (top + (bottom - top) * fy) * i.opacity;
+            }
+            if px[3] > 0.0 {
+                canvas.blend(x, y, px);
+            }
+        }
+    }
+}
+
 /// A short decimal for SVG path data (2 fractional digits, no "-0").
 fn n(out: &mut String, v: f32) {
     let r = (f64::from(v) * 100.0).round() / 100.0;
@@ -201,6 +295,29 @@ fn n(out: &mut String, v: f32) {
     } else {
         let _ = write!(out, "{r}");
     }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(A[(n >> 18) as usize & 63] as char);
+        out.push(A[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            A[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
 }
 
 fn path_data(path: &[Seg]) -> String {
@@ -246,8 +363,39 @@ fn colour(out: &mut String, what: &str, c: Premul) {
     }
 }
 
-/// Writes a layer's labels as SVG (device px, no transform): halos, then text.
-pub fn svg(out: &mut String, layer: &LabelLayer) {
+/// Writes a layer's labels as SVG (device px, no transform): icons, halos, then text.
+pub fn svg(out: &mut String, layer: &LabelLayer<'_>) {
+    for l in &layer.labels {
+        let Some(i) = &l.icon else { continue };
+        let img = i.image.image;
+        let mut px = Vec::with_capacity(img.width as usize * img.height as usize * 4);
+        for y in 0..img.height {
+            for x in 0..img.width {
+                px.extend_from_slice(&i.image.sheet.texel(img.x + x, img.y + y));
+            }
+        }
+        let png = crate::raster::encode_png(img.width, img.height, &px).unwrap_or_default();
+        let r = |v: f64| (v * 100.0).round() / 100.0;
+        let [x0, y0, x1, y1] = i.rect;
+        let _ = write!(
+            out,
+            r#"<image transform="matrix({} {} {} {} {} {})" x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="none""#,
+            r(i.u.0),
+            r(i.u.1),
+            r(-i.u.1),
+            r(i.u.0),
+            r(i.anchor.0),
+            r(i.anchor.1),
+            r(x0),
+            r(y0),
+            r(x1 - x0),
+            r(y1 - y0)
+        );
+        if i.opacity < 1.0 {
+            let _ = write!(out, r#" opacity="{}""#, r(f64::from(i.opacity)));
+        }
+        let _ = write!(out, r#" href="data:image/png;base64,{}"/>"#, base64(&png));
+    }
     let paths: Vec<String> = layer.labels.iter().map(|l| path_data(&l.path)).collect();
     for (l, d) in layer.labels.iter().zip(&paths) {
         if let Some((c, w)) = l.halo {

@@ -28,8 +28,10 @@ use std::rc::Rc;
 
 use crate::mvt::{FeatureRef, Geometry, Tile};
 use crate::scene::{DrawLayer, View, UNITS_PER_CSS_PX};
+use crate::sprite::{ImageRef, Sprites};
 use crate::style::{
-    FaceStyle, LayerKind, Style, SymbolLayout, SymbolPaint, SymbolPlacement, ZOrder,
+    FaceStyle, IconLayout, IconTextFit, LayerKind, Style, SymbolLayout, SymbolPaint,
+    SymbolPlacement, ZOrder,
 };
 use layout::{LineAnchor, LineParams, P};
 use placement::{CollisionIndex, FBox};
@@ -47,8 +49,19 @@ pub struct GlyphPlace {
     pub u: P,
 }
 
+/// An icon of a laid-out label: the sprite image drawn over `rect` (CSS px, in the frame at
+/// `anchor` whose x axis is the unit vector `u`).
+#[derive(Debug, Clone, Copy)]
+pub struct IconPlace<'a> {
+    pub image: ImageRef<'a>,
+    pub anchor: P,
+    pub u: P,
+    /// x0, y0, x1, y1.
+    pub rect: [f64; 4],
+}
+
 /// A placed label, for tests and debugging: which layer and feature, where, and its collision
-/// boxes (fixed point, tile-local).
+/// boxes (fixed point, tile-local; the icon's box last when it has one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedLabel {
     pub layer: String,
@@ -59,6 +72,8 @@ pub struct PlacedLabel {
     pub boxes: Vec<FBox>,
     /// Where each glyph is drawn (CSS px, tile-local).
     pub glyphs: Vec<GlyphPlace>,
+    /// The icon's sprite image name, when an icon is drawn.
+    pub icon: Option<String>,
 }
 
 /// What the label stage gives the render: draw layers with the index of their style layer
@@ -71,7 +86,7 @@ pub struct Labels<'a> {
 }
 
 /// A label candidate at one anchor.
-struct Candidate {
+struct Candidate<'a> {
     layer: usize,
     sort_key: f64,
     feature: usize,
@@ -83,6 +98,7 @@ struct Candidate {
     scale: f64,
     glyphs: Vec<GlyphPlace>,
     boxes: Vec<FBox>,
+    icon: Option<(IconPlace<'a>, FBox, String)>,
     layout_flags: Flags,
     /// Drawn in anchor y order (MapLibre's `sortFeaturesByY`), not sort-key/tile order.
     by_y: bool,
@@ -93,17 +109,22 @@ struct Candidate {
 struct Flags {
     allow_overlap: bool,
     ignore_placement: bool,
+    optional: bool,
+    icon_allow_overlap: bool,
+    icon_ignore_placement: bool,
+    icon_optional: bool,
 }
 
 /// Shapings are cached per render by font, text and the parameters that change them.
 type ShapeKey = (FaceStyle, Rc<str>, [u64; 6], u8, u8);
 
 /// The laid-out label candidates of a tile (the output of [`layout`]).
-pub struct Candidates {
-    list: Vec<Candidate>,
+pub struct Candidates<'a> {
+    list: Vec<Candidate<'a>>,
+    warnings: Vec<String>,
 }
 
-impl Candidates {
+impl Candidates<'_> {
     pub fn len(&self) -> usize {
         self.list.len()
     }
@@ -114,16 +135,18 @@ impl Candidates {
 }
 
 /// Lays out, places and prepares for drawing every symbol layer of the style.
-pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View) -> Labels<'a> {
-    place(layout(tile, style, view), style, view)
+pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View, sprites: &'a Sprites) -> Labels<'a> {
+    place(layout(tile, style, view, sprites), style, view)
 }
 
 /// Lays out every symbol layer's features: text shaping, anchors, glyph positions and
 /// collision boxes (no decisions yet).
-pub fn layout(tile: &Tile, style: &Style, view: &View) -> Candidates {
+pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites) -> Candidates<'a> {
     let tile_px = f64::from(view.size);
+    let mut warnings: Vec<String> = Vec::new();
+    let mut missing: std::collections::BTreeSet<String> = Default::default();
     let mut shapes: HashMap<ShapeKey, Option<Rc<Shaping>>> = HashMap::new();
-    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut candidates: Vec<Candidate<'a>> = Vec::new();
     for (li, sl) in style.layers().iter().enumerate() {
         if sl.kind() != LayerKind::Symbol || !sl.visible_at(view.zoom) {
             continue;
@@ -195,43 +218,92 @@ pub fn layout(tile: &Tile, style: &Style, view: &View) -> Candidates {
                 lay.anchor as u8,
                 lay.justify as u8,
             );
-            let shaping = shapes
-                .entry(key)
-                .or_insert_with(|| {
-                    shaping::shape_text(font::face(face), &text, &params).map(Rc::new)
-                })
-                .clone();
-            let Some(shaping) = shaping else { continue };
+            let shaping = if text.is_empty() {
+                None
+            } else {
+                shapes
+                    .entry(key)
+                    .or_insert_with(|| {
+                        shaping::shape_text(font::face(face), &text, &params).map(Rc::new)
+                    })
+                    .clone()
+            };
             let scale = lay.size / font::ONE_EM;
+            // The icon's image and its rectangle around the anchor (CSS px, unrotated).
+            let icon: Option<(ImageRef<'a>, [f64; 4], &IconLayout)> =
+                lay.icon.as_ref().and_then(|il| match sprites.get(&il.image) {
+                    Some(img) => Some((img, icon_rect(img, il, shaping.as_deref(), scale), il)),
+                    None => {
+                        if missing.insert(il.image.clone()) {
+                            warnings.push(if sprites.is_empty() {
+                                format!("layer \"{}\": icon \"{}\" needs the style's sprite, which was not given; not drawn", sl.id(), il.image)
+                            } else {
+                                format!("layer \"{}\": icon \"{}\" is not in the sprite; not drawn", sl.id(), il.image)
+                            });
+                        }
+                        None
+                    }
+                });
+            if shaping.is_none() && icon.is_none() {
+                continue;
+            }
+            let empty = Rc::new(Shaping {
+                glyphs: Vec::new(),
+                left: 0.0,
+                right: 0.0,
+                top: 0.0,
+                bottom: 0.0,
+            });
+            let has_text = shaping.is_some();
+            let shaping = shaping.unwrap_or(empty);
             let flags = Flags {
                 allow_overlap: lay.allow_overlap,
                 ignore_placement: lay.ignore_placement,
+                optional: lay.optional,
+                icon_allow_overlap: icon.is_some_and(|i| i.2.allow_overlap),
+                icon_ignore_placement: icon.is_some_and(|i| i.2.ignore_placement),
+                icon_optional: icon.is_some_and(|i| i.2.optional),
             };
-            let mut push = |ai: usize, anchor: P, glyphs: Vec<GlyphPlace>, boxes: Vec<FBox>| {
-                if lay.avoid_edges {
-                    let edge = FBox::from_px(0.0, 0.0, tile_px, tile_px);
-                    if boxes.iter().any(|b| {
-                        b.x0 < edge.x0 || b.y0 < edge.y0 || b.x1 > edge.x1 || b.y1 > edge.y1
-                    }) {
-                        return;
+            let mut push =
+                |ai: usize, anchor: P, glyphs: Vec<GlyphPlace>, boxes: Vec<FBox>, line_u: P| {
+                    let boxes = if has_text { boxes } else { Vec::new() };
+                    let glyphs = if has_text { glyphs } else { Vec::new() };
+                    let icon = icon.map(|(image, rect, il)| {
+                        let u = rot(line_u, rotation(il.rotate));
+                        let place = IconPlace {
+                            image,
+                            anchor,
+                            u,
+                            rect,
+                        };
+                        let b = rotated_bounds(anchor, u, rect, il.padding);
+                        (place, b, il.image.clone())
+                    });
+                    if lay.avoid_edges {
+                        let edge = FBox::from_px(0.0, 0.0, tile_px, tile_px);
+                        if boxes.iter().chain(icon.as_ref().map(|i| &i.1)).any(|b| {
+                            b.x0 < edge.x0 || b.y0 < edge.y0 || b.x1 > edge.x1 || b.y1 > edge.y1
+                        }) {
+                            return;
+                        }
                     }
-                }
-                candidates.push(Candidate {
-                    layer: li,
-                    sort_key,
-                    feature: fi,
-                    anchor_index: ai,
-                    text: Rc::clone(&text),
-                    anchor,
-                    face,
-                    scale,
-                    glyphs,
-                    boxes,
-                    layout_flags: flags,
-                    by_y,
-                    paint: paint.clone(),
-                });
-            };
+                    candidates.push(Candidate {
+                        layer: li,
+                        sort_key,
+                        feature: fi,
+                        anchor_index: ai,
+                        text: Rc::clone(&text),
+                        anchor,
+                        face,
+                        scale,
+                        glyphs,
+                        boxes,
+                        icon,
+                        layout_flags: flags,
+                        by_y,
+                        paint: paint.clone(),
+                    });
+                };
             let inside = |p: P| p.0 >= 0.0 && p.0 < tile_px && p.1 >= 0.0 && p.1 < tile_px;
             match (lay.placement, &feature.geometry) {
                 (SymbolPlacement::Point, g) => {
@@ -258,7 +330,7 @@ pub fn layout(tile: &Tile, style: &Style, view: &View) -> Candidates {
                             continue;
                         }
                         let (g, b) = point_label(a, &shaping, scale, &lay, &paint);
-                        push(ai, a, g, b);
+                        push(ai, a, g, b, (1.0, 0.0));
                     }
                 }
                 (SymbolPlacement::Line | SymbolPlacement::LineCenter, g) => {
@@ -274,9 +346,10 @@ pub fn layout(tile: &Tile, style: &Style, view: &View) -> Candidates {
                             .collect(),
                         _ => Vec::new(),
                     };
+                    let icon_len = icon.map(|i| i.1[2] - i.1[0]).unwrap_or(0.0);
                     let lp = LineParams {
                         spacing: lay.spacing,
-                        label_length: (shaping.right - shaping.left) * scale,
+                        label_length: ((shaping.right - shaping.left) * scale).max(icon_len),
                         size: lay.size,
                         max_angle: lay.max_angle * std::f64::consts::PI / 180.0,
                         tile: tile_px,
@@ -313,7 +386,8 @@ pub fn layout(tile: &Tile, style: &Style, view: &View) -> Candidates {
                                 }
                                 seen.entry(Rc::clone(&text)).or_default().push(a.at);
                                 let (g, b) = line_label(&piece, &a, &shaping, scale, &lay, &paint);
-                                push(ai, a.at, g, b);
+                                let (_, dir) = layout::along(&piece, &a, 0.0);
+                                push(ai, a.at, g, b, dir);
                                 ai += 1;
                             }
                         }
@@ -323,12 +397,18 @@ pub fn layout(tile: &Tile, style: &Style, view: &View) -> Candidates {
         }
     }
 
-    Candidates { list: candidates }
+    Candidates {
+        list: candidates,
+        warnings,
+    }
 }
 
 /// Decides which candidates are drawn and makes their draw layers.
-pub fn place<'a>(candidates: Candidates, style: &'a Style, view: &View) -> Labels<'a> {
-    let mut out = Labels::default();
+pub fn place<'a>(candidates: Candidates<'a>, style: &'a Style, view: &View) -> Labels<'a> {
+    let mut out = Labels {
+        warnings: candidates.warnings,
+        ..Labels::default()
+    };
     let candidates = candidates.list;
     // Placement: one total order over all candidates.
     let mut order: Vec<usize> = (0..candidates.len()).collect();
@@ -341,21 +421,44 @@ pub fn place<'a>(candidates: Candidates, style: &'a Style, view: &View) -> Label
             .then(a.anchor_index.cmp(&b.anchor_index))
     });
     let mut index = CollisionIndex::default();
-    let mut placed = vec![false; candidates.len()];
+    // (text drawn, icon drawn) per candidate.
+    let mut placed = vec![(false, false); candidates.len()];
     for &i in &order {
         let c = &candidates[i];
-        if !c.layout_flags.allow_overlap && index.collides(&c.boxes) {
-            continue;
+        let f = c.layout_flags;
+        let has_text = !c.glyphs.is_empty();
+        let mut text = has_text && (f.allow_overlap || !index.collides(&c.boxes));
+        let mut icon = c.icon.as_ref().is_some_and(|(_, b, _)| {
+            f.icon_allow_overlap || !index.collides(std::slice::from_ref(b))
+        });
+        // MapLibre's pairing of text and icon: each needs the other unless optional.
+        let icon_without_text = !has_text || f.optional;
+        let text_without_icon = c.icon.is_none() || f.icon_optional;
+        if !icon_without_text && !text_without_icon {
+            let both = text && icon;
+            text = both;
+            icon = both;
+        } else if !text_without_icon {
+            text = text && icon;
+        } else if !icon_without_text {
+            icon = icon && text;
         }
-        if !c.layout_flags.ignore_placement {
+        if text && !f.ignore_placement {
             index.insert(&c.boxes);
         }
-        placed[i] = true;
+        if icon && !f.icon_ignore_placement {
+            if let Some((_, b, _)) = &c.icon {
+                index.insert(std::slice::from_ref(b));
+            }
+        }
+        placed[i] = (text, icon);
     }
 
     // Drawing, per layer in style order; within a layer in MapLibre's draw order.
     let dpr = f64::from(view.scale);
-    let mut by_layer: Vec<usize> = (0..candidates.len()).filter(|&i| placed[i]).collect();
+    let mut by_layer: Vec<usize> = (0..candidates.len())
+        .filter(|&i| placed[i].0 || placed[i].1)
+        .collect();
     by_layer.sort_by(|&a, &b| {
         let (ca, cb) = (&candidates[a], &candidates[b]);
         ca.layer.cmp(&cb.layer).then_with(|| {
@@ -369,8 +472,8 @@ pub fn place<'a>(candidates: Candidates, style: &'a Style, view: &View) -> Label
                 .then(ca.anchor_index.cmp(&cb.anchor_index))
         })
     });
-    let mut current: Option<(usize, Vec<LabelDraw>)> = None;
-    let flush = |cur: Option<(usize, Vec<LabelDraw>)>, out: &mut Labels<'a>| {
+    let mut current: Option<(usize, Vec<LabelDraw<'a>>)> = None;
+    let flush = |cur: Option<(usize, Vec<LabelDraw<'a>>)>, out: &mut Labels<'a>| {
         if let Some((li, labels)) = cur {
             out.layers.push((
                 li,
@@ -388,16 +491,30 @@ pub fn place<'a>(candidates: Candidates, style: &'a Style, view: &View) -> Label
             flush(current.take(), &mut out);
             current = Some((c.layer, Vec::new()));
         }
+        let (text, icon) = placed[i];
+        let no_glyphs: &[GlyphPlace] = &[];
+        let icon_place = c.icon.as_ref().filter(|_| icon).map(|i| &i.0);
         if let Some((_, v)) = current.as_mut() {
-            v.push(draw::label(c.face, &c.glyphs, c.scale, &c.paint, dpr));
+            v.push(draw::label(
+                c.face,
+                if text { &c.glyphs } else { no_glyphs },
+                icon_place,
+                c.scale,
+                &c.paint,
+                dpr,
+            ));
         }
         out.placed.push(PlacedLabel {
             layer: style.layers()[c.layer].id().to_string(),
             feature: c.feature,
             text: c.text.to_string(),
             anchor: c.anchor,
-            boxes: c.boxes.clone(),
-            glyphs: c.glyphs.clone(),
+            boxes: if text { c.boxes.clone() } else { Vec::new() }
+                .into_iter()
+                .chain(c.icon.as_ref().filter(|_| icon).map(|i| i.1))
+                .collect(),
+            glyphs: if text { c.glyphs.clone() } else { Vec::new() },
+            icon: c.icon.as_ref().filter(|_| icon).map(|i| i.2.clone()),
         });
     }
     flush(current.take(), &mut out);
@@ -434,6 +551,61 @@ pub fn merge<'a>(scene: &mut crate::scene::Scene<'a>, style: &'a Style, labels: 
     // Anything left (a background the scene added itself) keeps its place at the end.
     scene.layers.extend(old);
     scene.layers.extend(new.map(|(_, l)| l));
+}
+
+/// The icon's rectangle around the anchor, CSS px (MapLibre's `shapeIcon`, or
+/// `fitIconToText` with `icon-text-fit`). Scaled by `icon-size` unless fitted to the text.
+fn icon_rect(img: ImageRef<'_>, il: &IconLayout, text: Option<&Shaping>, scale: f64) -> [f64; 4] {
+    let r = f64::from(img.image.pixel_ratio.max(0.01));
+    let (w, h) = (
+        f64::from(img.image.width) / r,
+        f64::from(img.image.height) / r,
+    );
+    let (ha, va) = il.anchor.alignment();
+    let (ox, oy) = (il.offset[0], il.offset[1]);
+    let plain = [
+        (ox - w * ha) * il.size,
+        (oy - h * va) * il.size,
+        (ox - w * ha + w) * il.size,
+        (oy - h * va + h) * il.size,
+    ];
+    let Some(t) = text.filter(|_| il.text_fit != IconTextFit::None) else {
+        return plain;
+    };
+    let (tl, tr, tt, tb) = (
+        t.left * scale,
+        t.right * scale,
+        t.top * scale,
+        t.bottom * scale,
+    );
+    let [pt, pr, pb, pl] = il.text_fit_padding;
+    let (ox, oy) = (ox * il.size, oy * il.size);
+    let (x0, x1) = if matches!(il.text_fit, IconTextFit::Width | IconTextFit::Both) {
+        (ox + tl - pl, ox + tr + pr)
+    } else {
+        let x0 = ox + (tl + tr - w * il.size) / 2.0;
+        (x0, x0 + w * il.size)
+    };
+    let (y0, y1) = if matches!(il.text_fit, IconTextFit::Height | IconTextFit::Both) {
+        (oy + tt - pt, oy + tb + pb)
+    } else {
+        let y0 = oy + (tt + tb - h * il.size) / 2.0;
+        (y0, y0 + h * il.size)
+    };
+    [x0, y0, x1, y1]
+}
+
+/// The collision box of a rectangle turned by `u` around `anchor`, padded.
+fn rotated_bounds(anchor: P, u: P, r: [f64; 4], pad: f64) -> FBox {
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for (x, y) in [(r[0], r[1]), (r[2], r[1]), (r[2], r[3]), (r[0], r[3])] {
+        let d = rot(u, (x, y));
+        x0 = x0.min(anchor.0 + d.0);
+        y0 = y0.min(anchor.1 + d.1);
+        x1 = x1.max(anchor.0 + d.0);
+        y1 = y1.max(anchor.1 + d.1);
+    }
+    FBox::from_px(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
 }
 
 /// Rotation by `text-rotate` (degrees clockwise) as a unit vector, from libm.

@@ -28,8 +28,8 @@ mod symbol;
 pub use color::Color;
 pub use report::{LayerReport, LayerStatus};
 pub use symbol::{
-    FaceStyle, FontStack, SymbolLayout, SymbolPaint, SymbolPlacement, TextAnchor, TextJustify,
-    ZOrder,
+    FaceStyle, FontStack, IconLayout, IconTextFit, SymbolLayout, SymbolPaint, SymbolPlacement,
+    TextAnchor, TextJustify, ZOrder,
 };
 
 use std::sync::{Arc, OnceLock};

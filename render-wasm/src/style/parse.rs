@@ -14,8 +14,8 @@ use super::compile::{
 };
 use super::expr::{Expr, Lit};
 use super::symbol::{
-    FontStack, Pair, SymbolPlacement, SymbolSpec, TextAnchor, TextJustify, TextTransform,
-    TextValue, ZOrder,
+    FontStack, IconTextFit, Pair, Quad, SymbolPlacement, SymbolSpec, TextAnchor, TextJustify,
+    TextTransform, TextValue, ZOrder,
 };
 use super::{
     FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, SpriteRef, Style, StyleError,
@@ -602,7 +602,7 @@ const JUSTIFY: &[&str] = &["auto", "left", "center", "right"];
 const TRANSFORM: &[&str] = &["none", "uppercase", "lowercase"];
 const OVERLAP: &[&str] = &["never", "always", "cooperative"];
 const ALIGNMENT: &[&str] = &["map", "viewport", "auto", "viewport-glyph"];
-const NO_ICONS: &str = "icons are not drawn yet (text is)";
+const TEXT_FIT: &[&str] = &["none", "width", "height", "both"];
 
 static SYMBOL: &[PSpec] = &[
     discrete(spec(
@@ -718,24 +718,42 @@ static SYMBOL: &[PSpec] = &[
         Ignore,
     ),
     spec("text-writing-mode", L, Ty::Array, D::None, Ignore),
-    spec("icon-image", L, Ty::String, D::None, Warn(NO_ICONS)),
-    spec("icon-size", L, Ty::Number, D::Num(1.0), Ignore),
-    spec(
+    // `{token}` strings are rewritten like text-field's.
+    discrete(spec("icon-image", L, Ty::String, D::Str(""), Use)),
+    range(
+        spec("icon-size", L, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    discrete(spec(
         "icon-anchor",
         L,
         Ty::Enum(TEXT_ANCHOR),
         D::Str("center"),
-        Ignore,
-    ),
-    spec("icon-offset", L, Ty::Array, D::None, Ignore),
-    spec("icon-text-fit", L, Ty::String, D::None, Ignore),
-    spec("icon-text-fit-padding", L, Ty::Array, D::None, Ignore),
-    spec("icon-allow-overlap", L, Ty::Bool, D::Bool(false), Ignore),
-    spec("icon-overlap", L, Ty::String, D::None, Ignore),
-    spec("icon-ignore-placement", L, Ty::Bool, D::Bool(false), Ignore),
-    spec("icon-optional", L, Ty::Bool, D::Bool(false), Ignore),
-    spec("icon-rotate", L, Ty::Number, D::Num(0.0), Ignore),
-    spec("icon-padding", L, Ty::Array, D::None, Ignore),
+        Use,
+    )),
+    spec("icon-offset", L, Ty::Array, D::None, Use),
+    discrete(spec(
+        "icon-text-fit",
+        L,
+        Ty::Enum(TEXT_FIT),
+        D::Str("none"),
+        Use,
+    )),
+    spec("icon-text-fit-padding", L, Ty::Array, D::None, Use),
+    spec("icon-allow-overlap", L, Ty::Bool, D::Bool(false), Use),
+    discrete(spec(
+        "icon-overlap",
+        L,
+        Ty::Enum(OVERLAP),
+        D::Str("never"),
+        Use,
+    )),
+    spec("icon-ignore-placement", L, Ty::Bool, D::Bool(false), Use),
+    spec("icon-optional", L, Ty::Bool, D::Bool(false), Use),
+    spec("icon-rotate", L, Ty::Number, D::Num(0.0), Use),
+    // A number in older specs, a 1-4 side array in newer ones: read raw (icon_padding).
+    spec("icon-padding", L, Ty::Number, D::Num(2.0), Ignore),
     spec("icon-keep-upright", L, Ty::Bool, D::Bool(false), Ignore),
     spec("icon-rotation-alignment", L, Ty::String, D::None, Ignore),
     spec("icon-pitch-alignment", L, Ty::String, D::None, Ignore),
@@ -764,12 +782,28 @@ static SYMBOL: &[PSpec] = &[
         D::Str("map"),
         Ignore,
     ),
-    spec("icon-color", P, Ty::Color, D::None, Ignore),
-    spec("icon-opacity", P, Ty::Number, D::Num(1.0), Ignore),
+    spec(
+        "icon-color",
+        P,
+        Ty::Color,
+        D::None,
+        Warn("icon-color (SDF icons) is not supported; SDF icons are drawn black"),
+    ),
+    range(
+        spec("icon-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
     spec("icon-halo-color", P, Ty::Color, D::None, Ignore),
     spec("icon-halo-width", P, Ty::Number, D::Num(0.0), Ignore),
     spec("icon-halo-blur", P, Ty::Number, D::Num(0.0), Ignore),
-    spec("icon-translate", P, Ty::Array, D::None, Ignore),
+    spec(
+        "icon-translate",
+        P,
+        Ty::Array,
+        D::None,
+        Warn("icon-translate is not supported; icons are drawn untranslated"),
+    ),
     spec(
         "icon-translate-anchor",
         P,
@@ -948,7 +982,7 @@ impl LayerParser<'_, '_> {
                     Handling::Use => {}
                 }
                 let rewritten;
-                let value = if spec.name == "text-field" {
+                let value = if spec.name == "text-field" || spec.name == "icon-image" {
                     rewritten = text_field_json(value);
                     &rewritten
                 } else {
@@ -1039,6 +1073,10 @@ impl LayerParser<'_, '_> {
                     }
                     None => typed(&mut props, "text-allow-overlap", false),
                 };
+                let icon_allow_overlap = match props.remove("icon-overlap") {
+                    Some(Compiled::Const(Lit::Str(s))) => Prop::Const(&*s == "always"),
+                    _ => typed(&mut props, "icon-allow-overlap", false),
+                };
                 PaintSpec::Symbol(Box::new(SymbolSpec {
                     placement: typed(&mut props, "symbol-placement", SymbolPlacement::Point),
                     spacing: typed(&mut props, "symbol-spacing", 250.0),
@@ -1069,6 +1107,24 @@ impl LayerParser<'_, '_> {
                     halo_width: typed(&mut props, "text-halo-width", 0.0),
                     halo_blur: typed(&mut props, "text-halo-blur", 0.0),
                     translate: typed(&mut props, "text-translate", Pair::default()),
+                    icon_image: props
+                        .contains_key("icon-image")
+                        .then(|| typed(&mut props, "icon-image", TextValue::default())),
+                    icon_size: typed(&mut props, "icon-size", 1.0),
+                    icon_anchor: typed(&mut props, "icon-anchor", TextAnchor::Center),
+                    icon_offset: typed(&mut props, "icon-offset", Pair::default()),
+                    icon_text_fit: typed(&mut props, "icon-text-fit", IconTextFit::None),
+                    icon_text_fit_padding: typed(
+                        &mut props,
+                        "icon-text-fit-padding",
+                        Quad::default(),
+                    ),
+                    icon_allow_overlap,
+                    icon_ignore_placement: typed(&mut props, "icon-ignore-placement", false),
+                    icon_optional: typed(&mut props, "icon-optional", false),
+                    icon_padding: Prop::Const(self.icon_padding(layer)),
+                    icon_rotate: typed(&mut props, "icon-rotate", 0.0),
+                    icon_opacity: typed(&mut props, "icon-opacity", 1.0),
                 }))
             }
             _ => PaintSpec::Circle {
@@ -1315,6 +1371,31 @@ impl LayerParser<'_, '_> {
                     "{path}.layout.text-font: no font stack found; using the default"
                 ));
                 FontStack::default_stack()
+            }
+        }
+    }
+}
+
+impl LayerParser<'_, '_> {
+    /// `icon-padding`: a number, or (newer specs) an array of 1 to 4 sides, of which the
+    /// largest is used (collision boxes here have one padding). Expressions get the default.
+    fn icon_padding(&mut self, layer: &Map<String, Json>) -> f32 {
+        let Some(v) = layer.get("layout").and_then(|l| l.get("icon-padding")) else {
+            return 2.0;
+        };
+        let sides: Option<Vec<f64>> = match v {
+            Json::Number(n) => n.as_f64().map(|n| vec![n]),
+            Json::Array(a) if (1..=4).contains(&a.len()) => a.iter().map(Json::as_f64).collect(),
+            _ => None,
+        };
+        match sides {
+            Some(s) => s.into_iter().fold(0.0f64, f64::max).max(0.0) as f32,
+            None => {
+                let path = self.path;
+                self.warn(format!(
+                    "{path}.layout.icon-padding: only constant paddings are supported; using 2"
+                ));
+                2.0
             }
         }
     }

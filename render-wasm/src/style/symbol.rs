@@ -75,6 +75,34 @@ pub enum TextTransform {
     Lowercase,
 }
 
+/// `icon-text-fit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IconTextFit {
+    None,
+    Width,
+    Height,
+    Both,
+}
+
+/// Four numbers (`icon-text-fit-padding`: top, right, bottom, left; CSS px).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Quad(pub [f32; 4]);
+
+impl FromVal for Quad {
+    fn from_val(v: &Val<'_>) -> Option<Quad> {
+        use super::expr::Lit;
+        match v {
+            Val::Array(a) => match a.as_ref() {
+                [Lit::Num(t), Lit::Num(r), Lit::Num(b), Lit::Num(l)] => {
+                    Some(Quad([*t as f32, *r as f32, *b as f32, *l as f32]))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// Which embedded face a `text-font` stack resolves to (see [`FontStack`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaceStyle {
@@ -179,6 +207,7 @@ macro_rules! enum_from_val {
 enum_from_val!(SymbolPlacement, "point" => SymbolPlacement::Point, "line" => SymbolPlacement::Line, "line-center" => SymbolPlacement::LineCenter);
 enum_from_val!(ZOrder, "auto" => ZOrder::Auto, "viewport-y" => ZOrder::ViewportY, "source" => ZOrder::Source);
 enum_from_val!(TextJustify, "auto" => TextJustify::Auto, "left" => TextJustify::Left, "center" => TextJustify::Center, "right" => TextJustify::Right);
+enum_from_val!(IconTextFit, "none" => IconTextFit::None, "width" => IconTextFit::Width, "height" => IconTextFit::Height, "both" => IconTextFit::Both);
 enum_from_val!(TextTransform, "none" => TextTransform::None, "uppercase" => TextTransform::Uppercase, "lowercase" => TextTransform::Lowercase);
 enum_from_val!(TextAnchor,
     "center" => TextAnchor::Center, "left" => TextAnchor::Left, "right" => TextAnchor::Right,
@@ -217,6 +246,41 @@ pub(crate) struct SymbolSpec {
     pub halo_width: Prop<f32>,
     pub halo_blur: Prop<f32>,
     pub translate: Prop<Pair>,
+    /// `None`: no `icon-image`.
+    pub icon_image: Option<Prop<TextValue>>,
+    pub icon_size: Prop<f32>,
+    pub icon_anchor: Prop<TextAnchor>,
+    pub icon_offset: Prop<Pair>,
+    pub icon_text_fit: Prop<IconTextFit>,
+    pub icon_text_fit_padding: Prop<Quad>,
+    pub icon_allow_overlap: Prop<bool>,
+    pub icon_ignore_placement: Prop<bool>,
+    pub icon_optional: Prop<bool>,
+    pub icon_padding: Prop<f32>,
+    pub icon_rotate: Prop<f32>,
+    pub icon_opacity: Prop<f32>,
+}
+
+/// The evaluated layout of one feature's icon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IconLayout {
+    /// The sprite image's name.
+    pub image: String,
+    pub size: f64,
+    pub anchor: TextAnchor,
+    /// CSS px at icon size 1 (scaled by `size`).
+    pub offset: [f64; 2],
+    pub text_fit: IconTextFit,
+    /// Top, right, bottom, left, CSS px.
+    pub text_fit_padding: [f64; 4],
+    pub allow_overlap: bool,
+    pub ignore_placement: bool,
+    pub optional: bool,
+    /// CSS px.
+    pub padding: f64,
+    /// Degrees clockwise.
+    pub rotate: f64,
+    pub opacity: f32,
 }
 
 /// The evaluated layout of one feature's text.
@@ -227,8 +291,9 @@ pub struct SymbolLayout {
     pub spacing: f64,
     pub avoid_edges: bool,
     pub z_order: ZOrder,
-    /// The text after `text-transform`; empty means no label.
+    /// The text after `text-transform`; empty means no text.
     pub text: String,
+    pub icon: Option<IconLayout>,
     /// CSS px.
     pub size: f64,
     /// Ems.
@@ -262,23 +327,53 @@ pub struct SymbolPaint {
     pub halo_blur: f32,
     /// CSS px.
     pub translate: [f32; 2],
+    pub icon_opacity: f32,
 }
 
 impl SymbolSpec {
-    /// The feature's layout; `None` when the layer has no text or the text is empty.
+    /// The feature's layout; `None` when it has neither text nor icon.
     pub(crate) fn layout<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Option<SymbolLayout> {
-        let field = self.field.as_ref()?;
-        let raw = field.eval(ctx, TextValue::default()).0;
+        let raw = match &self.field {
+            Some(f) => f.eval(ctx, TextValue::default()).0,
+            None => String::new(),
+        };
         let transform = self.transform.eval(ctx, TextTransform::None);
         let text = match transform {
             TextTransform::None => raw,
             TextTransform::Uppercase => raw.to_uppercase(),
             TextTransform::Lowercase => raw.to_lowercase(),
         };
-        if text.trim().is_empty() {
+        let text = if text.trim().is_empty() {
+            String::new()
+        } else {
+            text
+        };
+        let f = |p: &'a Prop<f32>, d: f32| f64::from(p.eval(ctx, d));
+        let icon = self.icon_image.as_ref().and_then(|p| {
+            let image = p.eval(ctx, TextValue::default()).0;
+            if image.is_empty() {
+                return None;
+            }
+            let off = self.icon_offset.eval(ctx, Pair::default()).0;
+            let pad = self.icon_text_fit_padding.eval(ctx, Quad::default()).0;
+            Some(IconLayout {
+                image,
+                size: f(&self.icon_size, 1.0).max(0.0),
+                anchor: self.icon_anchor.eval(ctx, TextAnchor::Center),
+                offset: [f64::from(off[0]), f64::from(off[1])],
+                text_fit: self.icon_text_fit.eval(ctx, IconTextFit::None),
+                text_fit_padding: pad.map(f64::from),
+                allow_overlap: self.icon_allow_overlap.eval(ctx, false),
+                ignore_placement: self.icon_ignore_placement.eval(ctx, false),
+                optional: self.icon_optional.eval(ctx, false),
+                padding: f(&self.icon_padding, 2.0).max(0.0),
+                rotate: f(&self.icon_rotate, 0.0),
+                opacity: self.icon_opacity.eval(ctx, 1.0).clamp(0.0, 1.0),
+            })
+        });
+        if text.is_empty() && icon.is_none() {
             return None;
         }
-        let f = |p: &'a Prop<f32>, d: f32| f64::from(p.eval(ctx, d));
         let offset = self.offset.eval(ctx, Pair::default()).0;
         Some(SymbolLayout {
             placement: self.placement.eval(ctx, SymbolPlacement::Point),
@@ -286,6 +381,7 @@ impl SymbolSpec {
             avoid_edges: self.avoid_edges.eval(ctx, false),
             z_order: self.z_order.eval(ctx, ZOrder::Auto),
             text,
+            icon,
             size: f(&self.size, 16.0).max(0.0),
             max_width: f(&self.max_width, 10.0).max(0.0),
             line_height: f(&self.line_height, 1.2),
@@ -312,6 +408,7 @@ impl SymbolSpec {
             halo_width: halo.min((size / 4.0) as f32),
             halo_blur: self.halo_blur.eval(ctx, 0.0).max(0.0),
             translate: self.translate.eval(ctx, Pair::default()).0,
+            icon_opacity: self.icon_opacity.eval(ctx, 1.0).clamp(0.0, 1.0),
         }
     }
 }
