@@ -21,6 +21,7 @@ pub mod draw;
 pub mod font;
 pub mod layout;
 pub mod placement;
+pub mod seams;
 pub mod shaping;
 
 use std::collections::HashMap;
@@ -74,6 +75,12 @@ pub struct PlacedLabel {
     pub glyphs: Vec<GlyphPlace>,
     /// The icon's sprite image name, when an icon is drawn.
     pub icon: Option<String>,
+    /// Bounds of the label's ink (glyphs with halo, icon), fixed point, tile-local.
+    pub ink: FBox,
+    /// The tile that owns the label (holds its anchor), relative to the drawn tile.
+    pub owner: (i32, i32),
+    /// The anchor's index among its feature's anchors.
+    pub anchor_index: usize,
 }
 
 /// What the label stage gives the render: draw layers with the index of their style layer
@@ -87,6 +94,8 @@ pub struct Labels<'a> {
 
 /// A label candidate at one anchor.
 struct Candidate<'a> {
+    /// The owner tile, relative to the drawn one (0, 0 unless neighbours are given).
+    owner: (i32, i32),
     layer: usize,
     sort_key: f64,
     feature: usize,
@@ -98,6 +107,8 @@ struct Candidate<'a> {
     scale: f64,
     glyphs: Vec<GlyphPlace>,
     boxes: Vec<FBox>,
+    /// Bounds of everything drawn (glyphs with halo, icon), fixed point.
+    ink: FBox,
     icon: Option<(IconPlace<'a>, FBox, String)>,
     layout_flags: Flags,
     /// Drawn in anchor y order (MapLibre's `sortFeaturesByY`), not sort-key/tile order.
@@ -135,8 +146,9 @@ impl Candidates<'_> {
 }
 
 /// Lays out, places and prepares for drawing every symbol layer of the style.
+/// Without neighbours: see [`seams::build_block`] for labels decided with them.
 pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View, sprites: &'a Sprites) -> Labels<'a> {
-    place(layout(tile, style, view, sprites), style, view)
+    seams::build_block(tile, &[], style, view, sprites, seams::SeamMode::Region)
 }
 
 /// Lays out every symbol layer's features: text shaping, anchors, glyph positions and
@@ -268,6 +280,11 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                 |ai: usize, anchor: P, glyphs: Vec<GlyphPlace>, boxes: Vec<FBox>, line_u: P| {
                     let boxes = if has_text { boxes } else { Vec::new() };
                     let glyphs = if has_text { glyphs } else { Vec::new() };
+                    // Where ink can land: glyph outline bounds grown by the halo and a pixel
+                    // of anti-aliasing (seams need this, not the collision boxes: a halo may
+                    // reach past them).
+                    let grow = f64::from(paint.halo_width) + 1.0;
+                    let mut ink = ink_bounds(face, &glyphs, scale, grow);
                     let icon = icon.map(|(image, rect, il)| {
                         let u = rot(line_u, rotation(il.rotate));
                         let place = IconPlace {
@@ -279,6 +296,11 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                         let b = rotated_bounds(anchor, u, rect, il.padding);
                         (place, b, il.image.clone())
                     });
+                    if let Some((place, _, _)) = &icon {
+                        let r = rotated_bounds(place.anchor, place.u, place.rect, 1.0);
+                        ink = Some(ink.map_or(r, |i| union(i, r)));
+                    }
+                    let Some(ink) = ink else { return };
                     if lay.avoid_edges {
                         let edge = FBox::from_px(0.0, 0.0, tile_px, tile_px);
                         if boxes.iter().chain(icon.as_ref().map(|i| &i.1)).any(|b| {
@@ -288,6 +310,7 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                         }
                     }
                     candidates.push(Candidate {
+                        owner: (0, 0),
                         layer: li,
                         sort_key,
                         feature: fi,
@@ -298,6 +321,7 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                         scale,
                         glyphs,
                         boxes,
+                        ink,
                         icon,
                         layout_flags: flags,
                         by_y,
@@ -405,25 +429,34 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
 
 /// Decides which candidates are drawn and makes their draw layers.
 pub fn place<'a>(candidates: Candidates<'a>, style: &'a Style, view: &View) -> Labels<'a> {
-    let mut out = Labels {
-        warnings: candidates.warnings,
-        ..Labels::default()
-    };
-    let candidates = candidates.list;
-    // Placement: one total order over all candidates.
+    let order = global_order(&candidates.list);
+    let placed = greedy(&candidates.list, &order);
+    emit(candidates, &placed, style, view)
+}
+
+/// The placement order, the same whichever tile is drawn: layers from the top, sort key,
+/// owner tile (south first, then east, as MapLibre orders tiles), feature, anchor.
+fn global_order(candidates: &[Candidate<'_>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&candidates[a], &candidates[b]);
         b.layer
             .cmp(&a.layer)
             .then(a.sort_key.total_cmp(&b.sort_key))
+            .then(b.owner.1.cmp(&a.owner.1))
+            .then(b.owner.0.cmp(&a.owner.0))
             .then(a.feature.cmp(&b.feature))
             .then(a.anchor_index.cmp(&b.anchor_index))
     });
+    order
+}
+
+/// Greedy placement of the candidates listed in `order` (in that order): (text drawn, icon
+/// drawn) for every candidate (false for those not listed).
+fn greedy(candidates: &[Candidate<'_>], order: &[usize]) -> Vec<(bool, bool)> {
     let mut index = CollisionIndex::default();
-    // (text drawn, icon drawn) per candidate.
     let mut placed = vec![(false, false); candidates.len()];
-    for &i in &order {
+    for &i in order {
         let c = &candidates[i];
         let f = c.layout_flags;
         let has_text = !c.glyphs.is_empty();
@@ -453,7 +486,21 @@ pub fn place<'a>(candidates: Candidates<'a>, style: &'a Style, view: &View) -> L
         }
         placed[i] = (text, icon);
     }
+    placed
+}
 
+/// Draw layers for the placed candidates.
+fn emit<'a>(
+    candidates: Candidates<'a>,
+    placed: &[(bool, bool)],
+    style: &'a Style,
+    view: &View,
+) -> Labels<'a> {
+    let mut out = Labels {
+        warnings: candidates.warnings,
+        ..Labels::default()
+    };
+    let candidates = candidates.list;
     // Drawing, per layer in style order; within a layer in MapLibre's draw order.
     let dpr = f64::from(view.scale);
     let mut by_layer: Vec<usize> = (0..candidates.len())
@@ -468,6 +515,8 @@ pub fn place<'a>(candidates: Candidates<'a>, style: &'a Style, view: &View) -> L
                 std::cmp::Ordering::Equal
             };
             y.then(ca.sort_key.total_cmp(&cb.sort_key))
+                .then(cb.owner.1.cmp(&ca.owner.1))
+                .then(cb.owner.0.cmp(&ca.owner.0))
                 .then(ca.feature.cmp(&cb.feature))
                 .then(ca.anchor_index.cmp(&cb.anchor_index))
         })
@@ -515,6 +564,9 @@ pub fn place<'a>(candidates: Candidates<'a>, style: &'a Style, view: &View) -> L
                 .collect(),
             glyphs: if text { c.glyphs.clone() } else { Vec::new() },
             icon: c.icon.as_ref().filter(|_| icon).map(|i| i.2.clone()),
+            ink: c.ink,
+            owner: c.owner,
+            anchor_index: c.anchor_index,
         });
     }
     flush(current.take(), &mut out);
@@ -593,6 +645,36 @@ fn icon_rect(img: ImageRef<'_>, il: &IconLayout, text: Option<&Shaping>, scale: 
         (y0, y0 + h * il.size)
     };
     [x0, y0, x1, y1]
+}
+
+fn union(a: FBox, b: FBox) -> FBox {
+    FBox {
+        x0: a.x0.min(b.x0),
+        y0: a.y0.min(b.y0),
+        x1: a.x1.max(b.x1),
+        y1: a.y1.max(b.y1),
+    }
+}
+
+/// Bounds of the glyphs' outlines (each glyph's own bounds turned with it), grown by `grow`
+/// CSS px; `None` without glyphs.
+fn ink_bounds(face: FaceStyle, glyphs: &[GlyphPlace], scale: f64, grow: f64) -> Option<FBox> {
+    let f = font::face(face);
+    let mut out: Option<FBox> = None;
+    for g in glyphs {
+        let Some([x0, y0, x1, y1]) = f.bounds(g.id) else {
+            continue;
+        };
+        let r = [
+            f64::from(x0) * scale,
+            f64::from(y0) * scale,
+            f64::from(x1) * scale,
+            f64::from(y1) * scale,
+        ];
+        let b = rotated_bounds(g.origin, g.u, r, grow);
+        out = Some(out.map_or(b, |o| union(o, b)));
+    }
+    out
 }
 
 /// The collision box of a rectangle turned by `u` around `anchor`, padded.
