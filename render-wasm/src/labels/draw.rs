@@ -421,3 +421,40 @@ pub fn svg(out: &mut String, layer: &LabelLayer<'_>) {
         let _ = write!(out, r#" d="{d}"/>"#);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_mostly_off_the_canvas_still_draw_their_visible_part() {
+        // A label owned by the neighbour tile reaches in from the left edge.
+        let path = vec![
+            Seg::Move(-10.0, 2.0),
+            Seg::Line(0.5, 2.0),
+            Seg::Line(0.5, 6.0),
+            Seg::Line(-10.0, 6.0),
+            Seg::Close,
+        ];
+        let mut c = Canvas::new(8, 8);
+        paint_path(&mut c, &path, [1.0, 0.0, 0.0, 1.0], None);
+        let a = c.data[(3 * 8) * 4 + 3];
+        assert!((100..=160).contains(&a), "half-covered pixel: {a}");
+        assert_eq!(c.data[(3 * 8 + 1) * 4 + 3], 0, "nothing right of the path");
+        let mut c = Canvas::new(8, 8);
+        paint_path(&mut c, &path, [1.0, 0.0, 0.0, 1.0], Some(1.0));
+        assert_eq!(c.data[(3 * 8) * 4 + 3], 255, "the halo covers it");
+    }
+
+    #[test]
+    fn svg_path_data_is_short_and_stable() {
+        let d = path_data(&[
+            Seg::Move(1.004, -0.001),
+            Seg::Quad(2.0, 3.5, 4.25, 5.0),
+            Seg::Close,
+        ]);
+        assert_eq!(d, "M1 0Q2 3.5 4.25 5Z");
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+    }
+}
