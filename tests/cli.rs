@@ -221,7 +221,11 @@ fn label_heavy_tiles_render_identically_in_both_engines() {
     let tmp = tempfile::tempdir().unwrap();
     let r = repo().join("tests/reference");
     let dense = r.join("florence-z14-centre-default/tile.mvt");
-    for extra in [&[][..], &["--size", "256", "--scale", "2"], &["--style", "light"]] {
+    for extra in [
+        &[][..],
+        &["--size", "256", "--scale", "2"],
+        &["--style", "light"],
+    ] {
         render_both(&dense, "14/8704/5971", tmp.path(), extra, 512);
     }
     render_both(
