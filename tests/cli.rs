@@ -214,6 +214,36 @@ fn real_tiles_render_identically_in_both_engines() {
     }
 }
 
+/// Label-heavy tiles (the built-in styles' symbol layers: shaped text along curvy streets,
+/// halos, 2× glyph outlines) give the same bytes in the sandbox and natively.
+#[test]
+fn label_heavy_tiles_render_identically_in_both_engines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = repo().join("tests/reference");
+    let dense = r.join("florence-z14-centre-default/tile.mvt");
+    for extra in [
+        &[][..],
+        &["--size", "256", "--scale", "2"],
+        &["--style", "light"],
+    ] {
+        render_both(&dense, "14/8704/5971", tmp.path(), extra, 512);
+    }
+    render_both(
+        &r.join("monaco-z14-omt/tile.mvt"),
+        "14/8529/5974",
+        tmp.path(),
+        &["--style", "omt"],
+        512,
+    );
+    render_both(
+        &r.join("nextzen-z10-default/tile.mvt"),
+        "10/301/384",
+        tmp.path(),
+        &[],
+        512,
+    );
+}
+
 #[test]
 fn every_tile_of_the_florence_archive_renders_identically_in_both_engines() {
     let tmp = tempfile::tempdir().unwrap();

@@ -267,11 +267,19 @@ fn style_check_reports_layers_sprites_and_missing_source_layers() {
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(!o.status.success());
     assert!(out.contains("error: sprite \"default\" (1x)"), "{out}");
-    // JSON for CI, with statuses; a symbol layer is reported as ignored.
+    // JSON for CI, with statuses; symbol layers are drawn (labels), one with an unsupported
+    // property is approximated.
     let scratch = Scratch::new("check");
     let mut doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&basic).unwrap()).unwrap();
     doc.as_object_mut().unwrap().remove("sprite");
+    let first_symbol = doc["layers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|l| l["type"] == "symbol")
+        .unwrap();
+    first_symbol["layout"]["text-variable-anchor"] = serde_json::json!(["top", "bottom"]);
     let styles = scratch.0.join("basic-no-sprite.json");
     std::fs::write(&styles, doc.to_string()).unwrap();
     let o = run(&["style", "check", styles.to_str().unwrap(), "--json"], &[]);
@@ -280,9 +288,11 @@ fn style_check_reports_layers_sprites_and_missing_source_layers() {
     let layers = doc["layers"].as_array().unwrap();
     assert!(layers
         .iter()
-        .any(|l| l["type"] == "symbol" && l["status"] == "ignored"));
-    assert!(layers.iter().any(|l| l["status"] == "drawn"));
-    // --strict fails on warnings (this style has symbol layers).
+        .any(|l| l["type"] == "symbol" && l["status"] == "drawn"));
+    assert!(layers
+        .iter()
+        .any(|l| l["type"] == "symbol" && l["status"] == "approximated"));
+    // --strict fails on warnings (text-variable-anchor is one).
     let o = run(
         &["style", "check", styles.to_str().unwrap(), "--strict"],
         &[],

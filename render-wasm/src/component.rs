@@ -3,7 +3,8 @@
 
 use crate::style::LayerStatus;
 use crate::{
-    Assets, Format, PngProfile, RenderError, RenderOptions, SpriteData, StyleSource, TileId,
+    Assets, Format, NeighbourData, PngProfile, RenderError, RenderOptions, SpriteData, StyleSource,
+    TileId,
 };
 
 wit_bindgen::generate!({
@@ -82,12 +83,26 @@ impl wit::Guest for Component {
             })
             .collect();
         let assets = Assets { sprites: &sprites };
-        crate::render_with(&request.data, tile_id(request.tile), &opts, &assets)
-            .map(|r| wit::RenderOutput {
-                bytes: r.bytes,
-                warnings: r.warnings,
+        let neighbours: Vec<NeighbourData<'_>> = request
+            .neighbours
+            .iter()
+            .map(|n| NeighbourData {
+                tile: tile_id(n.tile),
+                data: &n.data,
             })
-            .map_err(error)
+            .collect();
+        crate::render_with_neighbours(
+            &request.data,
+            tile_id(request.tile),
+            &opts,
+            &assets,
+            &neighbours,
+        )
+        .map(|r| wit::RenderOutput {
+            bytes: r.bytes,
+            warnings: r.warnings,
+        })
+        .map_err(error)
     }
 
     fn style_info(style: wit::StyleSource) -> Result<wit::StyleReport, wit::RenderError> {

@@ -4,10 +4,11 @@
 //! WebAssembly component and the browser build give byte-identical output.
 //!
 //! Stages, each split at a data type:
-//! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`scene`]→ [`scene::Scene`] →[`svg`]→ SVG text
-//!                                                          →[`raster`]→ pixels → PNG bytes.
+//! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`scene`] + [`labels`]→ [`scene::Scene`]
+//!       →[`svg`]→ SVG text, →[`raster`]→ pixels → PNG bytes.
 
 pub mod geojson;
+pub mod labels;
 pub mod mvt;
 pub mod raster;
 pub mod scene;
@@ -277,6 +278,14 @@ pub fn render(
     render_with(data, tile, options, &Assets::default()).map(|r| r.bytes)
 }
 
+/// A tile next to the drawn one, for labels that cross the seam (WIT `neighbour`). Empty
+/// `data` means the neighbour is known to be empty.
+#[derive(Debug, Clone, Copy)]
+pub struct NeighbourData<'a> {
+    pub tile: TileId,
+    pub data: &'a [u8],
+}
+
 /// Renders `data` (raw or gzip MVT) as `tile` with the style's assets; returns the bytes and
 /// the render's warnings.
 #[cfg_attr(
@@ -288,6 +297,23 @@ pub fn render_with(
     tile: TileId,
     options: &RenderOptions<'_>,
     assets: &Assets<'_>,
+) -> Result<Rendered, RenderError> {
+    render_with_neighbours(data, tile, options, assets, &[])
+}
+
+/// [`render_with`], with the tiles around `tile` (up to 8, same zoom): labels crossing a seam
+/// are then decided from the data both tiles share, so neighbouring tiles draw them
+/// identically ([`labels::seams`]). Neighbours are ignored when overzooming (`data_tile`).
+#[cfg_attr(
+    any(feature = "test-hostile-loop", feature = "test-hostile-memory"),
+    allow(unused_variables, unreachable_code)
+)]
+pub fn render_with_neighbours(
+    data: &[u8],
+    tile: TileId,
+    options: &RenderOptions<'_>,
+    assets: &Assets<'_>,
+    neighbours: &[NeighbourData<'_>],
 ) -> Result<Rendered, RenderError> {
     let tile = TileId::new(tile.z, tile.x, tile.y)?;
     if options.size != 256 && options.size != 512 {
@@ -350,6 +376,57 @@ pub fn render_with(
     let view = scene::View::new(tile, data_tile, options.size, options.scale);
     #[allow(unused_mut)]
     let mut scene = scene::build(&decoded, &style, &view, &sprites);
+    // Neighbours: decoded with the same limits; one that fails is reported and treated as
+    // empty (labels at that seam may then not match its own render).
+    let mut around: Vec<(i32, i32, mvt::Tile)> = Vec::new();
+    if data_tile == tile {
+        for nb in neighbours {
+            let (dx, dy) = (
+                i64::from(nb.tile.x) - i64::from(tile.x),
+                i64::from(nb.tile.y) - i64::from(tile.y),
+            );
+            let n = 1i64 << tile.z.min(31);
+            // x may wrap around the antimeridian.
+            let dx = if dx > 1 {
+                dx - n
+            } else if dx < -1 {
+                dx + n
+            } else {
+                dx
+            };
+            if nb.tile.z != tile.z || dx.abs() > 1 || dy.abs() > 1 || (dx == 0 && dy == 0) {
+                warnings.push(format!("{} is not a neighbour of {tile}; ignored", nb.tile));
+                continue;
+            }
+            if nb.data.is_empty() {
+                continue;
+            }
+            match mvt::decode_bytes(nb.data, &mvt::DecodeLimits::default()) {
+                Ok(t) => around.push((dx as i32, dy as i32, t)),
+                Err(e) => warnings.push(format!(
+                    "neighbour {}: {e}; its labels are not considered",
+                    nb.tile
+                )),
+            }
+        }
+    }
+    let around: Vec<labels::seams::Neighbour<'_>> = around
+        .iter()
+        .map(|(dx, dy, t)| labels::seams::Neighbour {
+            dx: *dx,
+            dy: *dy,
+            tile: t,
+        })
+        .collect();
+    let labels = labels::seams::build_block(
+        &decoded,
+        &around,
+        &style,
+        &view,
+        &sprites,
+        labels::seams::SeamMode::Region,
+    );
+    labels::merge(&mut scene, &style, labels);
     #[cfg(feature = "test-variant")]
     scene.layers.push(scene::DrawLayer {
         id: "test-variant",

@@ -170,6 +170,8 @@ pub enum Draw<'a> {
         /// blended once).
         opaque: bool,
     },
+    /// A symbol layer's placed labels (made by the label stage, [`crate::labels`]).
+    Labels(crate::labels::LabelLayer<'a>),
 }
 
 /// Where a fill layer's outlines are drawn relative to its fills, as MapLibre's depth buffer
@@ -684,7 +686,8 @@ fn add_layer<'a>(
                 opaque,
             }
         }
-        LayerKind::Background => return None,
+        // Symbol layers are the label stage's (crate::labels), placed across layers.
+        LayerKind::Background | LayerKind::Symbol => return None,
     };
     Some(DrawLayer {
         id: style_layer.id(),

@@ -1042,7 +1042,6 @@ fn unknown_keys_and_skipped_layers_are_warnings() {
         "layers[0].paint.background-colour: unknown property, ignored",
         "layers[1].weird: unknown layer key, ignored",
         "layers[1].paint.fill-sort-key: \"fill-sort-key\" belongs in \"layout\", ignored",
-        r#"layers[2] (id "poi-label"): symbol layers are not drawn"#,
         r#"layers[3] (id "hill"): hillshade layers are not drawn"#,
         r#"layers[4] (id "sat"): raster layers are not drawn"#,
         r#"layers[5] (id "heat"): heatmap layers are not drawn"#,
@@ -1057,11 +1056,12 @@ fn unknown_keys_and_skipped_layers_are_warnings() {
     want.sort();
     assert_eq!(got, want);
     let ids: Vec<&str> = st.layers().iter().map(|l| l.id()).collect();
-    assert_eq!(ids, ["bg", "f", "l", "c"]);
+    // Symbol layers are drawn (by the label stage) since labels landed.
+    assert_eq!(ids, ["bg", "f", "poi-label", "l", "c"]);
     // The unsupported paint falls back to the default, the unsupported filter rejects all.
     let f = one(&[], GeomType::Point, None);
-    assert!(close(line_paint(&st.layers()[2], None, 10.0).2, 1.0));
-    assert!(!st.layers()[3].matches(&fref(&f), 10.0));
+    assert!(close(line_paint(&st.layers()[3], None, 10.0).2, 1.0));
+    assert!(!st.layers()[4].matches(&fref(&f), 10.0));
 }
 
 #[test]
@@ -1256,6 +1256,8 @@ fn drawn_counts(style: &Style, tiles: &[(u8, mvt::Tile)]) -> BTreeMap<String, us
                             } => opacity > 0.0 && radius > 0.0,
                             Paint::FillExtrusion { color, opacity, .. } => color.a * opacity > 0.0,
                             Paint::Background { .. } => true,
+                            // A symbol layer draws where a feature has text to show.
+                            Paint::Symbol => sl.symbol(&fr, zoom).is_some(),
                         };
                         if visible {
                             *counts.get_mut(sl.id()).unwrap() += 1;
@@ -1457,19 +1459,14 @@ fn real_world_openmaptiles_basic_style() {
         "country_label-other",
         "country_label",
     ];
-    let mut expected: Vec<String> = Vec::new();
     let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
     let raw_layers = raw["layers"].as_array().unwrap();
-    for (i, l) in raw_layers.iter().enumerate() {
-        let id = l["id"].as_str().unwrap();
-        if symbol_ids.contains(&id) {
-            expected.push(format!(
-                r#"layers[{i}] (id "{id}"): symbol layers are not drawn"#
-            ));
-        }
+    // Everything this style uses is supported now, its symbol layers included.
+    assert_eq!(st.warnings(), [] as [String; 0]);
+    assert_eq!(st.layers().len(), raw_layers.len());
+    for id in symbol_ids {
+        assert!(st.layers().iter().any(|l| l.id() == id), "{id} is a layer");
     }
-    assert_eq!(st.warnings(), expected);
-    assert_eq!(st.layers().len(), raw_layers.len() - symbol_ids.len());
     // It draws the Monaco data.
     let tiles = pmtiles("tests/fixtures/archives/monaco-2023-omt.pmtiles");
     let counts = drawn_counts(&st, &tiles);
@@ -1492,6 +1489,9 @@ fn real_world_openmaptiles_basic_style() {
             "boundary_3",
             "poi-dot",
             "road_area_pier",
+            "poi_label",
+            "road_major_label",
+            "place_label_other",
         ],
         "omt-basic",
     );

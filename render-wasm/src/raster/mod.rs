@@ -133,6 +133,7 @@ fn draw_layer(
     let dpr = f64::from(scene.scale);
     let (w, h) = (canvas.width, canvas.height);
     match &layer.draw {
+        Draw::Labels(labels) => crate::labels::draw::raster(canvas, labels),
         Draw::Background {
             color,
             pattern,

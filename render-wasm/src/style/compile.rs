@@ -178,7 +178,6 @@ const UNSUPPORTED_OPS: &[&str] = &[
     "heatmap-density",
     "within",
     "distance",
-    "format",
     "number-format",
     "resolved-locale",
     "is-supported-script",
@@ -556,6 +555,25 @@ impl<'w> Compiler<'w> {
                     .map(|i| Ok(self.sub(args, i, path, Ty::Value)?.0))
                     .collect::<CResult<Vec<_>>>()?;
                 Ok((Expr::Concat(v), Ty::String))
+            }
+            // Formatted text: the sections' strings in order. Section options (`font-scale`,
+            // `text-font`, `text-color`) are not applied yet, which is said once per use.
+            "format" => {
+                Self::arity(path, op, args, 1, usize::MAX)?;
+                let mut parts = Vec::new();
+                let mut options = false;
+                for i in 0..args.len() {
+                    match &args[i] {
+                        Json::Object(o) => options |= !o.is_empty(),
+                        _ => parts.push(self.sub(args, i, path, Ty::Value)?.0),
+                    }
+                }
+                if options {
+                    self.warnings.push(format!(
+                        "{path}: \"format\" section options (font-scale, text-font, text-color) are not applied"
+                    ));
+                }
+                Ok((Expr::Concat(parts), Ty::String))
             }
             "downcase" | "upcase" => {
                 Self::arity(path, op, args, 1, 1)?;

@@ -1,8 +1,9 @@
 //! MapLibre Style Spec v8, the subset a CPU renderer without text needs: parse once into a
 //! compiled representation (enum trees with keys resolved), evaluate per feature and zoom.
 //!
-//! * Layers `background`, `fill`, `line`, `circle`, `fill-extrusion`; `symbol`, `raster`,
-//!   `hillshade`, `heatmap` layers are skipped with a warning.
+//! * Layers `background`, `fill`, `line`, `circle`, `fill-extrusion`, `symbol` (text; laid
+//!   out and placed by [`crate::labels`]); `raster`, `hillshade`, `heatmap` layers are skipped
+//!   with a warning.
 //! * Filters: legacy (`["==", "class", "park"]`, `in`, `has`, `$type`, `$id`...) and
 //!   expressions, told apart as MapLibre's `isExpressionFilter` does.
 //! * Paint/layout values: constants, legacy functions (`{"stops": ..}`, zoom, property and
@@ -22,9 +23,14 @@ mod compile;
 mod expr;
 mod parse;
 mod report;
+mod symbol;
 
 pub use color::Color;
 pub use report::{LayerReport, LayerStatus};
+pub use symbol::{
+    FaceStyle, FontStack, IconLayout, IconTextFit, SymbolLayout, SymbolPaint, SymbolPlacement,
+    TextAnchor, TextJustify, ZOrder,
+};
 
 use std::sync::{Arc, OnceLock};
 
@@ -163,6 +169,7 @@ pub enum LayerKind {
     Line,
     Circle,
     FillExtrusion,
+    Symbol,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -233,6 +240,8 @@ pub enum Paint {
         pattern: Option<Arc<str>>,
         translate: [f32; 2],
     },
+    /// A symbol layer: its properties come from [`StyleLayer::symbol`].
+    Symbol,
 }
 
 /// A compiled property value.
@@ -401,6 +410,7 @@ pub(crate) enum PaintSpec {
         pattern: Option<Prop<Arc<str>>>,
         translate: Prop<Vec<f32>>,
     },
+    Symbol(Box<symbol::SymbolSpec>),
 }
 
 impl PaintSpec {
@@ -504,6 +514,8 @@ impl PaintSpec {
                 push!(color, opacity, height, base, vertical_gradient, translate);
                 push_opt!(pattern);
             }
+            // Symbol properties are evaluated once per feature, not per paint call.
+            PaintSpec::Symbol(_) => {}
         }
         out
     }
@@ -581,6 +593,9 @@ impl StyleLayer {
             | PaintSpec::FillExtrusion { color, opacity, .. } => {
                 !color.depends_on_feature() && !opacity.depends_on_feature()
             }
+            PaintSpec::Symbol(s) => {
+                !s.color.depends_on_feature() && !s.opacity.depends_on_feature()
+            }
         };
         StyleLayer {
             id,
@@ -652,6 +667,27 @@ impl StyleLayer {
         let n = v.as_num().filter(|n| n.is_finite());
         v.discard();
         n
+    }
+
+    /// A symbol layer's text layout and paint for a feature at a style zoom; `None` for other
+    /// layers and for features without text.
+    pub fn symbol(
+        &self,
+        feature: &FeatureRef<'_>,
+        zoom: f64,
+    ) -> Option<(SymbolLayout, SymbolPaint)> {
+        match &self.paint {
+            PaintSpec::Symbol(s) => symbol::evaluate(s, feature, zoom),
+            _ => None,
+        }
+    }
+
+    /// A symbol layer's `text-font` (resolved at parse time).
+    pub fn font_stack(&self) -> Option<&FontStack> {
+        match &self.paint {
+            PaintSpec::Symbol(s) => Some(&s.font),
+            _ => None,
+        }
     }
 
     /// Paint for a feature (`None` for background layers, which take no feature).
@@ -771,6 +807,7 @@ impl StyleLayer {
                 pattern: pattern(p, ctx),
                 translate: translate(t.eval(ctx, Vec::new())),
             },
+            PaintSpec::Symbol(_) => Paint::Symbol,
         }
     }
 }

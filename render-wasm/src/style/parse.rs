@@ -13,6 +13,10 @@ use super::compile::{
     self, describe, fold, is_expression, val_matches, CompileError, Compiler, FnSpec, Path, Ty,
 };
 use super::expr::{Expr, Lit};
+use super::symbol::{
+    FontStack, IconTextFit, Pair, Quad, SymbolPlacement, SymbolSpec, TextAnchor, TextJustify,
+    TextTransform, TextValue, ZOrder,
+};
 use super::{
     FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, SpriteRef, Style, StyleError,
     StyleLayer,
@@ -581,6 +585,234 @@ static CIRCLE: &[PSpec] = &[
     ),
 ];
 
+const PLACEMENT: &[&str] = &["point", "line", "line-center"];
+const Z_ORDER: &[&str] = &["auto", "viewport-y", "source"];
+const TEXT_ANCHOR: &[&str] = &[
+    "center",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "top-left",
+    "top-right",
+    "bottom-left",
+    "bottom-right",
+];
+const JUSTIFY: &[&str] = &["auto", "left", "center", "right"];
+const TRANSFORM: &[&str] = &["none", "uppercase", "lowercase"];
+const OVERLAP: &[&str] = &["never", "always", "cooperative"];
+const ALIGNMENT: &[&str] = &["map", "viewport", "auto", "viewport-glyph"];
+const TEXT_FIT: &[&str] = &["none", "width", "height", "both"];
+
+static SYMBOL: &[PSpec] = &[
+    discrete(spec(
+        "symbol-placement",
+        L,
+        Ty::Enum(PLACEMENT),
+        D::Str("point"),
+        Use,
+    )),
+    range(
+        spec("symbol-spacing", L, Ty::Number, D::Num(250.0), Use),
+        1.0,
+        f64::INFINITY,
+    ),
+    spec("symbol-avoid-edges", L, Ty::Bool, D::Bool(false), Use),
+    discrete(spec("symbol-sort-key", L, Ty::Number, D::None, Use)),
+    discrete(spec(
+        "symbol-z-order",
+        L,
+        Ty::Enum(Z_ORDER),
+        D::Str("auto"),
+        Use,
+    )),
+    // `{token}` strings are rewritten to expressions before compiling (parse_text_field).
+    discrete(spec("text-field", L, Ty::String, D::Str(""), Use)),
+    // Resolved at parse time to an embedded face (style::symbol::FontStack).
+    spec("text-font", L, Ty::Array, D::None, Ignore),
+    range(
+        spec("text-size", L, Ty::Number, D::Num(16.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    range(
+        spec("text-max-width", L, Ty::Number, D::Num(10.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    spec("text-line-height", L, Ty::Number, D::Num(1.2), Use),
+    spec("text-letter-spacing", L, Ty::Number, D::Num(0.0), Use),
+    discrete(spec(
+        "text-justify",
+        L,
+        Ty::Enum(JUSTIFY),
+        D::Str("center"),
+        Use,
+    )),
+    discrete(spec(
+        "text-anchor",
+        L,
+        Ty::Enum(TEXT_ANCHOR),
+        D::Str("center"),
+        Use,
+    )),
+    spec("text-offset", L, Ty::Array, D::None, Use),
+    spec(
+        "text-radial-offset",
+        L,
+        Ty::Number,
+        D::Num(0.0),
+        Warn("text-radial-offset is not supported; text-offset is used"),
+    ),
+    spec(
+        "text-variable-anchor",
+        L,
+        Ty::Array,
+        D::None,
+        Warn("text-variable-anchor is not supported; text-anchor is used"),
+    ),
+    spec(
+        "text-variable-anchor-offset",
+        L,
+        Ty::Array,
+        D::None,
+        Warn("text-variable-anchor-offset is not supported; text-anchor and text-offset are used"),
+    ),
+    spec("text-rotate", L, Ty::Number, D::Num(0.0), Use),
+    range(
+        spec("text-padding", L, Ty::Number, D::Num(2.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    spec("text-max-angle", L, Ty::Number, D::Num(45.0), Use),
+    spec("text-keep-upright", L, Ty::Bool, D::Bool(true), Use),
+    discrete(spec(
+        "text-transform",
+        L,
+        Ty::Enum(TRANSFORM),
+        D::Str("none"),
+        Use,
+    )),
+    spec("text-allow-overlap", L, Ty::Bool, D::Bool(false), Use),
+    discrete(spec(
+        "text-overlap",
+        L,
+        Ty::Enum(OVERLAP),
+        D::Str("never"),
+        Use,
+    )),
+    spec("text-ignore-placement", L, Ty::Bool, D::Bool(false), Use),
+    spec("text-optional", L, Ty::Bool, D::Bool(false), Use),
+    spec(
+        "text-rotation-alignment",
+        L,
+        Ty::Enum(ALIGNMENT),
+        D::Str("auto"),
+        Ignore,
+    ),
+    spec(
+        "text-pitch-alignment",
+        L,
+        Ty::Enum(ALIGNMENT),
+        D::Str("auto"),
+        Ignore,
+    ),
+    spec("text-writing-mode", L, Ty::Array, D::None, Ignore),
+    // `{token}` strings are rewritten like text-field's.
+    discrete(spec("icon-image", L, Ty::String, D::Str(""), Use)),
+    range(
+        spec("icon-size", L, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    discrete(spec(
+        "icon-anchor",
+        L,
+        Ty::Enum(TEXT_ANCHOR),
+        D::Str("center"),
+        Use,
+    )),
+    spec("icon-offset", L, Ty::Array, D::None, Use),
+    discrete(spec(
+        "icon-text-fit",
+        L,
+        Ty::Enum(TEXT_FIT),
+        D::Str("none"),
+        Use,
+    )),
+    spec("icon-text-fit-padding", L, Ty::Array, D::None, Use),
+    spec("icon-allow-overlap", L, Ty::Bool, D::Bool(false), Use),
+    discrete(spec(
+        "icon-overlap",
+        L,
+        Ty::Enum(OVERLAP),
+        D::Str("never"),
+        Use,
+    )),
+    spec("icon-ignore-placement", L, Ty::Bool, D::Bool(false), Use),
+    spec("icon-optional", L, Ty::Bool, D::Bool(false), Use),
+    spec("icon-rotate", L, Ty::Number, D::Num(0.0), Use),
+    // A number in older specs, a 1-4 side array in newer ones: read raw (icon_padding).
+    spec("icon-padding", L, Ty::Number, D::Num(2.0), Ignore),
+    spec("icon-keep-upright", L, Ty::Bool, D::Bool(false), Ignore),
+    spec("icon-rotation-alignment", L, Ty::String, D::None, Ignore),
+    spec("icon-pitch-alignment", L, Ty::String, D::None, Ignore),
+    spec("text-color", P, Ty::Color, D::Black, Use),
+    range(
+        spec("text-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
+    spec("text-halo-color", P, Ty::Color, D::None, Use),
+    range(
+        spec("text-halo-width", P, Ty::Number, D::Num(0.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    range(
+        spec("text-halo-blur", P, Ty::Number, D::Num(0.0), Use),
+        0.0,
+        f64::INFINITY,
+    ),
+    spec("text-translate", P, Ty::Array, D::None, Use),
+    spec(
+        "text-translate-anchor",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("map"),
+        Ignore,
+    ),
+    spec(
+        "icon-color",
+        P,
+        Ty::Color,
+        D::None,
+        Warn("icon-color (SDF icons) is not supported; SDF icons are drawn black"),
+    ),
+    range(
+        spec("icon-opacity", P, Ty::Number, D::Num(1.0), Use),
+        0.0,
+        1.0,
+    ),
+    spec("icon-halo-color", P, Ty::Color, D::None, Ignore),
+    spec("icon-halo-width", P, Ty::Number, D::Num(0.0), Ignore),
+    spec("icon-halo-blur", P, Ty::Number, D::Num(0.0), Ignore),
+    spec(
+        "icon-translate",
+        P,
+        Ty::Array,
+        D::None,
+        Warn("icon-translate is not supported; icons are drawn untranslated"),
+    ),
+    spec(
+        "icon-translate-anchor",
+        P,
+        Ty::Enum(ANCHOR),
+        D::Str("map"),
+        Ignore,
+    ),
+];
+
 /// A compiled property before it gets its Rust type.
 enum Compiled {
     Const(Lit),
@@ -616,7 +848,8 @@ impl LayerParser<'_, '_> {
             "fill-extrusion" => (LayerKind::FillExtrusion, FILL_EXTRUSION),
             "line" => (LayerKind::Line, LINE),
             "circle" => (LayerKind::Circle, CIRCLE),
-            "symbol" | "raster" | "hillshade" | "heatmap" | "color-relief" => {
+            "symbol" => (LayerKind::Symbol, SYMBOL),
+            "raster" | "hillshade" | "heatmap" | "color-relief" => {
                 self.warn(format!(
                     "{path} (id \"{}\"): {ty} layers are not drawn",
                     self.id
@@ -748,6 +981,13 @@ impl LayerParser<'_, '_> {
                     }
                     Handling::Use => {}
                 }
+                let rewritten;
+                let value = if spec.name == "text-field" || spec.name == "icon-image" {
+                    rewritten = text_field_json(value);
+                    &rewritten
+                } else {
+                    value
+                };
                 if let Some(c) = self.property(value, &ppath, spec)? {
                     props.insert(spec.name, c);
                 }
@@ -758,6 +998,7 @@ impl LayerParser<'_, '_> {
             LayerKind::Fill => props.remove("fill-sort-key"),
             LayerKind::Line => props.remove("line-sort-key"),
             LayerKind::Circle => props.remove("circle-sort-key"),
+            LayerKind::Symbol => props.remove("symbol-sort-key"),
             LayerKind::Background | LayerKind::FillExtrusion => None,
         }
         .map(|c| match c {
@@ -812,6 +1053,80 @@ impl LayerParser<'_, '_> {
                 pattern: optional(&mut props, "line-pattern"),
                 translate: typed(&mut props, "line-translate", Vec::new()),
             },
+            "symbol" => {
+                let font = self.text_font(layer);
+                // `text-overlap` (newer) wins over `text-allow-overlap` when both are set.
+                let allow_overlap = match props.remove("text-overlap") {
+                    Some(Compiled::Const(Lit::Str(s))) => {
+                        if &*s == "cooperative" {
+                            self.warn(format!(
+                                "{path}.layout.text-overlap: \"cooperative\" is treated as \"never\""
+                            ));
+                        }
+                        Prop::Const(&*s == "always")
+                    }
+                    Some(_) => {
+                        self.warn(format!(
+                            "{path}.layout.text-overlap: expressions are not supported; using text-allow-overlap"
+                        ));
+                        typed(&mut props, "text-allow-overlap", false)
+                    }
+                    None => typed(&mut props, "text-allow-overlap", false),
+                };
+                let icon_allow_overlap = match props.remove("icon-overlap") {
+                    Some(Compiled::Const(Lit::Str(s))) => Prop::Const(&*s == "always"),
+                    _ => typed(&mut props, "icon-allow-overlap", false),
+                };
+                PaintSpec::Symbol(Box::new(SymbolSpec {
+                    placement: typed(&mut props, "symbol-placement", SymbolPlacement::Point),
+                    spacing: typed(&mut props, "symbol-spacing", 250.0),
+                    avoid_edges: typed(&mut props, "symbol-avoid-edges", false),
+                    z_order: typed(&mut props, "symbol-z-order", ZOrder::Auto),
+                    field: props
+                        .contains_key("text-field")
+                        .then(|| typed(&mut props, "text-field", TextValue::default())),
+                    font,
+                    size: typed(&mut props, "text-size", 16.0),
+                    max_width: typed(&mut props, "text-max-width", 10.0),
+                    line_height: typed(&mut props, "text-line-height", 1.2),
+                    letter_spacing: typed(&mut props, "text-letter-spacing", 0.0),
+                    justify: typed(&mut props, "text-justify", TextJustify::Center),
+                    anchor: typed(&mut props, "text-anchor", TextAnchor::Center),
+                    offset: typed(&mut props, "text-offset", Pair::default()),
+                    rotate: typed(&mut props, "text-rotate", 0.0),
+                    padding: typed(&mut props, "text-padding", 2.0),
+                    max_angle: typed(&mut props, "text-max-angle", 45.0),
+                    keep_upright: typed(&mut props, "text-keep-upright", true),
+                    transform: typed(&mut props, "text-transform", TextTransform::None),
+                    allow_overlap,
+                    ignore_placement: typed(&mut props, "text-ignore-placement", false),
+                    optional: typed(&mut props, "text-optional", false),
+                    color: typed(&mut props, "text-color", Color::BLACK),
+                    opacity: typed(&mut props, "text-opacity", 1.0),
+                    halo_color: typed(&mut props, "text-halo-color", Color::TRANSPARENT),
+                    halo_width: typed(&mut props, "text-halo-width", 0.0),
+                    halo_blur: typed(&mut props, "text-halo-blur", 0.0),
+                    translate: typed(&mut props, "text-translate", Pair::default()),
+                    icon_image: props
+                        .contains_key("icon-image")
+                        .then(|| typed(&mut props, "icon-image", TextValue::default())),
+                    icon_size: typed(&mut props, "icon-size", 1.0),
+                    icon_anchor: typed(&mut props, "icon-anchor", TextAnchor::Center),
+                    icon_offset: typed(&mut props, "icon-offset", Pair::default()),
+                    icon_text_fit: typed(&mut props, "icon-text-fit", IconTextFit::None),
+                    icon_text_fit_padding: typed(
+                        &mut props,
+                        "icon-text-fit-padding",
+                        Quad::default(),
+                    ),
+                    icon_allow_overlap,
+                    icon_ignore_placement: typed(&mut props, "icon-ignore-placement", false),
+                    icon_optional: typed(&mut props, "icon-optional", false),
+                    icon_padding: Prop::Const(self.icon_padding(layer)),
+                    icon_rotate: typed(&mut props, "icon-rotate", 0.0),
+                    icon_opacity: typed(&mut props, "icon-opacity", 1.0),
+                }))
+            }
             _ => PaintSpec::Circle {
                 color: typed(&mut props, "circle-color", Color::BLACK),
                 opacity: typed(&mut props, "circle-opacity", 1.0),
@@ -992,6 +1307,163 @@ fn lit_text(l: &Lit) -> String {
         Lit::Color(c) => c.to_string(),
         Lit::Array(_) => "an array".into(),
         Lit::Object(_) => "an object".into(),
+    }
+}
+
+impl LayerParser<'_, '_> {
+    /// `text-font` → the embedded face standing in for it. A constant array (or `literal`) is
+    /// read directly; for legacy functions and expressions the first font stack written in
+    /// them is used, with a warning.
+    fn text_font(&mut self, layer: &Map<String, Json>) -> FontStack {
+        let Some(v) = layer.get("layout").and_then(|l| l.get("text-font")) else {
+            return FontStack::default_stack();
+        };
+        fn names(v: &Json) -> Option<Vec<String>> {
+            let a = v.as_array()?;
+            if a.is_empty() {
+                return None;
+            }
+            a.iter().map(|s| s.as_str().map(str::to_string)).collect()
+        }
+        fn is_operator(s: &str) -> bool {
+            matches!(
+                s,
+                "literal" | "get" | "step" | "match" | "case" | "coalesce" | "interpolate" | "zoom"
+            )
+        }
+        if let Some(n) = names(v).filter(|n| !n.first().is_some_and(|s| is_operator(s))) {
+            return FontStack::from_names(n);
+        }
+        if let Some(Json::Array(a)) = v
+            .as_array()
+            .filter(|a| a.len() == 2 && a[0] == "literal")
+            .map(|a| &a[1])
+        {
+            if let Some(n) = names(&Json::Array(a.clone())) {
+                return FontStack::from_names(n);
+            }
+        }
+        // The first array of strings anywhere inside (a stop value, a literal, a match arm).
+        fn first(v: &Json) -> Option<Vec<String>> {
+            match v {
+                Json::Array(a) => {
+                    if let Some(n) = names(v) {
+                        if !n.iter().any(|s| is_operator(s)) {
+                            return Some(n);
+                        }
+                    }
+                    a.iter().find_map(first)
+                }
+                Json::Object(o) => o.values().find_map(first),
+                _ => None,
+            }
+        }
+        let path = self.path;
+        match first(v) {
+            Some(n) => {
+                self.warn(format!(
+                    "{path}.layout.text-font: only constant font stacks are supported; using {n:?}"
+                ));
+                FontStack::from_names(n)
+            }
+            None => {
+                self.warn(format!(
+                    "{path}.layout.text-font: no font stack found; using the default"
+                ));
+                FontStack::default_stack()
+            }
+        }
+    }
+}
+
+impl LayerParser<'_, '_> {
+    /// `icon-padding`: a number, or (newer specs) an array of 1 to 4 sides, of which the
+    /// largest is used (collision boxes here have one padding). Expressions get the default.
+    fn icon_padding(&mut self, layer: &Map<String, Json>) -> f32 {
+        let Some(v) = layer.get("layout").and_then(|l| l.get("icon-padding")) else {
+            return 2.0;
+        };
+        let sides: Option<Vec<f64>> = match v {
+            Json::Number(n) => n.as_f64().map(|n| vec![n]),
+            Json::Array(a) if (1..=4).contains(&a.len()) => a.iter().map(Json::as_f64).collect(),
+            _ => None,
+        };
+        match sides {
+            Some(s) => s.into_iter().fold(0.0f64, f64::max).max(0.0) as f32,
+            None => {
+                let path = self.path;
+                self.warn(format!(
+                    "{path}.layout.icon-padding: only constant paddings are supported; using 2"
+                ));
+                2.0
+            }
+        }
+    }
+}
+
+/// `text-field` as MapLibre reads it: a string with `{token}`s is a template for
+/// `["concat", "a ", ["to-string", ["get", "token"]], ...]`; legacy function stops get the
+/// same treatment. Other values pass through.
+fn text_field_json(v: &Json) -> Json {
+    fn template(s: &str) -> Json {
+        if !s.contains('{') {
+            return Json::String(s.to_string());
+        }
+        let mut parts: Vec<Json> = Vec::new();
+        let mut rest = s;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| c + open) else {
+                break;
+            };
+            if open > 0 {
+                parts.push(Json::String(rest[..open].to_string()));
+            }
+            let key = &rest[open + 1..close];
+            parts.push(serde_json::json!(["to-string", ["get", key]]));
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Json::String(rest.to_string()));
+        }
+        match parts.len() {
+            0 => Json::String(String::new()),
+            1 if parts[0].is_array() => parts.remove(0),
+            _ => {
+                let mut c = vec![Json::String("concat".into())];
+                c.extend(parts);
+                Json::Array(c)
+            }
+        }
+    }
+    match v {
+        Json::String(s) => template(s),
+        // A zoom function of templates: ["step", ["zoom"], t0, z1, t1, ...] (interval
+        // semantics, as legacy string functions have).
+        Json::Object(o) if !o.contains_key("property") => {
+            let Some(Json::Array(stops)) = o.get("stops") else {
+                return v.clone();
+            };
+            let pairs: Option<Vec<(&Json, &str)>> = stops
+                .iter()
+                .map(|s| match s.as_array().map(Vec::as_slice) {
+                    Some([z, Json::String(t)]) if z.is_number() => Some((z, t.as_str())),
+                    _ => None,
+                })
+                .collect();
+            match pairs {
+                Some(p) if !p.is_empty() && p.iter().any(|(_, t)| t.contains('{')) => {
+                    let mut e = vec![serde_json::json!("step"), serde_json::json!(["zoom"])];
+                    e.push(template(p[0].1));
+                    for (z, t) in &p[1..] {
+                        e.push((*z).clone());
+                        e.push(template(t));
+                    }
+                    Json::Array(e)
+                }
+                _ => v.clone(),
+            }
+        }
+        other => other.clone(),
     }
 }
 

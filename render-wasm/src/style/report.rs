@@ -42,7 +42,14 @@ pub struct LayerReport {
 }
 
 /// The layer types this renderer draws.
-const DRAWN_TYPES: &[&str] = &["background", "fill", "line", "circle", "fill-extrusion"];
+const DRAWN_TYPES: &[&str] = &[
+    "background",
+    "fill",
+    "line",
+    "circle",
+    "fill-extrusion",
+    "symbol",
+];
 
 /// Builds the per-layer report from the raw (ref-resolved) layers and the style's warnings.
 pub(crate) fn layer_reports(

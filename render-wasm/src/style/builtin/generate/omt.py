@@ -3,7 +3,7 @@
 import sys
 from fmt import dumps
 from protomaps import (DEFAULT, RAIL_STOPS, ROAD_CLASSES, ROAD_FILL, CASING, by_zoom, road_match, zoom_curve,
-                       get, coalesce, is_in, POLY, LINE)
+                       get, coalesce, is_in, POLY, LINE, POINT)
 
 CLASS = get("class")
 RC = ["match", CLASS,
@@ -156,6 +156,68 @@ def build(P):
          "filter": is_in(CLASS, ["city"]),
          "paint": {"circle-radius": zoom_curve([(3, 2), (10, 3.5)], 1), "circle-color": P["city"],
                    "circle-stroke-color": P["city_stroke"], "circle-stroke-width": 1}})
+
+    # Labels, bottom to top (MapLibre places the top layer first): water, streets, POIs, places.
+    NAME = coalesce(get("name"), get("name:latin"), "")
+    # Some OpenMapTiles generators (tilemaker's profile) write only name:latin.
+    HAS_NAME = ["any", ["has", "name"], ["has", "name:latin"]]
+    REG, BOLD, ITAL = ["Noto Sans Regular"], ["Noto Sans Bold"], ["Noto Sans Italic"]
+    water_paint = {"text-color": P["water_label"], "text-halo-color": P["water_halo"], "text-halo-width": 1}
+    add({"id": "water-labels", "type": "symbol", "source-layer": "water_name", "minzoom": 3,
+         "filter": ["all", POINT, HAS_NAME],
+         "layout": {"text-field": NAME, "text-font": ITAL, "text-max-width": 7,
+                    "text-size": ["interpolate", ["linear"], ["zoom"],
+                                  3, ["match", CLASS, "ocean", 13, 10], 14, ["match", CLASS, "ocean", 16, 13]]},
+         "paint": water_paint})
+    add({"id": "waterway-labels", "type": "symbol", "source-layer": "waterway", "minzoom": 12,
+         "filter": ["all", LINE, HAS_NAME, is_in(CLASS, ["river", "canal"])],
+         "layout": {"text-field": NAME, "text-font": ITAL, "symbol-placement": "line",
+                    "symbol-spacing": 350, "text-letter-spacing": 0.1,
+                    "text-size": zoom_curve([(12, 11), (16, 14)], 1)},
+         "paint": water_paint})
+    add({"id": "road-labels", "type": "symbol", "source-layer": "transportation_name", "minzoom": 12,
+         "filter": ["all", LINE, HAS_NAME,
+                    ["match", RC, ["highway", "major", "medium"], True,
+                     ["minor", "pedestrian"], [">=", ["zoom"], 14], ["service", "path"], [">=", ["zoom"], 16], False]],
+         "layout": {"text-field": NAME, "text-font": REG, "symbol-placement": "line",
+                    "symbol-sort-key": ["-", 10, RANK],
+                    "text-size": ["interpolate", ["linear"], ["zoom"],
+                                  12, ["match", RC, ["highway", "major"], 10, 9],
+                                  15, ["match", RC, ["highway", "major", "medium"], 12, 11],
+                                  18, ["match", RC, ["highway", "major", "medium"], 15, 13]]},
+         "paint": {"text-color": P["road_label"], "text-halo-color": P["road_halo"], "text-halo-width": 1.5}})
+    add({"id": "poi-labels", "type": "symbol", "source-layer": "poi", "minzoom": 14,
+         "filter": ["all", POINT, HAS_NAME,
+                    ["any", [">=", ["zoom"], 16], ["<=", coalesce(get("rank"), 99), ["step", ["zoom"], 5, 15, 15]]]],
+         "layout": {"text-field": NAME, "text-font": REG, "text-size": 11, "text-max-width": 8,
+                    "symbol-sort-key": coalesce(get("rank"), 99)},
+         "paint": {"text-color": P["poi_label"], "text-halo-color": P["road_halo"], "text-halo-width": 1.2}})
+    add({"id": "place-neighbourhoods", "type": "symbol", "source-layer": "place", "minzoom": 12,
+         "filter": ["all", POINT, HAS_NAME, is_in(CLASS, ["suburb", "quarter", "neighbourhood"])],
+         "layout": {"text-field": NAME, "text-font": REG, "text-transform": "uppercase",
+                    "text-letter-spacing": 0.12, "text-max-width": 7,
+                    "text-size": zoom_curve([(12, 10), (16, 13)], 1)},
+         "paint": {"text-color": P["neighbourhood_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.5}})
+    add({"id": "place-localities", "type": "symbol", "source-layer": "place", "minzoom": 4,
+         "filter": ["all", POINT, HAS_NAME, is_in(CLASS, ["city", "town", "village", "hamlet", "isolated_dwelling"])],
+         "layout": {"text-field": NAME, "text-font": BOLD, "text-max-width": 8,
+                    "symbol-sort-key": coalesce(get("rank"), 20),
+                    "text-size": ["interpolate", ["linear"], ["zoom"],
+                                  4, ["match", CLASS, "city", 12, 10],
+                                  10, ["match", CLASS, "city", 18, "town", 14, 12],
+                                  14, ["match", CLASS, "city", 22, "town", 17, 14]]},
+         "paint": {"text-color": P["place_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.8}})
+    add({"id": "place-regions", "type": "symbol", "source-layer": "place", "minzoom": 3, "maxzoom": 9,
+         "filter": ["all", POINT, HAS_NAME, ["==", CLASS, "state"]],
+         "layout": {"text-field": NAME, "text-font": REG, "text-transform": "uppercase",
+                    "text-letter-spacing": 0.15, "text-size": zoom_curve([(3, 10), (8, 13)], 1)},
+         "paint": {"text-color": P["region_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.5}})
+    add({"id": "place-countries", "type": "symbol", "source-layer": "place", "maxzoom": 8,
+         "filter": ["all", POINT, HAS_NAME, ["==", CLASS, "country"]],
+         "layout": {"text-field": NAME, "text-font": BOLD, "text-max-width": 6,
+                    "symbol-sort-key": coalesce(get("rank"), 10),
+                    "text-size": zoom_curve([(1, 10), (6, 16)], 1)},
+         "paint": {"text-color": P["country_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.5}})
     return {
         "version": 8,
         "name": "Rasterzen OpenMapTiles",

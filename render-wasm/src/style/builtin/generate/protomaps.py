@@ -257,6 +257,87 @@ def build(name, P):
                     ["all", ["==", get("kind"), "locality"], ["==", get("kind_detail"), "city"]]],
          "paint": {"circle-radius": zoom_curve([(3, 2), (10, 3.5)], 1), "circle-color": P["city"],
                    "circle-stroke-color": P["city_stroke"], "circle-stroke-width": 1}})
+
+    # Labels, bottom to top (MapLibre places the top layer first): water, streets, POIs, places.
+    NAME = coalesce(get("name"), "")
+    REG, BOLD, ITAL = ["Noto Sans Regular"], ["Noto Sans Bold"], ["Noto Sans Italic"]
+    add({"id": "water-labels", "type": "symbol", "source-layer": "water", "minzoom": 8,
+         "filter": ["all", ["has", "name"], ["any", POLY, POINT],
+                    ["any", ["!", ["has", "pmap:area"]], [">", get("pmap:area"), 20000]]],
+         "layout": {"text-field": NAME, "text-font": ITAL, "text-max-width": 7,
+                    "text-size": zoom_curve([(8, 11), (14, 13), (18, 16)], 1)},
+         "paint": {"text-color": P["water_label"], "text-halo-color": P["water_halo"], "text-halo-width": 1}})
+    add({"id": "waterway-labels", "type": "symbol", "source-layer": "physical_line", "minzoom": 12,
+         "filter": ["all", ["has", "name"], ["==", get("pmap:kind"), "waterway"],
+                    is_in(get("waterway"), ["river", "canal"])],
+         "layout": {"text-field": NAME, "text-font": ITAL, "symbol-placement": "line",
+                    "symbol-spacing": 350, "text-letter-spacing": 0.1,
+                    "text-size": zoom_curve([(12, 11), (16, 14)], 1)},
+         "paint": {"text-color": P["water_label"], "text-halo-color": P["water_halo"], "text-halo-width": 1}})
+    add({"id": "waterway-labels-tilezen", "type": "symbol", "source-layer": "water", "minzoom": 12,
+         "filter": ["all", LINE, ["has", "name"], is_in(get("kind"), ["river", "canal"])],
+         "layout": {"text-field": NAME, "text-font": ITAL, "symbol-placement": "line",
+                    "symbol-spacing": 350, "text-letter-spacing": 0.1,
+                    "text-size": zoom_curve([(12, 11), (16, 14)], 1)},
+         "paint": {"text-color": P["water_label"], "text-halo-color": P["water_halo"], "text-halo-width": 1}})
+    add({"id": "road-labels", "type": "symbol", "source-layer": "roads", "minzoom": 12,
+         "filter": ["all", LINE, ["has", "name"],
+                    ["match", ROAD_CLASS, ["highway", "major", "medium"], True,
+                     ["minor", "pedestrian"], [">=", ["zoom"], 14], ["service", "path"], [">=", ["zoom"], 16], False]],
+         "layout": {"text-field": NAME, "text-font": REG, "symbol-placement": "line",
+                    "symbol-sort-key": ["-", 10, ROAD_RANK],
+                    "text-size": ["interpolate", ["linear"], ["zoom"],
+                                  12, ["match", ROAD_CLASS, ["highway", "major"], 10, 9],
+                                  15, ["match", ROAD_CLASS, ["highway", "major", "medium"], 12, 11],
+                                  18, ["match", ROAD_CLASS, ["highway", "major", "medium"], 15, 13]]},
+         "paint": {"text-color": P["road_label"], "text-halo-color": P["road_halo"], "text-halo-width": 1.5}})
+    add({"id": "poi-labels", "type": "symbol", "source-layer": "pois", "minzoom": 15,
+         "filter": ["all", POINT, ["has", "name"]],
+         "layout": {"text-field": NAME, "text-font": REG, "text-size": 11, "text-max-width": 8,
+                    "symbol-sort-key": ["match", coalesce(get("tourism"), get("amenity"), ""),
+                                        ["museum", "attraction", "place_of_worship", "viewpoint"], 0,
+                                        ["theatre", "library", "townhall", "university"], 1, 2]},
+         "paint": {"text-color": P["poi_label"], "text-halo-color": P["road_halo"], "text-halo-width": 1.2}})
+    add({"id": "poi-labels-major", "type": "symbol", "source-layer": "pois", "minzoom": 13, "maxzoom": 15,
+         "filter": ["all", POINT, ["has", "name"],
+                    ["any", is_in(get("tourism"), ["museum", "attraction"]),
+                     ["==", get("amenity"), "place_of_worship"], ["==", get("kind"), "museum"]]],
+         "layout": {"text-field": NAME, "text-font": REG, "text-size": 11, "text-max-width": 8},
+         "paint": {"text-color": P["poi_label"], "text-halo-color": P["road_halo"], "text-halo-width": 1.2}})
+    # Tilezen's localities carry their size in kind_detail (city, town, village...).
+    PLACE = coalesce(get("pmap:kind"),
+                     ["match", get("kind"), "locality", coalesce(get("kind_detail"), "town"), get("kind")])
+    add({"id": "place-neighbourhoods", "type": "symbol", "source-layer": "places", "minzoom": 12,
+         "filter": ["all", POINT, ["has", "name"], is_in(PLACE, ["neighbourhood", "macrohood", "microhood", "suburb", "quarter"])],
+         "layout": {"text-field": NAME, "text-font": REG, "text-transform": "uppercase",
+                    "text-letter-spacing": 0.12, "text-max-width": 7,
+                    "text-size": zoom_curve([(12, 10), (16, 13)], 1)},
+         "paint": {"text-color": P["neighbourhood_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.5}})
+    # Protomaps' "other" places are named squares and the like: small, like a street name.
+    add({"id": "place-other", "type": "symbol", "source-layer": "places", "minzoom": 13,
+         "filter": ["all", POINT, ["has", "name"], ["==", PLACE, "other"]],
+         "layout": {"text-field": NAME, "text-font": REG, "text-max-width": 7,
+                    "text-size": zoom_curve([(13, 11), (17, 13)], 1)},
+         "paint": {"text-color": P["road_label"], "text-halo-color": P["road_halo"], "text-halo-width": 1.5}})
+    add({"id": "place-localities", "type": "symbol", "source-layer": "places", "minzoom": 4,
+         "filter": ["all", POINT, ["has", "name"], ["!", is_in(PLACE, ["neighbourhood", "macrohood", "microhood", "suburb", "quarter", "country", "region", "other"])]],
+         "layout": {"text-field": NAME, "text-font": BOLD, "text-max-width": 8,
+                    "symbol-sort-key": coalesce(get("pmap:min_zoom"), get("min_zoom"), 10),
+                    "text-size": ["interpolate", ["linear"], ["zoom"],
+                                  4, ["match", PLACE, "city", 12, 10],
+                                  10, ["match", PLACE, "city", 18, "town", 14, 12],
+                                  14, ["match", PLACE, "city", 22, "town", 17, 14]]},
+         "paint": {"text-color": P["place_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.8}})
+    add({"id": "place-regions", "type": "symbol", "source-layer": "places", "minzoom": 3, "maxzoom": 9,
+         "filter": ["all", POINT, ["has", "name"], is_in(PLACE, ["region", "state"])],
+         "layout": {"text-field": NAME, "text-font": REG, "text-transform": "uppercase",
+                    "text-letter-spacing": 0.15, "text-size": zoom_curve([(3, 10), (8, 13)], 1)},
+         "paint": {"text-color": P["region_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.5}})
+    add({"id": "place-countries", "type": "symbol", "source-layer": "places", "maxzoom": 8,
+         "filter": ["all", POINT, ["has", "name"], ["==", PLACE, "country"]],
+         "layout": {"text-field": NAME, "text-font": BOLD, "text-max-width": 6,
+                    "text-size": zoom_curve([(1, 10), (6, 16)], 1)},
+         "paint": {"text-color": P["country_label"], "text-halo-color": P["place_halo"], "text-halo-width": 1.5}})
     return {
         "version": 8,
         "name": name,
@@ -294,6 +375,9 @@ DEFAULT = {
     "rail": "#aaa39b", "rail_hatch": "#ffffff", "tram": "#b8b0a7",
     "boundary_country": "#a093b6", "boundary_region": "#b5aac6", "boundary_local": "#c9c0d3",
     "city": "#ffffff", "city_stroke": "#857f75", "ferry": "#7fa8c9", "park_outline": "#b9d6a6",
+    "water_label": "#4a77a0", "water_halo": "#dcebf5", "road_label": "#5a534b", "road_halo": "#ffffff",
+    "poi_label": "#7a6a58", "place_label": "#3d3833", "place_halo": "#f8f6f2",
+    "neighbourhood_label": "#857a6e", "region_label": "#8a7f9e", "country_label": "#5e5470",
 }
 
 LIGHT = {
@@ -321,6 +405,9 @@ LIGHT = {
     "rail": "#c2c2c0", "rail_hatch": "#f5f5f3", "tram": "#cacac8",
     "boundary_country": "#a9a9b0", "boundary_region": "#bdbdc3", "boundary_local": "#d0d0d5",
     "city": "#ffffff", "city_stroke": "#9a9a98", "ferry": "#b9c6d0", "park_outline": "#d5dfd0",
+    "water_label": "#7d94a8", "water_halo": "#e8eef2", "road_label": "#77736e", "road_halo": "#ffffff",
+    "poi_label": "#8a8580", "place_label": "#55524e", "place_halo": "#fafafa",
+    "neighbourhood_label": "#98948f", "region_label": "#9a97a0", "country_label": "#6e6b72",
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,797 @@
+//! Labels: MapLibre `symbol` layers (text), their own stage after [`crate::scene::build`].
+//!
+//! | module | what |
+//! |---|---|
+//! | [`font`] | the embedded Noto Sans faces; harfrust shaping, skrifa outlines |
+//! | [`shaping`] | MapLibre's line breaking, justification and block alignment |
+//! | [`layout`] | anchors (point, polygon, line, line-center), `text-max-angle`, glyphs along lines |
+//! | [`placement`] | fixed-point collision index |
+//! | [`draw`] | glyph outlines as device-pixel paths for the PNG and SVG writers |
+//!
+//! Order of work, as MapLibre's: every symbol layer's features are laid out into candidates
+//! (one per anchor); candidates are placed greedily in one total order — layers from the top
+//! down, then `symbol-sort-key` ascending, then feature (tile) order, then anchor order; the
+//! placed ones are drawn in their layer's slot of the style, halos under text. The order uses
+//! no hash iteration and no float comparison that could tie differently between targets.
+//!
+//! Coordinates: CSS px of the drawn tile (origin top-left, y down) for layout; fixed point
+//! (1/64 CSS px) for collisions; device px for drawing.
+
+pub mod draw;
+pub mod font;
+pub mod layout;
+pub mod placement;
+pub mod seams;
+pub mod shaping;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::mvt::{FeatureRef, Geometry, Tile};
+use crate::scene::{DrawLayer, View, UNITS_PER_CSS_PX};
+use crate::sprite::{ImageRef, Sprites};
+use crate::style::{
+    FaceStyle, IconLayout, IconTextFit, LayerKind, Style, SymbolLayout, SymbolPaint,
+    SymbolPlacement, ZOrder,
+};
+use layout::{LineAnchor, LineParams, P};
+use placement::{CollisionIndex, FBox};
+use shaping::{ShapeParams, Shaping};
+
+pub use draw::{LabelDraw, LabelLayer};
+
+/// One glyph of a laid-out label: its outline is drawn at `origin` (CSS px) with the x axis
+/// along the unit vector `u` (the y axis is `u` turned 90° clockwise, y down), scaled by the
+/// label's font scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GlyphPlace {
+    pub id: u32,
+    pub origin: P,
+    pub u: P,
+}
+
+/// An icon of a laid-out label: the sprite image drawn over `rect` (CSS px, in the frame at
+/// `anchor` whose x axis is the unit vector `u`).
+#[derive(Debug, Clone, Copy)]
+pub struct IconPlace<'a> {
+    pub image: ImageRef<'a>,
+    pub anchor: P,
+    pub u: P,
+    /// x0, y0, x1, y1.
+    pub rect: [f64; 4],
+}
+
+/// A placed label, for tests and debugging: which layer and feature, where, and its collision
+/// boxes (fixed point, tile-local; the icon's box last when it has one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedLabel {
+    pub layer: String,
+    pub feature: usize,
+    pub text: String,
+    /// CSS px, tile-local.
+    pub anchor: P,
+    pub boxes: Vec<FBox>,
+    /// Where each glyph is drawn (CSS px, tile-local).
+    pub glyphs: Vec<GlyphPlace>,
+    /// The icon's sprite image name, when an icon is drawn.
+    pub icon: Option<String>,
+    /// Bounds of the label's ink (glyphs with halo, icon), fixed point, tile-local.
+    pub ink: FBox,
+    /// The tile that owns the label (holds its anchor), relative to the drawn tile.
+    pub owner: (i32, i32),
+    /// The anchor's index among its feature's anchors.
+    pub anchor_index: usize,
+}
+
+/// What the label stage gives the render: draw layers with the index of their style layer
+/// (to be merged into the scene in style order), the placed labels, and warnings.
+#[derive(Debug, Default)]
+pub struct Labels<'a> {
+    pub layers: Vec<(usize, DrawLayer<'a>)>,
+    pub placed: Vec<PlacedLabel>,
+    pub warnings: Vec<String>,
+}
+
+/// A label candidate at one anchor.
+struct Candidate<'a> {
+    /// The owner tile, relative to the drawn one (0, 0 unless neighbours are given).
+    owner: (i32, i32),
+    layer: usize,
+    sort_key: f64,
+    feature: usize,
+    anchor_index: usize,
+    text: Rc<str>,
+    anchor: P,
+    face: FaceStyle,
+    /// `text-size / 24`: CSS px per layout unit.
+    scale: f64,
+    glyphs: Vec<GlyphPlace>,
+    boxes: Vec<FBox>,
+    /// Bounds of everything drawn (glyphs with halo, icon), fixed point.
+    ink: FBox,
+    icon: Option<(IconPlace<'a>, FBox, String)>,
+    layout_flags: Flags,
+    /// Drawn in anchor y order (MapLibre's `sortFeaturesByY`), not sort-key/tile order.
+    by_y: bool,
+    paint: SymbolPaint,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    allow_overlap: bool,
+    ignore_placement: bool,
+    optional: bool,
+    icon_allow_overlap: bool,
+    icon_ignore_placement: bool,
+    icon_optional: bool,
+}
+
+/// Shapings are cached per render by font, text and the parameters that change them.
+type ShapeKey = (FaceStyle, Rc<str>, [u64; 6], u8, u8);
+
+/// The laid-out label candidates of a tile (the output of [`layout`]).
+pub struct Candidates<'a> {
+    list: Vec<Candidate<'a>>,
+    warnings: Vec<String>,
+}
+
+impl Candidates<'_> {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Lays out, places and prepares for drawing every symbol layer of the style.
+/// Without neighbours: see [`seams::build_block`] for labels decided with them.
+pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View, sprites: &'a Sprites) -> Labels<'a> {
+    seams::build_block(tile, &[], style, view, sprites, seams::SeamMode::Region)
+}
+
+/// Lays out every symbol layer's features: text shaping, anchors, glyph positions and
+/// collision boxes (no decisions yet).
+pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites) -> Candidates<'a> {
+    let tile_px = f64::from(view.size);
+    let mut warnings: Vec<String> = Vec::new();
+    let mut missing: std::collections::BTreeSet<String> = Default::default();
+    let mut shapes: HashMap<ShapeKey, Option<Rc<Shaping>>> = HashMap::new();
+    let mut candidates: Vec<Candidate<'a>> = Vec::new();
+    for (li, sl) in style.layers().iter().enumerate() {
+        if sl.kind() != LayerKind::Symbol || !sl.visible_at(view.zoom) {
+            continue;
+        }
+        let Some(layer) = sl
+            .source_layer()
+            .and_then(|n| tile.layers.iter().find(|l| l.name == n))
+        else {
+            continue;
+        };
+        let face = sl
+            .font_stack()
+            .map(|f| f.face)
+            .unwrap_or(FaceStyle::Regular);
+        let xf = view.xform(layer.extent);
+        let to_px = |p: crate::mvt::Point| {
+            let (x, y) = xf.apply(p);
+            (x / UNITS_PER_CSS_PX, y / UNITS_PER_CSS_PX)
+        };
+        // Line labels of one text keep apart by half the spacing (MapLibre's repeat distance).
+        let mut seen: HashMap<Rc<str>, Vec<P>> = HashMap::new();
+        for (fi, feature) in layer.features.iter().enumerate() {
+            let f = FeatureRef::new(layer, feature);
+            if !sl.matches(&f, view.zoom) {
+                continue;
+            }
+            let Some((lay, paint)) = sl.symbol(&f, view.zoom) else {
+                continue;
+            };
+            if paint.opacity <= 0.0 || lay.size <= 0.0 {
+                continue;
+            }
+            // MapLibre: viewport-y z-order ignores the sort key; y order is for overlapping
+            // labels only.
+            let by_key = lay.z_order != ZOrder::ViewportY && sl.sort_key(&f, view.zoom).is_some();
+            let by_y = (lay.z_order == ZOrder::ViewportY
+                || (lay.z_order == ZOrder::Auto && !by_key))
+                && (lay.allow_overlap || lay.ignore_placement);
+            let sort_key = if lay.z_order == ZOrder::ViewportY {
+                0.0
+            } else {
+                sl.sort_key(&f, view.zoom).unwrap_or(0.0)
+            };
+            let text: Rc<str> = Rc::from(lay.text.as_str());
+            let point = lay.placement == SymbolPlacement::Point;
+            let params = ShapeParams {
+                max_width: if point {
+                    lay.max_width * font::ONE_EM
+                } else {
+                    f64::INFINITY
+                },
+                line_height: lay.line_height * font::ONE_EM,
+                spacing: lay.letter_spacing * font::ONE_EM,
+                anchor: lay.anchor,
+                justify: lay.justify,
+                offset: [lay.offset[0] * font::ONE_EM, lay.offset[1] * font::ONE_EM],
+            };
+            let key: ShapeKey = (
+                face,
+                Rc::clone(&text),
+                [
+                    params.max_width.to_bits(),
+                    params.line_height.to_bits(),
+                    params.spacing.to_bits(),
+                    params.offset[0].to_bits(),
+                    params.offset[1].to_bits(),
+                    0,
+                ],
+                lay.anchor as u8,
+                lay.justify as u8,
+            );
+            let shaping = if text.is_empty() {
+                None
+            } else {
+                shapes
+                    .entry(key)
+                    .or_insert_with(|| {
+                        shaping::shape_text(font::face(face), &text, &params).map(Rc::new)
+                    })
+                    .clone()
+            };
+            let scale = lay.size / font::ONE_EM;
+            // The icon's image and its rectangle around the anchor (CSS px, unrotated).
+            let icon: Option<(ImageRef<'a>, [f64; 4], &IconLayout)> =
+                lay.icon.as_ref().and_then(|il| match sprites.get(&il.image) {
+                    Some(img) => Some((img, icon_rect(img, il, shaping.as_deref(), scale), il)),
+                    None => {
+                        if missing.insert(il.image.clone()) {
+                            warnings.push(if sprites.is_empty() {
+                                format!("layer \"{}\": icon \"{}\" needs the style's sprite, which was not given; not drawn", sl.id(), il.image)
+                            } else {
+                                format!("layer \"{}\": icon \"{}\" is not in the sprite; not drawn", sl.id(), il.image)
+                            });
+                        }
+                        None
+                    }
+                });
+            if shaping.is_none() && icon.is_none() {
+                continue;
+            }
+            let empty = Rc::new(Shaping {
+                glyphs: Vec::new(),
+                left: 0.0,
+                right: 0.0,
+                top: 0.0,
+                bottom: 0.0,
+            });
+            let has_text = shaping.is_some();
+            let shaping = shaping.unwrap_or(empty);
+            let flags = Flags {
+                allow_overlap: lay.allow_overlap,
+                ignore_placement: lay.ignore_placement,
+                optional: lay.optional,
+                icon_allow_overlap: icon.is_some_and(|i| i.2.allow_overlap),
+                icon_ignore_placement: icon.is_some_and(|i| i.2.ignore_placement),
+                icon_optional: icon.is_some_and(|i| i.2.optional),
+            };
+            let mut push =
+                |ai: usize, anchor: P, glyphs: Vec<GlyphPlace>, boxes: Vec<FBox>, line_u: P| {
+                    let boxes = if has_text { boxes } else { Vec::new() };
+                    let glyphs = if has_text { glyphs } else { Vec::new() };
+                    // Where ink can land: glyph outline bounds grown by the halo and a pixel
+                    // of anti-aliasing (seams need this, not the collision boxes: a halo may
+                    // reach past them).
+                    let grow = f64::from(paint.halo_width) + 1.0;
+                    let mut ink = ink_bounds(face, &glyphs, scale, grow);
+                    let icon = icon.map(|(image, rect, il)| {
+                        let u = rot(line_u, rotation(il.rotate));
+                        let place = IconPlace {
+                            image,
+                            anchor,
+                            u,
+                            rect,
+                        };
+                        let b = rotated_bounds(anchor, u, rect, il.padding);
+                        (place, b, il.image.clone())
+                    });
+                    if let Some((place, _, _)) = &icon {
+                        let r = rotated_bounds(place.anchor, place.u, place.rect, 1.0);
+                        ink = Some(ink.map_or(r, |i| union(i, r)));
+                    }
+                    let Some(ink) = ink else { return };
+                    if lay.avoid_edges {
+                        let edge = FBox::from_px(0.0, 0.0, tile_px, tile_px);
+                        if boxes.iter().chain(icon.as_ref().map(|i| &i.1)).any(|b| {
+                            b.x0 < edge.x0 || b.y0 < edge.y0 || b.x1 > edge.x1 || b.y1 > edge.y1
+                        }) {
+                            return;
+                        }
+                    }
+                    candidates.push(Candidate {
+                        owner: (0, 0),
+                        layer: li,
+                        sort_key,
+                        feature: fi,
+                        anchor_index: ai,
+                        text: Rc::clone(&text),
+                        anchor,
+                        face,
+                        scale,
+                        glyphs,
+                        boxes,
+                        ink,
+                        icon,
+                        layout_flags: flags,
+                        by_y,
+                        paint: paint.clone(),
+                    });
+                };
+            let inside = |p: P| p.0 >= 0.0 && p.0 < tile_px && p.1 >= 0.0 && p.1 < tile_px;
+            match (lay.placement, &feature.geometry) {
+                (SymbolPlacement::Point, g) => {
+                    let anchors: Vec<P> = match g {
+                        Geometry::Points(pts) => pts.iter().map(|&p| to_px(p)).collect(),
+                        Geometry::Lines(lines) => lines
+                            .iter()
+                            .filter_map(|l| l.first().map(|&p| to_px(p)))
+                            .collect(),
+                        Geometry::Polygons(polys) => polys
+                            .iter()
+                            .filter_map(|poly| {
+                                let rings: Vec<Vec<P>> = std::iter::once(&poly.exterior)
+                                    .chain(poly.holes.iter())
+                                    .map(|r| r.iter().map(|&p| to_px(p)).collect())
+                                    .collect();
+                                layout::polylabel(&rings, 1.0)
+                            })
+                            .collect(),
+                        Geometry::Unknown => Vec::new(),
+                    };
+                    for (ai, a) in anchors.into_iter().enumerate() {
+                        if !inside(a) {
+                            continue;
+                        }
+                        let (g, b) = point_label(a, &shaping, scale, &lay, &paint);
+                        push(ai, a, g, b, (1.0, 0.0));
+                    }
+                }
+                (SymbolPlacement::Line | SymbolPlacement::LineCenter, g) => {
+                    let lines: Vec<Vec<P>> = match g {
+                        Geometry::Lines(lines) => lines
+                            .iter()
+                            .map(|l| l.iter().map(|&p| to_px(p)).collect())
+                            .collect(),
+                        Geometry::Polygons(polys) => polys
+                            .iter()
+                            .flat_map(|p| std::iter::once(&p.exterior).chain(p.holes.iter()))
+                            .map(|r| r.iter().map(|&p| to_px(p)).collect())
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    let icon_len = icon.map(|i| i.1[2] - i.1[0]).unwrap_or(0.0);
+                    let lp = LineParams {
+                        spacing: lay.spacing,
+                        label_length: ((shaping.right - shaping.left) * scale).max(icon_len),
+                        size: lay.size,
+                        max_angle: lay.max_angle * std::f64::consts::PI / 180.0,
+                        tile: tile_px,
+                    };
+                    let repeat = lay.spacing / 2.0;
+                    let mut ai = 0;
+                    for line in lines {
+                        let pieces: Vec<Vec<P>> = if lay.placement == SymbolPlacement::Line {
+                            layout::clip_line(&line, 0.0, 0.0, tile_px, tile_px)
+                        } else {
+                            vec![line]
+                        };
+                        for piece in pieces {
+                            if piece.len() < 2 {
+                                continue;
+                            }
+                            let anchors = if lay.placement == SymbolPlacement::Line {
+                                layout::line_anchors(&piece, &lp)
+                            } else {
+                                layout::center_anchor(&piece, &lp)
+                                    .filter(|a| inside(a.at))
+                                    .into_iter()
+                                    .collect()
+                            };
+                            for a in anchors {
+                                let near = seen.get(&text).is_some_and(|v| {
+                                    v.iter().any(|q| {
+                                        let (dx, dy) = (q.0 - a.at.0, q.1 - a.at.1);
+                                        dx * dx + dy * dy < repeat * repeat
+                                    })
+                                });
+                                if near {
+                                    continue;
+                                }
+                                seen.entry(Rc::clone(&text)).or_default().push(a.at);
+                                let (g, b) = line_label(&piece, &a, &shaping, scale, &lay, &paint);
+                                let (_, dir) = layout::along(&piece, &a, 0.0);
+                                push(ai, a.at, g, b, dir);
+                                ai += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    Candidates {
+        list: candidates,
+        warnings,
+    }
+}
+
+/// Decides which candidates are drawn and makes their draw layers.
+pub fn place<'a>(candidates: Candidates<'a>, style: &'a Style, view: &View) -> Labels<'a> {
+    let order = global_order(&candidates.list);
+    let placed = greedy(&candidates.list, &order);
+    emit(candidates, &placed, style, view)
+}
+
+/// The placement order, the same whichever tile is drawn: layers from the top, sort key,
+/// owner tile (south first, then east, as MapLibre orders tiles), feature, anchor.
+fn global_order(candidates: &[Candidate<'_>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&candidates[a], &candidates[b]);
+        b.layer
+            .cmp(&a.layer)
+            .then(a.sort_key.total_cmp(&b.sort_key))
+            .then(b.owner.1.cmp(&a.owner.1))
+            .then(b.owner.0.cmp(&a.owner.0))
+            .then(a.feature.cmp(&b.feature))
+            .then(a.anchor_index.cmp(&b.anchor_index))
+    });
+    order
+}
+
+/// Greedy placement of the candidates listed in `order` (in that order): (text drawn, icon
+/// drawn) for every candidate (false for those not listed).
+fn greedy(candidates: &[Candidate<'_>], order: &[usize]) -> Vec<(bool, bool)> {
+    let mut index = CollisionIndex::default();
+    let mut placed = vec![(false, false); candidates.len()];
+    for &i in order {
+        let c = &candidates[i];
+        let f = c.layout_flags;
+        let has_text = !c.glyphs.is_empty();
+        let mut text = has_text && (f.allow_overlap || !index.collides(&c.boxes));
+        let mut icon = c.icon.as_ref().is_some_and(|(_, b, _)| {
+            f.icon_allow_overlap || !index.collides(std::slice::from_ref(b))
+        });
+        // MapLibre's pairing of text and icon: each needs the other unless optional.
+        let icon_without_text = !has_text || f.optional;
+        let text_without_icon = c.icon.is_none() || f.icon_optional;
+        if !icon_without_text && !text_without_icon {
+            let both = text && icon;
+            text = both;
+            icon = both;
+        } else if !text_without_icon {
+            text = text && icon;
+        } else if !icon_without_text {
+            icon = icon && text;
+        }
+        if text && !f.ignore_placement {
+            index.insert(&c.boxes);
+        }
+        if icon && !f.icon_ignore_placement {
+            if let Some((_, b, _)) = &c.icon {
+                index.insert(std::slice::from_ref(b));
+            }
+        }
+        placed[i] = (text, icon);
+    }
+    placed
+}
+
+/// Draw layers for the placed candidates.
+fn emit<'a>(
+    candidates: Candidates<'a>,
+    placed: &[(bool, bool)],
+    style: &'a Style,
+    view: &View,
+) -> Labels<'a> {
+    let mut out = Labels {
+        warnings: candidates.warnings,
+        ..Labels::default()
+    };
+    let candidates = candidates.list;
+    // Drawing, per layer in style order; within a layer in MapLibre's draw order.
+    let dpr = f64::from(view.scale);
+    let mut by_layer: Vec<usize> = (0..candidates.len())
+        .filter(|&i| placed[i].0 || placed[i].1)
+        .collect();
+    by_layer.sort_by(|&a, &b| {
+        let (ca, cb) = (&candidates[a], &candidates[b]);
+        ca.layer.cmp(&cb.layer).then_with(|| {
+            let y = if ca.by_y {
+                ca.anchor.1.total_cmp(&cb.anchor.1)
+            } else {
+                std::cmp::Ordering::Equal
+            };
+            y.then(ca.sort_key.total_cmp(&cb.sort_key))
+                .then(cb.owner.1.cmp(&ca.owner.1))
+                .then(cb.owner.0.cmp(&ca.owner.0))
+                .then(ca.feature.cmp(&cb.feature))
+                .then(ca.anchor_index.cmp(&cb.anchor_index))
+        })
+    });
+    let mut current: Option<(usize, Vec<LabelDraw<'a>>)> = None;
+    let flush = |cur: Option<(usize, Vec<LabelDraw<'a>>)>, out: &mut Labels<'a>| {
+        if let Some((li, labels)) = cur {
+            out.layers.push((
+                li,
+                DrawLayer {
+                    id: style.layers()[li].id(),
+                    xform: view.xform(4096),
+                    draw: crate::scene::Draw::Labels(LabelLayer { labels }),
+                },
+            ));
+        }
+    };
+    for &i in &by_layer {
+        let c = &candidates[i];
+        if current.as_ref().map(|c| c.0) != Some(c.layer) {
+            flush(current.take(), &mut out);
+            current = Some((c.layer, Vec::new()));
+        }
+        let (text, icon) = placed[i];
+        let no_glyphs: &[GlyphPlace] = &[];
+        let icon_place = c.icon.as_ref().filter(|_| icon).map(|i| &i.0);
+        if let Some((_, v)) = current.as_mut() {
+            v.push(draw::label(
+                c.face,
+                if text { &c.glyphs } else { no_glyphs },
+                icon_place,
+                c.scale,
+                &c.paint,
+                dpr,
+            ));
+        }
+        out.placed.push(PlacedLabel {
+            layer: style.layers()[c.layer].id().to_string(),
+            feature: c.feature,
+            text: c.text.to_string(),
+            anchor: c.anchor,
+            boxes: if text { c.boxes.clone() } else { Vec::new() }
+                .into_iter()
+                .chain(c.icon.as_ref().filter(|_| icon).map(|i| i.1))
+                .collect(),
+            glyphs: if text { c.glyphs.clone() } else { Vec::new() },
+            icon: c.icon.as_ref().filter(|_| icon).map(|i| i.2.clone()),
+            ink: c.ink,
+            owner: c.owner,
+            anchor_index: c.anchor_index,
+        });
+    }
+    flush(current.take(), &mut out);
+    out
+}
+
+/// Puts the label layers into the scene at their style layers' places. The scene's layers are
+/// a subsequence of the style's, in order, so walking both in step finds each slot (ids are
+/// matched in sequence, so duplicate ids cannot mix layers up).
+pub fn merge<'a>(scene: &mut crate::scene::Scene<'a>, style: &'a Style, labels: Labels<'a>) {
+    scene.warnings.extend(labels.warnings);
+    if labels.layers.is_empty() {
+        return;
+    }
+    let old = std::mem::take(&mut scene.layers);
+    let mut old = old.into_iter().peekable();
+    let mut new = labels.layers.into_iter().peekable();
+    for (i, sl) in style.layers().iter().enumerate() {
+        while let Some((li, _)) = new.peek() {
+            if *li == i {
+                if let Some((_, l)) = new.next() {
+                    scene.layers.push(l);
+                }
+            } else {
+                break;
+            }
+        }
+        if old.peek().is_some_and(|l| l.id == sl.id()) {
+            if let Some(l) = old.next() {
+                scene.layers.push(l);
+            }
+        }
+    }
+    // Anything left (a background the scene added itself) keeps its place at the end.
+    scene.layers.extend(old);
+    scene.layers.extend(new.map(|(_, l)| l));
+}
+
+/// The icon's rectangle around the anchor, CSS px (MapLibre's `shapeIcon`, or
+/// `fitIconToText` with `icon-text-fit`). Scaled by `icon-size` unless fitted to the text.
+fn icon_rect(img: ImageRef<'_>, il: &IconLayout, text: Option<&Shaping>, scale: f64) -> [f64; 4] {
+    let r = f64::from(img.image.pixel_ratio.max(0.01));
+    let (w, h) = (
+        f64::from(img.image.width) / r,
+        f64::from(img.image.height) / r,
+    );
+    let (ha, va) = il.anchor.alignment();
+    let (ox, oy) = (il.offset[0], il.offset[1]);
+    let plain = [
+        (ox - w * ha) * il.size,
+        (oy - h * va) * il.size,
+        (ox - w * ha + w) * il.size,
+        (oy - h * va + h) * il.size,
+    ];
+    let Some(t) = text.filter(|_| il.text_fit != IconTextFit::None) else {
+        return plain;
+    };
+    let (tl, tr, tt, tb) = (
+        t.left * scale,
+        t.right * scale,
+        t.top * scale,
+        t.bottom * scale,
+    );
+    let [pt, pr, pb, pl] = il.text_fit_padding;
+    let (ox, oy) = (ox * il.size, oy * il.size);
+    let (x0, x1) = if matches!(il.text_fit, IconTextFit::Width | IconTextFit::Both) {
+        (ox + tl - pl, ox + tr + pr)
+    } else {
+        let x0 = ox + (tl + tr - w * il.size) / 2.0;
+        (x0, x0 + w * il.size)
+    };
+    let (y0, y1) = if matches!(il.text_fit, IconTextFit::Height | IconTextFit::Both) {
+        (oy + tt - pt, oy + tb + pb)
+    } else {
+        let y0 = oy + (tt + tb - h * il.size) / 2.0;
+        (y0, y0 + h * il.size)
+    };
+    [x0, y0, x1, y1]
+}
+
+fn union(a: FBox, b: FBox) -> FBox {
+    FBox {
+        x0: a.x0.min(b.x0),
+        y0: a.y0.min(b.y0),
+        x1: a.x1.max(b.x1),
+        y1: a.y1.max(b.y1),
+    }
+}
+
+/// Bounds of the glyphs' outlines (each glyph's own bounds turned with it), grown by `grow`
+/// CSS px; `None` without glyphs.
+fn ink_bounds(face: FaceStyle, glyphs: &[GlyphPlace], scale: f64, grow: f64) -> Option<FBox> {
+    let f = font::face(face);
+    let mut out: Option<FBox> = None;
+    for g in glyphs {
+        let Some([x0, y0, x1, y1]) = f.bounds(g.id) else {
+            continue;
+        };
+        let r = [
+            f64::from(x0) * scale,
+            f64::from(y0) * scale,
+            f64::from(x1) * scale,
+            f64::from(y1) * scale,
+        ];
+        let b = rotated_bounds(g.origin, g.u, r, grow);
+        out = Some(out.map_or(b, |o| union(o, b)));
+    }
+    out
+}
+
+/// The collision box of a rectangle turned by `u` around `anchor`, padded.
+fn rotated_bounds(anchor: P, u: P, r: [f64; 4], pad: f64) -> FBox {
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for (x, y) in [(r[0], r[1]), (r[2], r[1]), (r[2], r[3]), (r[0], r[3])] {
+        let d = rot(u, (x, y));
+        x0 = x0.min(anchor.0 + d.0);
+        y0 = y0.min(anchor.1 + d.1);
+        x1 = x1.max(anchor.0 + d.0);
+        y1 = y1.max(anchor.1 + d.1);
+    }
+    FBox::from_px(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+}
+
+/// Rotation by `text-rotate` (degrees clockwise) as a unit vector, from libm.
+fn rotation(deg: f64) -> P {
+    if deg == 0.0 {
+        return (1.0, 0.0);
+    }
+    let r = deg * std::f64::consts::PI / 180.0;
+    (libm::cos(r), libm::sin(r))
+}
+
+fn rot(u: P, v: P) -> P {
+    (u.0 * v.0 - u.1 * v.1, u.1 * v.0 + u.0 * v.1)
+}
+
+/// A point label: glyphs around the anchor (rotated by `text-rotate`), one collision box.
+fn point_label(
+    anchor: P,
+    s: &Shaping,
+    scale: f64,
+    lay: &SymbolLayout,
+    paint: &SymbolPaint,
+) -> (Vec<GlyphPlace>, Vec<FBox>) {
+    let t = (f64::from(paint.translate[0]), f64::from(paint.translate[1]));
+    let o = (anchor.0 + t.0, anchor.1 + t.1);
+    let u = rotation(lay.rotate);
+    let glyphs = s
+        .glyphs
+        .iter()
+        .filter(|g| g.id != 0)
+        .map(|g| {
+            let d = rot(u, (g.x * scale, g.baseline * scale));
+            GlyphPlace {
+                id: g.id,
+                origin: (o.0 + d.0, o.1 + d.1),
+                u,
+            }
+        })
+        .collect();
+    let pad = lay.padding;
+    let corners = [
+        (s.left, s.top),
+        (s.right, s.top),
+        (s.right, s.bottom),
+        (s.left, s.bottom),
+    ]
+    .map(|(x, y)| {
+        let d = rot(u, (x * scale, y * scale));
+        (o.0 + d.0, o.1 + d.1)
+    });
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for c in corners {
+        x0 = x0.min(c.0);
+        y0 = y0.min(c.1);
+        x1 = x1.max(c.0);
+        y1 = y1.max(c.1);
+    }
+    (
+        glyphs,
+        vec![FBox::from_px(x0 - pad, y0 - pad, x1 + pad, y1 + pad)],
+    )
+}
+
+/// A line label: every glyph centred on the line at its offset from the anchor and turned
+/// with the line; flipped when it would read upside down (`text-keep-upright`). One
+/// collision box per glyph, a square of the line height, as MapLibre's circles.
+fn line_label(
+    line: &[P],
+    anchor: &LineAnchor,
+    s: &Shaping,
+    scale: f64,
+    lay: &SymbolLayout,
+    paint: &SymbolPaint,
+) -> (Vec<GlyphPlace>, Vec<FBox>) {
+    let t = (f64::from(paint.translate[0]), f64::from(paint.translate[1]));
+    let drawn: Vec<_> = s.glyphs.iter().filter(|g| g.id != 0).collect();
+    let centre = |g: &shaping::Positioned| (g.x + g.advance / 2.0) * scale;
+    let mut sign = 1.0;
+    if lay.keep_upright {
+        if let (Some(first), Some(last)) = (drawn.first(), drawn.last()) {
+            let (a, _) = layout::along(line, anchor, centre(first));
+            let (b, _) = layout::along(line, anchor, centre(last));
+            // Reading right to left means upside down: draw it along the reversed line.
+            if b.0 < a.0 {
+                sign = -1.0;
+            }
+        }
+    }
+    let mid = (s.top + s.bottom) / 2.0 * scale;
+    let half = (s.bottom - s.top) / 2.0 * scale + lay.padding;
+    let mut glyphs = Vec::with_capacity(drawn.len());
+    let mut boxes = Vec::with_capacity(drawn.len());
+    for g in drawn {
+        let (p, dir) = layout::along(line, anchor, sign * centre(g));
+        let u = (dir.0 * sign, dir.1 * sign);
+        let d = rot(u, (-g.advance / 2.0 * scale, g.baseline * scale));
+        glyphs.push(GlyphPlace {
+            id: g.id,
+            origin: (p.0 + d.0 + t.0, p.1 + d.1 + t.1),
+            u,
+        });
+        let c = rot(u, (0.0, mid));
+        let (cx, cy) = (p.0 + c.0 + t.0, p.1 + c.1 + t.1);
+        boxes.push(FBox::from_px(cx - half, cy - half, cx + half, cy + half));
+    }
+    (glyphs, boxes)
+}
