@@ -30,7 +30,7 @@ use bytes::Bytes;
 use engine::wasm::{Limits, WasmRenderer};
 use engine::{Assets, RenderRequest, Renderer, SpriteSheetBytes, StyleSpec};
 use rasterzen_render::sprite::{SpriteSheet, Sprites};
-use rasterzen_render::{mvt, raster, scene, style::Style, Format, PngProfile, TileId};
+use rasterzen_render::{labels, mvt, raster, scene, style::Style, Format, PngProfile, TileId};
 
 /// One row: a real tile drawn with a real style at 512 px @1x.
 struct Case {
@@ -115,6 +115,13 @@ fn cases() -> Vec<Case> {
     );
     add(
         "medium",
+        "Tilezen New York z10 · Protomaps v4 light",
+        t(10, 301, 384),
+        parity_tile("tilezen-newyork-10-301-384.mvt"),
+        parity_style("protomaps-v4-light"),
+    );
+    add(
+        "medium",
         "OMT Monaco z14 · OSM Bright",
         t(14, 8529, 5974),
         parity_tile("omt-monaco-14-8529-5974.mvt.gz"),
@@ -129,10 +136,10 @@ fn cases() -> Vec<Case> {
     );
     add(
         "dense",
-        "Protomaps Florence z14 · Protomaps v4 light",
+        "Protomaps Florence z14 · Protomaps v2 light",
         t(14, 8704, 5971),
         parity_tile("protomaps-florence-14-8704-5971.mvt.gz"),
-        parity_style("protomaps-v4-light"),
+        parity_style("protomaps-v2-light"),
     );
     add(
         "dense",
@@ -150,10 +157,10 @@ fn cases() -> Vec<Case> {
     );
     add(
         "heavy low zoom",
-        "Protomaps Florence z6 · Protomaps v4 light",
+        "Protomaps Florence z6 · Protomaps v2 dark",
         t(6, 34, 23),
         parity_tile("protomaps-florence-6-34-23.mvt.gz"),
-        parity_style("protomaps-v4-light"),
+        parity_style("protomaps-v2-dark"),
     );
     out
 }
@@ -185,8 +192,8 @@ fn main() {
     let native = engine::native::NativeRenderer;
 
     println!("### Per stage and whole, 512 px PNG @1x (median ms)\n");
-    println!("| class | tile · style | MVT kB | decode | style parse | scene | raster | PNG | **native** | **wasm** | wasm / native | PNG kB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| class | tile · style | MVT kB | decode | style parse | scene | labels: layout + placement | raster (labels' glyphs included) | PNG | **native** | **wasm** | wasm / native | PNG kB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut sizes = Vec::new();
     for case in cases() {
         let style = Style::from_json(&case.style_json).unwrap();
@@ -196,7 +203,12 @@ fn main() {
             sprites.add(&s.id, SpriteSheet::cached(&s.id, &s.json, &s.png).unwrap());
         }
         let view = scene::View::new(case.tile, case.tile, 512, 1);
-        let built = scene::build(&decoded, &style, &view, &sprites);
+        let mut built = scene::build(&decoded, &style, &view, &sprites);
+        labels::merge(
+            &mut built,
+            &style,
+            labels::build(&decoded, &style, &view, &sprites),
+        );
         let canvas = raster::draw(&built);
         let (w, h) = (canvas.width as u32, canvas.height as u32);
 
@@ -208,6 +220,9 @@ fn main() {
         });
         let scene_t = median(budget, || {
             black_box(scene::build(&decoded, &style, &view, &sprites).layers.len());
+        });
+        let labels_t = median(budget, || {
+            black_box(labels::build(&decoded, &style, &view, &sprites));
         });
         let raster_t = median(budget, || {
             black_box(raster::draw(&built));
@@ -243,13 +258,14 @@ fn main() {
             case.name
         );
         println!(
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | **{}** | **{}** | {:.2}× | {:.0} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | **{}** | **{}** | {:.2}× | {:.0} |",
             case.class,
             case.name,
             case.data.len() as f64 / 1024.0,
             ms(decode),
             ms(parse),
             ms(scene_t),
+            ms(labels_t),
             ms(raster_t),
             ms(png_t),
             ms(n),
