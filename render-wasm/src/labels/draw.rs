@@ -13,6 +13,7 @@ use super::{GlyphPlace, IconPlace};
 use crate::raster::gpu::Canvas;
 use crate::scene::Premul;
 use crate::style::{Color, FaceStyle, SymbolPaint};
+use crate::svg::base64;
 
 /// An icon ready to draw: the sprite image over a rectangle (device px) in the frame at
 /// `anchor` with x axis `u`.
@@ -115,33 +116,6 @@ pub fn label<'a>(
     }
 }
 
-/// Bounds of a path's points (control points included, so they contain the curve).
-fn bounds(path: &[Seg]) -> Option<[f32; 4]> {
-    let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
-    let mut add = |x: f32, y: f32| {
-        b[0] = b[0].min(x);
-        b[1] = b[1].min(y);
-        b[2] = b[2].max(x);
-        b[3] = b[3].max(y);
-    };
-    for s in path {
-        match *s {
-            Seg::Move(x, y) | Seg::Line(x, y) => add(x, y),
-            Seg::Quad(a, c, x, y) => {
-                add(a, c);
-                add(x, y);
-            }
-            Seg::Cubic(a, c, d, e, x, y) => {
-                add(a, c);
-                add(d, e);
-                add(x, y);
-            }
-            Seg::Close => {}
-        }
-    }
-    (b[0] <= b[2]).then_some(b)
-}
-
 /// Rasterizes a layer's labels: all icons, all halos, then all text.
 pub fn raster(canvas: &mut Canvas, layer: &LabelLayer<'_>) {
     for l in &layer.labels {
@@ -162,7 +136,9 @@ pub fn raster(canvas: &mut Canvas, layer: &LabelLayer<'_>) {
 /// Fills `path` (and, with `halo`, its outline stroked `2 × halo` wide) into a coverage mask
 /// over the path's bounds, then blends `color` through it.
 fn paint_path(canvas: &mut Canvas, path: &[Seg], color: Premul, halo: Option<f32>) {
-    let Some(b) = bounds(path) else { return };
+    let Some(b) = font::path_bounds(path) else {
+        return;
+    };
     let grow = halo.unwrap_or(0.0) + 2.0;
     let x0 = ((b[0] - grow).floor().max(0.0)) as i64;
     let y0 = ((b[1] - grow).floor().max(0.0)) as i64;
@@ -295,29 +271,6 @@ fn n(out: &mut String, v: f32) {
     } else {
         let _ = write!(out, "{r}");
     }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(A[(n >> 18) as usize & 63] as char);
-        out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            A[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            A[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
 }
 
 fn path_data(path: &[Seg]) -> String {

@@ -187,30 +187,7 @@ impl Face {
     /// The bounds of the glyph's outline points (control points included), layout units:
     /// x0, y0, x1, y1 (y down). `None` for empty glyphs.
     pub fn bounds(&self, id: u32) -> Option<[f32; 4]> {
-        let o = self.outline(id);
-        let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
-        let mut add = |x: f32, y: f32| {
-            b[0] = b[0].min(x);
-            b[1] = b[1].min(y);
-            b[2] = b[2].max(x);
-            b[3] = b[3].max(y);
-        };
-        for s in o.iter() {
-            match *s {
-                Seg::Move(x, y) | Seg::Line(x, y) => add(x, y),
-                Seg::Quad(a, c, x, y) => {
-                    add(a, c);
-                    add(x, y);
-                }
-                Seg::Cubic(a, c, d, e, x, y) => {
-                    add(a, c);
-                    add(d, e);
-                    add(x, y);
-                }
-                Seg::Close => {}
-            }
-        }
-        (b[0] <= b[2]).then_some(b)
+        path_bounds(&self.outline(id))
     }
 }
 
@@ -244,6 +221,34 @@ impl OutlinePen for Pen {
     fn close(&mut self) {
         self.segs.push(Seg::Close);
     }
+}
+
+/// Bounds of a path's points (control points included, so they contain the curve), in the
+/// path's own units: x0, y0, x1, y1. `None` for an empty path.
+pub fn path_bounds(path: &[Seg]) -> Option<[f32; 4]> {
+    let mut b = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    let mut add = |x: f32, y: f32| {
+        b[0] = b[0].min(x);
+        b[1] = b[1].min(y);
+        b[2] = b[2].max(x);
+        b[3] = b[3].max(y);
+    };
+    for s in path {
+        match *s {
+            Seg::Move(x, y) | Seg::Line(x, y) => add(x, y),
+            Seg::Quad(a, c, x, y) => {
+                add(a, c);
+                add(x, y);
+            }
+            Seg::Cubic(a, c, d, e, x, y) => {
+                add(a, c);
+                add(d, e);
+                add(x, y);
+            }
+            Seg::Close => {}
+        }
+    }
+    (b[0] <= b[2]).then_some(b)
 }
 
 #[cfg(test)]
