@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/pmtiles.rs"]
+mod pmtiles;
 use harness::{list_keys, repo, s3_client, s3_env, Moto, Scratch, Server, BIN};
 
 fn client() -> reqwest::Client {
@@ -496,6 +498,8 @@ async fn url_template_upstream_faults_and_api_keys() {
         "{}/tiles/{{z}}/{{x}}/{{y}}.mvt?api_key={{api_key}}",
         up.base
     );
+    // Each upstream column answers differently (hang, 500, garbage...): without neighbours,
+    // so that a tile's render reads its own tile only and the counts below are exact.
     let s = Server::start(
         &[
             "--source",
@@ -506,6 +510,8 @@ async fn url_template_upstream_faults_and_api_keys() {
             "1000",
             "--upstream-retries",
             "2",
+            "--label-neighbours",
+            "off",
         ],
         &[],
     );
@@ -684,7 +690,16 @@ async fn fifty_concurrent_requests_render_once() {
     assert_eq!(etags.len(), 1);
     let m = get(&s.url("/metrics")).await.text();
     assert_eq!(metric(&m, "rasterzen_renders_total"), 1, "{m}");
-    assert_eq!(metric(&m, "rasterzen_upstream_fetches_total"), 1, "{m}");
+    // Its data and its neighbours' (their ancestors at the archive's z14, as it is overzoomed):
+    // each distinct source tile read once.
+    let sources: std::collections::HashSet<(i64, i64)> = (-1i64..=1)
+        .flat_map(|dy| (-1i64..=1).map(move |dx| ((i64::from(t.1) + dx) >> 1, (i64::from(t.2) + dy) >> 1)))
+        .collect();
+    assert_eq!(
+        metric(&m, "rasterzen_upstream_fetches_total"),
+        sources.len() as u64,
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
@@ -1008,4 +1023,172 @@ async fn text_answers_are_compressed_when_the_client_accepts_it() {
         "PNGs are not compressed again"
     );
     assert_eq!(&png.body[..4], b"\x89PNG");
+}
+
+/// Every file under `dir`, as paths relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+/// `rasterzen render` of one tile of the embedded archive, with or without `--neighbours`.
+fn cli_render(scratch: &Path, t: (u8, u32, u32), data: &[u8], neighbours: Option<&Path>) -> Vec<u8> {
+    let input = scratch.join(format!("{}-{}-{}.mvt", t.0, t.1, t.2));
+    std::fs::write(&input, data).unwrap();
+    let out = scratch.join("out.png");
+    let tile = format!("{}/{}/{}", t.0, t.1, t.2);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["render", "--input", input.to_str().unwrap(), "--tile", &tile, "-o"])
+        .arg(&out);
+    if let Some(n) = neighbours {
+        cmd.arg("--neighbours").arg(n);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "render {tile}: {}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read(&out).unwrap()
+}
+
+/// Labelled tiles are drawn from their own data and their eight neighbours' (labels crossing
+/// an edge are decided from the data both tiles share): over the 3×3 block of z14 tiles at
+/// Florence's centre, every served tile is byte for byte what `rasterzen render --neighbours
+/// ARCHIVE` makes, some differ from a render without neighbours (their labels cross an edge),
+/// and their cache keys say they were drawn with neighbours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn labelled_tiles_are_drawn_with_their_neighbours() {
+    let cache = Scratch::new("nbcache");
+    let spec = format!("fs:{}", cache.0.display());
+    let s = Server::start(&["--cache", &spec], &[]);
+    let archive_path = repo().join("host/assets/firenze.pmtiles");
+    let entries = pmtiles::read_all(&std::fs::read(&archive_path).unwrap());
+    let scratch = Scratch::new("nbrender");
+    let centre = tile_at(FIRENZE.0, FIRENZE.1, 14);
+    let mut differ = Vec::new();
+    for dy in -1i64..=1 {
+        for dx in -1i64..=1 {
+            let t = (14, (i64::from(centre.1) + dx) as u32, (i64::from(centre.2) + dy) as u32);
+            let data = &entries
+                .iter()
+                .find(|e| (e.z, e.x, e.y) == t)
+                .unwrap_or_else(|| panic!("{t:?} is in the archive"))
+                .data;
+            let served = get(&s.url(&tile_path("png", t, ""))).await;
+            assert_eq!(served.status, 200, "{}", served.text());
+            assert_eq!(served.header("x-rasterzen-partial"), "", "{t:?}");
+            assert_eq!(served.header("cache-control"), "public, max-age=86400");
+            let with = cli_render(&scratch.0, t, data, Some(&archive_path));
+            assert!(
+                served.body == with,
+                "{t:?}: the served tile is what `render --neighbours` makes"
+            );
+            if cli_render(&scratch.0, t, data, None) != with {
+                differ.push(t);
+            }
+        }
+    }
+    assert!(
+        !differ.is_empty(),
+        "some tile of central Florence has a label crossing an edge, drawn differently without neighbours"
+    );
+    eprintln!("tiles whose labels cross an edge: {differ:?}");
+    let keys = files_under(&cache.0);
+    let pngs: Vec<&String> = keys.iter().filter(|k| k.ends_with(".png")).collect();
+    assert_eq!(pngs.len(), 9, "{keys:?}");
+    assert!(
+        pngs.iter().all(|k| k.split('/').any(|c| c.ends_with("+nb"))),
+        "keys say the tiles were drawn with neighbours: {pngs:?}"
+    );
+}
+
+/// A tile whose neighbour cannot be fetched is drawn without it, marked, sent with a short
+/// cache lifetime and never cached; once the neighbour is back, the tile is drawn whole
+/// (exactly as a server reading the archive directly draws it) and cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tile_whose_neighbour_fails_is_not_cached() {
+    use axum::extract::Path as AxPath;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use std::sync::atomic::AtomicBool;
+    let archive = std::fs::read(repo().join("host/assets/firenze.pmtiles")).unwrap();
+    let tiles: Arc<HashMap<(u8, u32, u32), Vec<u8>>> = Arc::new(
+        pmtiles::read_all(&archive)
+            .into_iter()
+            .map(|e| ((e.z, e.x, e.y), e.data))
+            .collect(),
+    );
+    let centre = tile_at(FIRENZE.0, FIRENZE.1, 14);
+    let east = (14, centre.1 + 1, centre.2);
+    let broken = Arc::new(AtomicBool::new(true));
+    let b2 = Arc::clone(&broken);
+    let app = axum::Router::new().route(
+        "/t/{z}/{x}/{y}",
+        axum::routing::get(move |AxPath((z, x, y)): AxPath<(u8, u32, String)>| {
+            let (tiles, broken) = (Arc::clone(&tiles), Arc::clone(&b2));
+            async move {
+                let y: u32 = y.trim_end_matches(".mvt").parse().unwrap();
+                if (z, x, y) == east && broken.load(Ordering::SeqCst) {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+                }
+                match tiles.get(&(z, x, y)) {
+                    Some(d) => (StatusCode::OK, d.clone()).into_response(),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let _upstream = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let template = format!("{base}/t/{{z}}/{{x}}/{{y}}.mvt");
+    let s = Server::start(
+        &[
+            "--source",
+            &template,
+            "--source-maxzoom",
+            "14",
+            "--cache",
+            "memory",
+            "--upstream-retries",
+            "0",
+        ],
+        &[],
+    );
+    let path = tile_path("png", centre, "");
+    for round in 0..2 {
+        let r = get(&s.url(&path)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-rasterzen-partial"), "neighbours", "round {round}");
+        assert_eq!(r.header("cache-control"), "public, max-age=60", "round {round}");
+        assert_eq!(r.header("x-rasterzen-cache"), "miss", "round {round}: never cached");
+    }
+    assert!(
+        s.log_text().contains("a neighbour could not be fetched"),
+        "the failure is logged"
+    );
+    broken.store(false, Ordering::SeqCst);
+    let whole = get(&s.url(&path)).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("x-rasterzen-partial"), "");
+    assert_eq!(whole.header("cache-control"), "public, max-age=86400");
+    assert_eq!(get(&s.url(&path)).await.header("x-rasterzen-cache"), "hit");
+    let local = Server::start(&["--cache", "none"], &[]);
+    let direct = get(&local.url(&path)).await;
+    assert!(
+        whole.body == direct.body,
+        "drawn whole, as from the archive itself"
+    );
+    let m = get(&s.url("/metrics")).await.text();
+    assert_eq!(metric(&m, "rasterzen_partial_tiles_total"), 2, "{m}");
 }

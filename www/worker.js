@@ -20,7 +20,7 @@ let running = 0;
 const PARALLEL_FETCHES = 2;
 
 // A small cache of tile bytes, so that re-rendering after a style edit needs no network.
-const MVT_CACHE_MAX = 128;
+const MVT_CACHE_MAX = 256;
 const mvtCache = new Map(); // "z/x/y" -> Promise<{bytes, dataTile} | null>
 
 function mvtUrl(z, x, y) {
@@ -72,16 +72,47 @@ function cachedTile(z, x, y) {
   return p;
 }
 
+/**
+ * The tiles around z/x/y (x wraps around the antimeridian, y stops at the poles), as the host
+ * fetches them for its renders: labels crossing a seam are decided from both tiles' data, so
+ * this page draws them exactly as the server does. A tile outside the source (404) is empty;
+ * one that fails to load is left out (the server does the same, and does not cache that tile).
+ */
+async function neighbours(z, x, y) {
+  const n = 2 ** z;
+  const ids = [];
+  for (let dy = -1; dy <= 1; dy++) {
+    for (let dx = -1; dx <= 1; dx++) {
+      const ny = y + dy;
+      const nx = (((x + dx) % n) + n) % n;
+      if ((dx === 0 && dy === 0) || ny < 0 || ny >= n || (nx === x && ny === y)) continue;
+      if (!ids.some((t) => t.x === nx && t.y === ny)) ids.push({ z, x: nx, y: ny });
+    }
+  }
+  const got = await Promise.all(ids.map((t) => cachedTile(t.z, t.x, t.y).then(
+    (d) => ({ ...t, bytes: d ? d.bytes : new Uint8Array(0) }),
+    () => null,
+  )));
+  return got.filter(Boolean);
+}
+
 async function render(job) {
   const { z, x, y, size, scale, format, builtin, styleJson } = job;
   const data = await cachedTile(z, x, y);
   if (cancelled.has(job.id)) return { cancelled: true };
   if (!data) return { empty: true };
-  const t0 = performance.now();
   const d = data.dataTile;
-  const bytes = d.z === z && d.x === x && d.y === y
+  const own = d.z === z && d.x === x && d.y === y;
+  // As on the server: an overzoomed neighbour comes as its ancestor's data (/mvt answers so).
+  const around = format !== 'geojson' ? await neighbours(z, x, y) : [];
+  if (cancelled.has(job.id)) return { cancelled: true };
+  const t0 = performance.now();
+  renderer.clearNeighbours();
+  for (const t of around) renderer.setNeighbour(t.z, t.x, t.y, t.bytes);
+  const bytes = own
     ? renderer.renderTile(data.bytes, z, x, y, format, size, scale, builtin, styleJson)
     : renderer.renderTileFrom(data.bytes, d.z, d.x, d.y, z, x, y, format, size, scale, builtin, styleJson);
+  renderer.clearNeighbours();
   return { bytes, ms: performance.now() - t0, dataTile: d };
 }
 

@@ -243,6 +243,7 @@ fn main() {
             assets: Arc::new(Assets {
                 sprites: case.sprites.clone(),
             }),
+            neighbours: Vec::new(),
         };
         let n = median(budget, || {
             black_box(native.render(&case.data, &request).unwrap());
@@ -300,6 +301,84 @@ fn main() {
         println!("| {name} | {} |", cells.join(" | "));
     }
 
+    // Labels across seams: a tile drawn with its 8 neighbours (as `serve` draws it) lays out
+    // the labels of all 9 tiles; overzoomed, its neighbours mostly share its own data.
+    println!("\n### Labels across seams: alone vs with the 8 neighbours (median ms, 512 px PNG @1x, default style)\n");
+    println!("| tile | native alone | native + neighbours | wasm alone | wasm + neighbours | neighbours add (native) |");
+    println!("|---|---|---|---|---|---|");
+    let archive = std::fs::read(root().join("host/assets/firenze.pmtiles")).unwrap();
+    let tiles: std::collections::HashMap<(u8, u32, u32), Vec<u8>> = pmtiles::read_all(&archive)
+        .into_iter()
+        .map(|e| ((e.z, e.x, e.y), e.data))
+        .collect();
+    let densest = tiles
+        .iter()
+        .filter(|(k, _)| k.0 == 14)
+        .max_by_key(|(_, d)| d.len())
+        .map(|(k, _)| *k)
+        .unwrap();
+    let child = (16, densest.1 * 4 + 1, densest.2 * 4 + 1);
+    for (what, t) in [
+        ("Florence z14 (densest)", densest),
+        ("Florence z16, overzoomed from z14", child),
+    ] {
+        let id = TileId::new(t.0, t.1, t.2).unwrap();
+        let data_of = |n: TileId| n.ancestor(14);
+        let own = data_of(id);
+        let data = &tiles[&(own.z, own.x, own.y)];
+        let mut around = Vec::new();
+        for dy in -1i64..=1 {
+            for dx in -1i64..=1 {
+                if (dx, dy) == (0, 0) {
+                    continue;
+                }
+                let n = TileId::new(t.0, (i64::from(t.1) + dx) as u32, (i64::from(t.2) + dy) as u32).unwrap();
+                let d = data_of(n);
+                around.push(engine::NeighbourTile {
+                    tile: n,
+                    data: Bytes::from(tiles.get(&(d.z, d.x, d.y)).cloned().unwrap_or_default()),
+                });
+            }
+        }
+        let mut request = RenderRequest {
+            tile: id,
+            data_tile: (own != id).then_some(own),
+            format: Format::Png,
+            size: 512,
+            scale: 1,
+            style: StyleSpec::Builtin("default".into()),
+            png: PngProfile::Default,
+            assets: Default::default(),
+            neighbours: Vec::new(),
+        };
+        let na = median(budget, || {
+            black_box(native.render(data, &request).unwrap());
+        });
+        let wa = median(budget, || {
+            black_box(wasm.render(data, &request).unwrap());
+        });
+        request.neighbours = around;
+        let nn = median(budget, || {
+            black_box(native.render(data, &request).unwrap());
+        });
+        let wn = median(budget, || {
+            black_box(wasm.render(data, &request).unwrap());
+        });
+        assert_eq!(
+            native.render(data, &request).unwrap().bytes,
+            wasm.render(data, &request).unwrap().bytes,
+            "{what}: wasm and native differ with neighbours"
+        );
+        println!(
+            "| {what} | {} | {} | {} | {} | +{:.0} % |",
+            ms(na),
+            ms(nn),
+            ms(wa),
+            ms(wn),
+            (nn.as_secs_f64() / na.as_secs_f64() - 1.0) * 100.0
+        );
+    }
+
     // Per-call overhead: an empty tile (no layers) still crosses the component boundary, takes
     // an instance from the pool, sets its limits, looks up the style and encodes a PNG.
     println!("\n### Per-call overhead (median ms)\n");
@@ -324,6 +403,7 @@ fn main() {
             style,
             png: PngProfile::Default,
             assets: Default::default(),
+            neighbours: Vec::new(),
         };
         let n = median(budget, || {
             black_box(native.render(&[], &request).unwrap());

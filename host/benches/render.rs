@@ -96,6 +96,7 @@ fn bench(c: &mut Criterion) {
             style: StyleSpec::Builtin("default".into()),
             png: Default::default(),
             assets: Default::default(),
+            neighbours: Vec::new(),
         };
         for (engine_name, r) in [
             ("native", &native as &dyn Renderer),

@@ -120,6 +120,24 @@ pub struct ServeArgs {
         default_value = "public, max-age=86400"
     )]
     pub cache_control: String,
+    /// `Cache-Control` of a tile drawn without a neighbour whose fetch failed (its seam
+    /// labels may not match the neighbour's); such tiles are never cached by the service.
+    #[arg(
+        long,
+        env = "RASTERZEN_PARTIAL_CACHE_CONTROL",
+        default_value = crate::service::PARTIAL_CACHE_CONTROL
+    )]
+    pub partial_cache_control: String,
+    /// Memory for recently read source tiles, in MiB: a labelled tile reads its eight
+    /// neighbours too, so each source tile is wanted by up to nine renders.
+    #[arg(long, env = "RASTERZEN_SOURCE_MEMORY_MB", default_value_t = 64)]
+    pub source_memory_mb: usize,
+    /// Draw tiles of labelled styles with their eight neighbours, so that every label crossing
+    /// an edge is drawn identically by every tile it touches. `off` reads one source tile per
+    /// render instead of up to nine (for sources that charge per request); labels crossing an
+    /// edge may then be cut, as in other tile servers.
+    #[arg(long, env = "RASTERZEN_LABEL_NEIGHBOURS", value_enum, default_value = "on")]
+    pub label_neighbours: Switch,
     /// Zoom levels above the source's maxzoom drawn by overzooming its deepest tile.
     #[arg(long, env = "RASTERZEN_OVERZOOM", default_value_t = 6)]
     pub overzoom: u8,
@@ -187,6 +205,13 @@ pub struct PurgeArgs {
     pub cache: Option<String>,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// A setting that is on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// PNG compression profiles (see `rasterzen_render::PngProfile`).
@@ -280,6 +305,12 @@ pub struct RenderArgs {
     pub png: PngArg,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Where the tiles around `--tile` come from, so that labels crossing its edges are drawn
+    /// exactly as the neighbouring tiles draw them (as `serve` does): a directory of
+    /// `{z}/{x}/{y}.mvt`, a .pmtiles/.mbtiles archive or any other `serve --source`. A tile it
+    /// lacks is taken as empty. Without it, labels crossing an edge may be cut.
+    #[arg(long, env = "RASTERZEN_NEIGHBOURS")]
+    pub neighbours: Option<String>,
     /// Output file, `-` for standard output.
     #[arg(short = 'o', long = "output", env = "RASTERZEN_OUTPUT")]
     pub output: PathBuf,

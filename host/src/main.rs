@@ -201,6 +201,10 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
             &mut warnings,
         ))
     };
+    let neighbours = match args.neighbours.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(spec) => runtime.block_on(read_neighbours(spec, tile))?,
+        None => Vec::new(),
+    };
     let request = RenderRequest {
         tile,
         data_tile: None,
@@ -214,6 +218,7 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         style,
         png: args.png.into(),
         assets: std::sync::Arc::new(assets),
+        neighbours,
     };
     let rendered = renderer
         .render(&data, &request)
@@ -233,6 +238,29 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         write_atomically(&args.output, &bytes)?;
     }
     Ok(())
+}
+
+/// The tiles around `tile` from the source `spec` (missing ones as empty). Any failure is an
+/// error: a render with a neighbour silently missing could cut the labels at that seam.
+async fn read_neighbours(
+    spec: &str,
+    tile: rasterzen_render::TileId,
+) -> anyhow::Result<Vec<engine::NeighbourTile>> {
+    let source = source::open(Some(spec), &source::NetOptions::default())
+        .await
+        .map_err(|e| anyhow!("--neighbours: {e}"))?;
+    let mut out = Vec::new();
+    for t in service::neighbour_ids(tile) {
+        let data = source
+            .get(t, &source::FetchContext::default())
+            .await
+            .map_err(|e| anyhow!("--neighbours: tile {t}: {e}"))?;
+        out.push(engine::NeighbourTile {
+            tile: t,
+            data: data.unwrap_or_default(),
+        });
+    }
+    Ok(out)
 }
 
 fn cmd_version(args: EngineArgs) -> anyhow::Result<()> {

@@ -126,6 +126,9 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
         render_workers: workers,
         render_queue: args.render_queue,
         png: args.png.into(),
+        partial_cache_control: args.partial_cache_control.clone(),
+        source_memory: args.source_memory_mb.saturating_mul(1 << 20),
+        neighbours: args.label_neighbours == crate::cli::Switch::On,
     };
     let cache_spec = args
         .cache

@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::cache::{CacheKey, Tiered};
-use crate::engine::{Assets, EngineError, RenderRequest, Renderer, StyleSpec};
+use crate::engine::{Assets, EngineError, NeighbourTile, RenderRequest, Renderer, StyleSpec};
+use crate::source::memo::{MemoKey, SourceTiles};
 use crate::source::{FetchContext, SourceError, TileSource};
 
 /// What a tile request asks for.
@@ -110,6 +111,9 @@ pub struct TileResponse {
     pub data_tile: Option<TileId>,
     pub upstream_ms: Option<f64>,
     pub render_ms: Option<f64>,
+    /// Drawn without some of its neighbours (their fetch failed): labels at that seam may not
+    /// match the neighbour's. Such a tile is not cached and goes out with a short lifetime.
+    pub partial: bool,
 }
 
 /// Why a tile request failed; each maps onto one HTTP status.
@@ -171,7 +175,19 @@ pub struct ServiceConfig {
     pub render_queue: usize,
     /// How PNG tiles are compressed.
     pub png: rasterzen_render::PngProfile,
+    /// `Cache-Control` of a tile drawn without some of its neighbours (see
+    /// [`TileResponse::partial`]): short, so that clients and CDNs ask again soon.
+    pub partial_cache_control: String,
+    /// Bytes of source tiles kept in memory ([`SourceTiles`]): a labelled tile reads its eight
+    /// neighbours too, so each source tile is wanted by up to nine renders.
+    pub source_memory: usize,
+    /// Draw labelled tiles with their neighbours (`--label-neighbours on`, the default). Off, each
+    /// tile reads one source tile instead of up to nine, and labels crossing an edge may be cut.
+    pub neighbours: bool,
 }
+
+/// The default [`ServiceConfig::partial_cache_control`].
+pub const PARTIAL_CACHE_CONTROL: &str = "public, max-age=60";
 
 /// Counters for `/metrics` (and the tests' single-flight proof).
 #[derive(Debug, Default)]
@@ -185,6 +201,10 @@ pub struct Metrics {
     pub upstream_fetches: AtomicU64,
     pub upstream_failures: AtomicU64,
     pub overloaded: AtomicU64,
+    /// Source reads answered from [`SourceTiles`].
+    pub source_memo_hits: AtomicU64,
+    /// Tiles drawn without a neighbour whose fetch failed (not cached).
+    pub partial_tiles: AtomicU64,
 }
 
 /// The styles a service knows: its default and named ones (`--style`, `--named-style`), and
@@ -212,6 +232,7 @@ struct Rendered {
     upstream_ms: Option<f64>,
     render_ms: Option<f64>,
     tier: Option<String>,
+    partial: bool,
 }
 
 /// The tile service: source, caches, renderer, pool.
@@ -225,6 +246,11 @@ pub struct Service {
     pub config: ServiceConfig,
     pub metrics: Metrics,
     style_hashes: Mutex<HashMap<(String, String), String>>,
+    /// Whether a style draws labels (symbol layers), per (renderer version, style name): only
+    /// then are a tile's neighbours fetched.
+    labelled: Mutex<HashMap<(String, String), bool>>,
+    /// Recently read source tiles (a tile and its neighbours are read by up to nine renders).
+    source_tiles: SourceTiles,
     flights: Mutex<HashMap<String, Flight>>,
     permits: Arc<Semaphore>,
     /// Requests holding a [`Ticket`]: fetching upstream, waiting for a worker or rendering.
@@ -270,6 +296,7 @@ impl Service {
         config: ServiceConfig,
     ) -> Service {
         let workers = config.render_workers.max(1);
+        let source_memory = config.source_memory;
         Service {
             source,
             cache,
@@ -279,6 +306,8 @@ impl Service {
             config,
             metrics: Metrics::default(),
             style_hashes: Mutex::default(),
+            labelled: Mutex::default(),
+            source_tiles: SourceTiles::new(source_memory),
             flights: Mutex::default(),
             permits: Arc::new(Semaphore::new(workers)),
             admitted: AtomicUsize::new(0),
@@ -434,10 +463,14 @@ impl Service {
     }
 
     /// The cache key of a rendered tile (the one place it is built: `serve` and `seed` agree).
+    /// `labelled`: the style draws labels, so the tile is drawn with its neighbours; the style
+    /// part of the key then says so (`HASH+nb`), and tiles cached by hosts that drew labels
+    /// without neighbours (cut at seams) are never served for them.
     pub fn cache_key(
         &self,
         renderer: &str,
         style_hash: &str,
+        labelled: bool,
         format: Format,
         scale: u32,
         tile: TileId,
@@ -445,7 +478,11 @@ impl Service {
         CacheKey {
             source: self.source.id().to_string(),
             renderer: renderer.to_string(),
-            style: style_hash.to_string(),
+            style: if labelled {
+                format!("{style_hash}+nb")
+            } else {
+                style_hash.to_string()
+            },
             format,
             png: self.config.png,
             size: self.config.tile_size,
@@ -501,7 +538,17 @@ impl Service {
         } else {
             self.style_hash(&renderer, &style_name, &style).await?
         };
-        let key = self.cache_key(renderer.version(), &style_hash, format, req.scale, tile);
+        let labelled = self.config.neighbours
+            && format != Format::Geojson
+            && self.style_labelled(&renderer, &style_name, &style).await;
+        let key = self.cache_key(
+            renderer.version(),
+            &style_hash,
+            labelled,
+            format,
+            req.scale,
+            tile,
+        );
         let content_type = crate::cache::content_type(format);
         let overzoomed = (data_tile != tile).then_some(data_tile);
         let respond = |r: &Rendered, cache: CacheStatus| TileResponse {
@@ -514,6 +561,7 @@ impl Service {
             data_tile: overzoomed,
             upstream_ms: r.upstream_ms,
             render_ms: r.render_ms,
+            partial: r.partial,
         };
 
         if let Some((body, tier)) = self.cache.get(&key).await {
@@ -524,6 +572,7 @@ impl Service {
                 upstream_ms: None,
                 render_ms: None,
                 tier: Some(tier.to_string()),
+                partial: false,
             };
             return Ok(respond(&r, CacheStatus::Hit));
         }
@@ -551,7 +600,7 @@ impl Service {
             .cell
             .get_or_init(|| {
                 ran = true;
-                self.render_miss(&key, tile, overzoomed, format, req, &renderer, style)
+                self.render_miss(&key, tile, overzoomed, format, req, &renderer, style, labelled)
             })
             .await
             .clone();
@@ -578,6 +627,7 @@ impl Service {
         req: &TileRequest,
         renderer: &Arc<dyn Renderer>,
         style: StyleSpec,
+        labelled: bool,
     ) -> Result<Rendered, TileError> {
         // A flight that just finished may have filled the cache between our miss and now.
         if let Some((body, tier)) = self.cache.get(key).await {
@@ -587,16 +637,28 @@ impl Service {
                 upstream_ms: None,
                 render_ms: None,
                 tier: Some(tier.to_string()),
+                partial: false,
             });
         }
         // Admission first: under overload the upstream is never asked.
         let ticket = self.admit()?;
-        let (data, upstream_ms) = self
-            .fetch(data_tile.unwrap_or(tile), req.api_key.clone())
-            .await?;
-        // No tile there (but inside bounds and zooms): an empty tile, drawn as background.
+        let started = Instant::now();
+        let api_key = req.api_key.as_deref();
+        let data = self.source_tile(data_tile.unwrap_or(tile), api_key).await?;
+        // Labels crossing a seam are decided from this tile's and its neighbours' data, so
+        // that both tiles draw them identically: fetch the neighbours (at the same time) when
+        // the style draws labels.
+        let style_name = req.style.as_deref().unwrap_or("default");
+        let (neighbours, partial) = if labelled {
+            self.neighbours(tile, api_key).await
+        } else {
+            (Vec::new(), false)
+        };
+        let upstream_ms = ms(started.elapsed());
+        // No tile there (but inside bounds and zooms): an empty tile, drawn as background
+        // (and the labels of its neighbours that reach into it).
         let data = data.unwrap_or_default();
-        let assets = self.style_assets(req.style.as_deref().unwrap_or("default"));
+        let assets = self.style_assets(style_name);
         let request = RenderRequest {
             tile,
             data_tile,
@@ -606,6 +668,7 @@ impl Service {
             style,
             png: self.config.png,
             assets,
+            neighbours,
         };
         let started = Instant::now();
         let r = Arc::clone(renderer);
@@ -616,7 +679,7 @@ impl Service {
         self.metrics.renders.fetch_add(1, Ordering::Relaxed);
         let body = match output {
             Ok(r) => {
-                self.warn_once(&r.warnings, req.style.as_deref().unwrap_or("default"));
+                self.warn_once(&r.warnings, style_name);
                 Bytes::from(r.bytes)
             }
             Err(e) => {
@@ -624,14 +687,119 @@ impl Service {
                 return Err(render_error(e));
             }
         };
-        self.cache.put(key, body.clone()).await;
+        if partial {
+            // Not cached: the next request draws it again, with the neighbour if it is back.
+            self.metrics.partial_tiles.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.cache.put(key, body.clone()).await;
+        }
         Ok(Rendered {
             etag: etag_of(&body),
             body,
             upstream_ms: Some(upstream_ms),
             render_ms: Some(render_ms),
             tier: None,
+            partial,
         })
+    }
+
+    /// A source tile through [`SourceTiles`] (`None`: the source has none there). A source
+    /// that can tell from its directory that a tile is missing is not asked for it.
+    pub async fn source_tile(
+        &self,
+        t: TileId,
+        api_key: Option<&str>,
+    ) -> Result<Option<Bytes>, TileError> {
+        let key: MemoKey = (
+            t,
+            api_key.filter(|_| self.source.uses_api_key()).map(|k| {
+                let d = Sha256::digest(k.as_bytes());
+                u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+            }),
+        );
+        if let Some(d) = self.source_tiles.get(key) {
+            self.metrics
+                .source_memo_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(d);
+        }
+        let data = match self.source.contains(t).await {
+            Ok(Some(false)) => None,
+            Ok(_) => self.fetch(t, api_key.map(str::to_string)).await?.0,
+            Err(e) => return Err(e.into()),
+        };
+        self.source_tiles.insert(key, data.clone());
+        Ok(data)
+    }
+
+    /// The tiles around `tile` at its zoom, fetched at the same time, for the label stage;
+    /// `true` with them when some could not be fetched (they are left out, and logged).
+    /// Each comes with the data its own render uses: its own tile, or its ancestor's when
+    /// overzooming (mostly the drawn tile's own data, read once through [`SourceTiles`]).
+    /// Positions outside the source's bounds or zooms are known to be empty; x wraps around
+    /// the antimeridian, y does not.
+    pub async fn neighbours(
+        &self,
+        tile: TileId,
+        api_key: Option<&str>,
+    ) -> (Vec<NeighbourTile>, bool) {
+        let tiles = neighbour_ids(tile);
+        let fetches = tiles.iter().map(|&t| async move {
+            match self.data_tile(t) {
+                Ok(d) => (t, self.source_tile(d, api_key).await),
+                Err(_) => (t, Ok(None)),
+            }
+        });
+        let mut out = Vec::with_capacity(tiles.len());
+        let mut partial = false;
+        for (t, got) in futures_util::future::join_all(fetches).await {
+            match got {
+                Ok(data) => out.push(NeighbourTile {
+                    tile: t,
+                    data: data.unwrap_or_default(),
+                }),
+                Err(e) => {
+                    partial = true;
+                    tracing::warn!(tile = %tile, neighbour = %t, error = %e, "a neighbour could not be fetched: the tile is drawn without it, not cached, and sent with a short cache lifetime");
+                }
+            }
+        }
+        (out, partial)
+    }
+
+    /// Whether `spec` draws labels (a visible `symbol` layer) under `renderer`, asked once per
+    /// (renderer version, style name). Renderers that cannot say (interface 1.0) draw none.
+    pub async fn style_labelled(
+        &self,
+        renderer: &Arc<dyn Renderer>,
+        name: &str,
+        spec: &StyleSpec,
+    ) -> bool {
+        let key = (renderer.version().to_string(), name.to_string());
+        if let Some(&l) = self
+            .labelled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return l;
+        }
+        let (r, s) = (Arc::clone(renderer), spec.clone());
+        let labelled = match tokio::task::spawn_blocking(move || r.style_info(&s)).await {
+            Ok(Ok(info)) => info
+                .layers
+                .iter()
+                .any(|l| l.kind == "symbol" && l.status != "hidden" && l.status != "ignored"),
+            // The style rendered (its hash is known), so this is a renderer fault: fetch the
+            // neighbours, which is never wrong, only slower.
+            _ => true,
+        };
+        let mut map = self.labelled.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 1024 {
+            map.clear();
+        }
+        map.insert(key, labelled);
+        labelled
     }
 
     /// The assets (sprites) fetched for a style name (none for built-ins and unknown names).
@@ -711,6 +879,7 @@ impl Service {
                 data_tile: data_tile_header,
                 upstream_ms: Some(upstream_ms),
                 render_ms: None,
+                partial: false,
             });
         };
         // Inflation and the framing check are CPU work (a gzip bomb is 64 MiB of it): on the
@@ -737,8 +906,33 @@ impl Service {
             data_tile: (data_tile != tile).then_some(data_tile),
             upstream_ms: Some(upstream_ms),
             render_ms: None,
+            partial: false,
         })
     }
+}
+
+/// The (up to 8) distinct tiles around `tile` at its zoom: x wraps around the antimeridian,
+/// y stops at the poles; `tile` itself is never among them (at zoom 0 there are none).
+pub fn neighbour_ids(tile: TileId) -> Vec<TileId> {
+    let n = 1i64 << tile.z.min(30);
+    let mut out: Vec<TileId> = Vec::with_capacity(8);
+    for dy in -1i64..=1 {
+        for dx in -1i64..=1 {
+            let y = i64::from(tile.y) + dy;
+            if (dx == 0 && dy == 0) || y < 0 || y >= n {
+                continue;
+            }
+            let t = TileId {
+                z: tile.z,
+                x: (i64::from(tile.x) + dx).rem_euclid(n) as u32,
+                y: y as u32,
+            };
+            if t != tile && !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 /// Removes a flight from the table when its last waiter leaves (also when cancelled).

@@ -301,9 +301,10 @@ pub fn render_with(
     render_with_neighbours(data, tile, options, assets, &[])
 }
 
-/// [`render_with`], with the tiles around `tile` (up to 8, same zoom): labels crossing a seam
-/// are then decided from the data both tiles share, so neighbouring tiles draw them
-/// identically ([`labels::seams`]). Neighbours are ignored when overzooming (`data_tile`).
+/// [`render_with`], with the tiles around `tile` (up to 8, same zoom as `tile`): labels
+/// crossing a seam are then decided from the data both tiles share, so neighbouring tiles
+/// draw them identically ([`labels::seams`]). When overzooming (`options.data_tile`), each
+/// neighbour's `data` is that of its ancestor at the data tile's zoom, as its own render uses.
 #[cfg_attr(
     any(feature = "test-hostile-loop", feature = "test-hostile-memory"),
     allow(unused_variables, unreachable_code)
@@ -377,45 +378,75 @@ pub fn render_with_neighbours(
     #[allow(unused_mut)]
     let mut scene = scene::build(&decoded, &style, &view, &sprites);
     // Neighbours: decoded with the same limits; one that fails is reported and treated as
-    // empty (labels at that seam may then not match its own render).
-    let mut around: Vec<(i32, i32, mvt::Tile)> = Vec::new();
-    if data_tile == tile {
-        for nb in neighbours {
-            let (dx, dy) = (
-                i64::from(nb.tile.x) - i64::from(tile.x),
-                i64::from(nb.tile.y) - i64::from(tile.y),
-            );
-            let n = 1i64 << tile.z.min(31);
-            // x may wrap around the antimeridian.
-            let dx = if dx > 1 {
-                dx - n
-            } else if dx < -1 {
-                dx + n
-            } else {
-                dx
-            };
-            if nb.tile.z != tile.z || dx.abs() > 1 || dy.abs() > 1 || (dx == 0 && dy == 0) {
-                warnings.push(format!("{} is not a neighbour of {tile}; ignored", nb.tile));
-                continue;
+    // empty (labels at that seam may then not match its own render). When overzooming, a
+    // neighbour's data is its ancestor at the data tile's zoom, often this tile's own data:
+    // each distinct data tile is decoded once.
+    let mut others: Vec<(TileId, &[u8], mvt::Tile)> = Vec::new();
+    // (dx, dy, None for this tile's own data or Some(index into `others`)).
+    let mut slots: Vec<(i32, i32, Option<usize>)> = Vec::new();
+    // Only the layers labels come from are decoded: a neighbour adds nothing else.
+    let label_layers: Vec<&str> = style
+        .layers()
+        .iter()
+        .filter(|l| l.kind() == style::LayerKind::Symbol)
+        .filter_map(|l| l.source_layer())
+        .collect();
+    for nb in neighbours.iter().filter(|_| !label_layers.is_empty()) {
+        let (dx, dy) = (
+            i64::from(nb.tile.x) - i64::from(tile.x),
+            i64::from(nb.tile.y) - i64::from(tile.y),
+        );
+        let n = 1i64 << tile.z.min(31);
+        // x may wrap around the antimeridian.
+        let dx = if dx > 1 {
+            dx - n
+        } else if dx < -1 {
+            dx + n
+        } else {
+            dx
+        };
+        if nb.tile.z != tile.z || dx.abs() > 1 || dy.abs() > 1 || (dx == 0 && dy == 0) {
+            warnings.push(format!("{} is not a neighbour of {tile}; ignored", nb.tile));
+            continue;
+        }
+        if nb.data.is_empty() {
+            continue;
+        }
+        let (dx, dy) = (dx as i32, dy as i32);
+        let source = nb.tile.ancestor(data_tile.z);
+        if source == data_tile && nb.data == data {
+            slots.push((dx, dy, None));
+            continue;
+        }
+        if let Some(i) = others
+            .iter()
+            .position(|(t, d, _)| *t == source && *d == nb.data)
+        {
+            slots.push((dx, dy, Some(i)));
+            continue;
+        }
+        match mvt::decode_layers(nb.data, &mvt::DecodeLimits::default(), &|n| {
+            label_layers.contains(&n)
+        }) {
+            Ok(t) => {
+                others.push((source, nb.data, t));
+                slots.push((dx, dy, Some(others.len() - 1)));
             }
-            if nb.data.is_empty() {
-                continue;
-            }
-            match mvt::decode_bytes(nb.data, &mvt::DecodeLimits::default()) {
-                Ok(t) => around.push((dx as i32, dy as i32, t)),
-                Err(e) => warnings.push(format!(
-                    "neighbour {}: {e}; its labels are not considered",
-                    nb.tile
-                )),
-            }
+            Err(e) => warnings.push(format!(
+                "neighbour {}: {e}; its labels are not considered",
+                nb.tile
+            )),
         }
     }
-    let around: Vec<labels::seams::Neighbour<'_>> = around
+    let around: Vec<labels::seams::Neighbour<'_>> = slots
         .iter()
-        .map(|(dx, dy, t)| labels::seams::Neighbour {
-            dx: *dx,
-            dy: *dy,
-            tile: t,
+        .map(|&(dx, dy, i)| labels::seams::Neighbour {
+            dx,
+            dy,
+            tile: match i {
+                None => &decoded,
+                Some(i) => &others[i].2,
+            },
         })
         .collect();
     let labels = labels::seams::build_block(

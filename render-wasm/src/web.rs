@@ -134,8 +134,15 @@ fn render(
             })
             .collect();
         let assets = Assets { sprites: &sprites };
-        let out = crate::render_with(data, tile, &options, &assets)
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        let out = NEIGHBOURS.with(|n| {
+            let n = n.borrow();
+            let around: Vec<crate::NeighbourData<'_>> = n
+                .iter()
+                .map(|(t, d)| crate::NeighbourData { tile: *t, data: d })
+                .collect();
+            crate::render_with_neighbours(data, tile, &options, &assets, &around)
+        })
+        .map_err(|e| JsError::new(&e.to_string()))?;
         WARNINGS.with(|w| *w.borrow_mut() = out.warnings);
         Ok(out.bytes)
     })
@@ -147,6 +154,21 @@ thread_local! {
     /// The style's sprite sheets, as the page fetched them (the same bytes the server uses).
     static SPRITES: std::cell::RefCell<Vec<Sheet>> = const { std::cell::RefCell::new(Vec::new()) };
     static WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The tiles around the next tile rendered (as the server passes them to its renderer).
+    static NEIGHBOURS: std::cell::RefCell<Vec<(TileId, Vec<u8>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Gives the next render a tile next to it (same zoom; empty `data`: nothing there), so that
+/// labels crossing the seam are drawn exactly as the server draws them.
+#[wasm_bindgen(js_name = setNeighbour)]
+pub fn set_neighbour(z: u8, x: u32, y: u32, data: &[u8]) {
+    NEIGHBOURS.with(|n| n.borrow_mut().push((TileId { z, x, y }, data.to_vec())));
+}
+
+/// Forgets the neighbours given with [`set_neighbour`].
+#[wasm_bindgen(js_name = clearNeighbours)]
+pub fn clear_neighbours() {
+    NEIGHBOURS.with(|n| n.borrow_mut().clear());
 }
 
 /// Gives the renderer one sheet of the style's sprite (`id` "default" for a plain URL;

@@ -107,10 +107,18 @@ struct World {
     glyphs: Vec<(u32, i64, i64)>,
 }
 
-/// The labels `tile` draws (with its neighbours from `tiles`), keyed globally.
+/// The data tile of `t` when the data goes up to zoom `data_z` (overzooming above it).
+fn data_of(t: (u8, u32, u32), data_z: u8) -> (u8, u32, u32) {
+    let d = t.0.saturating_sub(data_z);
+    (t.0 - d, t.1 >> d, t.2 >> d)
+}
+
+/// The labels `tile` draws (with its neighbours from `tiles`), keyed globally. Above
+/// `data_z`, every tile is drawn from its ancestor's data at `data_z` (overzoom).
 fn drawn(
     tiles: &BTreeMap<(u8, u32, u32), Tile>,
     t: (u8, u32, u32),
+    data_z: u8,
     style: &Style,
     size: u32,
     mode: SeamMode,
@@ -120,7 +128,7 @@ fn drawn(
         x: t.1,
         y: t.2,
     };
-    let view = View::new(id, id, size, 1);
+    let view = View::new(id, id.ancestor(data_z), size, 1);
     let mut nbs = Vec::new();
     for dy in -1i32..=1 {
         for dx in -1i32..=1 {
@@ -130,14 +138,14 @@ fn drawn(
                 (t.2 as i64 + dy as i64) as u32,
             );
             if (dx, dy) != (0, 0) {
-                if let Some(nt) = tiles.get(&k) {
+                if let Some(nt) = tiles.get(&data_of(k, data_z)) {
                     nbs.push(Neighbour { dx, dy, tile: nt });
                 }
             }
         }
     }
     let sprites = Sprites::new();
-    let labels = build_block(&tiles[&t], &nbs, style, &view, &sprites, mode);
+    let labels = build_block(&tiles[&data_of(t, data_z)], &nbs, style, &view, &sprites, mode);
     let s = i64::from(size) * 64;
     let (ox, oy) = (i64::from(t.1) * s, i64::from(t.2) * s);
     labels
@@ -208,11 +216,24 @@ fn check(
     size: u32,
     mode: SeamMode,
 ) -> (usize, usize) {
-    let s = i64::from(size) * 64;
     let at: Vec<(u8, u32, u32)> = tiles.keys().copied().filter(|k| k.0 == zoom).collect();
+    check_tiles(tiles, &at, zoom, style, size, mode)
+}
+
+/// [`check`] over the tiles `at` (all of one zoom), drawn from data up to zoom `data_z`.
+fn check_tiles(
+    tiles: &BTreeMap<(u8, u32, u32), Tile>,
+    at: &[(u8, u32, u32)],
+    data_z: u8,
+    style: &Style,
+    size: u32,
+    mode: SeamMode,
+) -> (usize, usize) {
+    let zoom = at[0].0;
+    let s = i64::from(size) * 64;
     let lists: BTreeMap<(u8, u32, u32), BTreeMap<Key, World>> = at
         .iter()
-        .map(|&t| (t, drawn(tiles, t, style, size, mode)))
+        .map(|&t| (t, drawn(tiles, t, data_z, style, size, mode)))
         .collect();
     let (mut crossing, mut cut) = (0, 0);
     for (&t, list) in &lists {
@@ -273,6 +294,29 @@ fn every_label_crossing_a_seam_is_drawn_by_every_tile_it_touches() {
     assert!(total > 50, "only {total} seam-crossing labels");
 }
 
+#[test]
+fn overzoomed_labels_crossing_a_seam_are_drawn_by_every_tile_they_touch() {
+    // z15 and z16 over the archive's z14 data (as the service overzooms above maxzoom): every
+    // tile and its neighbours are drawn from their ancestors' data.
+    let tiles = florence();
+    let style = Style::builtin("default").unwrap();
+    let centre = (14u8, 8704u32, 5971u32);
+    let mut total = 0;
+    for (zoom, radius) in [(15u8, 4i64), (16, 4)] {
+        let d = zoom - centre.0;
+        let (cx, cy) = (i64::from(centre.1 << d), i64::from(centre.2 << d));
+        let at: Vec<(u8, u32, u32)> = (-radius..radius)
+            .flat_map(|dy| (-radius..radius).map(move |dx| (zoom, (cx + dx) as u32, (cy + dy) as u32)))
+            .filter(|&t| tiles.contains_key(&data_of(t, 14)))
+            .collect();
+        let (crossing, cut) = check_tiles(&tiles, &at, 14, &style, 512, SeamMode::Region);
+        println!("z{zoom} over z14 data, {} tiles: {crossing} seam-crossing label listings, {cut} cut", at.len());
+        assert_eq!(cut, 0, "z{zoom}: {cut} cut labels");
+        total += crossing;
+    }
+    assert!(total > 20, "only {total} seam-crossing labels");
+}
+
 // --- The adversarial chain -------------------------------------------------------------
 
 /// A tile with point labels `(x px, y px, text, rank)` (512 px tiles, extent 4096).
@@ -326,7 +370,7 @@ fn a_conflict_chain_leaving_the_block_cuts_labels_under_block_greedy_but_not_reg
     }
     let lists = |mode| {
         [100u32, 101]
-            .map(|x| drawn(&tiles, (10, x, 100), &style, 512, mode))
+            .map(|x| drawn(&tiles, (10, x, 100), 10, &style, 512, mode))
             .map(|l| l.keys().map(|k| (k.1, k.0.clone())).collect::<Vec<_>>())
     };
     let l_key = ((100i64, 100i64), "l".to_string());

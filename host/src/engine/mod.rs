@@ -26,6 +26,18 @@ pub struct RenderRequest {
     pub png: PngProfile,
     /// The style's sprites (and later fonts), fetched by the host once.
     pub assets: Arc<Assets>,
+    /// The tiles around `tile` (same zoom, up to 8), so that labels crossing a seam are
+    /// decided from the data both tiles share. Empty when the style draws no labels, when
+    /// overzooming, or for renderers that predate interface 1.1.
+    pub neighbours: Vec<NeighbourTile>,
+}
+
+/// A tile next to the drawn one, as fetched from the source.
+#[derive(Debug, Clone)]
+pub struct NeighbourTile {
+    pub tile: TileId,
+    /// Raw or gzip MVT; empty when the source has no tile there.
+    pub data: Bytes,
 }
 
 /// What the host fetched for a style: its sprite sheets.

@@ -49,8 +49,18 @@ impl Renderer for NativeRenderer {
             })
             .collect();
         let assets = rasterzen_render::Assets { sprites: &sprites };
+        let neighbours: Vec<rasterzen_render::NeighbourData<'_>> = r
+            .neighbours
+            .iter()
+            .map(|n| rasterzen_render::NeighbourData {
+                tile: n.tile,
+                data: &n.data,
+            })
+            .collect();
         // A panic here is a renderer bug; report it as a failure instead of taking the host down.
-        caught(|| rasterzen_render::render_with(data, r.tile, &options, &assets))?
+        caught(|| {
+            rasterzen_render::render_with_neighbours(data, r.tile, &options, &assets, &neighbours)
+        })?
             .map(|out| Rendered {
                 bytes: out.bytes,
                 warnings: out.warnings,

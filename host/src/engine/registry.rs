@@ -395,6 +395,7 @@ pub fn smoke_test(renderer: &dyn Renderer) -> Result<(), String> {
         style: StyleSpec::Builtin("default".into()),
         png: Default::default(),
         assets: Default::default(),
+        neighbours: Vec::new(),
     };
     let png = renderer
         .render(TILE, &request)

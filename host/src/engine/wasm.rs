@@ -549,7 +549,14 @@ impl Renderer for WasmRenderer {
                             })
                             .collect(),
                         fonts: Vec::new(),
-                        neighbours: Vec::new(),
+                        neighbours: r
+                            .neighbours
+                            .iter()
+                            .map(|n| wit::Neighbour {
+                                tile: tile_id(n.tile),
+                                data: n.data.to_vec(),
+                            })
+                            .collect(),
                     };
                     Ok(i.rasterzen_renderer_render()
                         .call_render_with(store, &request)?

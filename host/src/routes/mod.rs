@@ -28,6 +28,8 @@ pub struct AppState {
 const X_RENDERER: HeaderName = HeaderName::from_static("x-rasterzen-renderer");
 const X_CACHE: HeaderName = HeaderName::from_static("x-rasterzen-cache");
 const X_DATA_TILE: HeaderName = HeaderName::from_static("x-rasterzen-data-tile");
+/// On a tile drawn without some of its neighbours (their fetch failed): `neighbours`.
+const X_PARTIAL: HeaderName = HeaderName::from_static("x-rasterzen-partial");
 
 // The preview page's files (`www/`), built into the binary by `host/build.rs`.
 include!(concat!(env!("OUT_DIR"), "/www_files.rs"));
@@ -125,7 +127,7 @@ async fn access(req: Request, next: Next) -> Response {
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "ETag, X-Rasterzen-Renderer, X-Rasterzen-Cache, X-Rasterzen-Data-Tile, Retry-After",
+            "ETag, X-Rasterzen-Renderer, X-Rasterzen-Cache, X-Rasterzen-Data-Tile, X-Rasterzen-Partial, Retry-After",
         ),
     );
     let status = res.status().as_u16();
@@ -273,6 +275,16 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             &m.upstream_failures,
         ),
         ("overloaded", "requests refused with 503", &m.overloaded),
+        (
+            "source_memo_hits",
+            "source reads answered from memory (a tile's neighbours are read by nine renders)",
+            &m.source_memo_hits,
+        ),
+        (
+            "partial_tiles",
+            "tiles drawn without a neighbour that could not be fetched (not cached)",
+            &m.partial_tiles,
+        ),
     ] {
         out.push_str(&format!("# HELP rasterzen_{name}_total {help}\n# TYPE rasterzen_{name}_total counter\nrasterzen_{name}_total {}\n", v.load(Ordering::Relaxed)));
     }
@@ -420,8 +432,16 @@ fn tile_response(state: &AppState, t: TileResponse, req_headers: &HeaderMap) -> 
     if let Ok(v) = HeaderValue::from_str(&t.etag) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&state.service.config.cache_control) {
+    let cache_control = if t.partial {
+        &state.service.config.partial_cache_control
+    } else {
+        &state.service.config.cache_control
+    };
+    if let Ok(v) = HeaderValue::from_str(cache_control) {
         h.insert(header::CACHE_CONTROL, v);
+    }
+    if t.partial {
+        h.insert(X_PARTIAL, HeaderValue::from_static("neighbours"));
     }
     if let Some(v) = t
         .renderer

@@ -492,12 +492,15 @@ async fn batch(
         if v.scale != 1 && v.scale != 2 {
             return Err(format!("scale {} is not 1 or 2", v.scale));
         }
+        let labelled =
+            service.config.neighbours && service.style_labelled(&renderer, &name, &spec).await;
         variants.push(Variant {
             style_name: name,
             style: spec,
             style_hash: hash,
             format,
             scale: v.scale,
+            labelled,
         });
     }
     let mut tiles = Vec::with_capacity(msg.tiles.len());

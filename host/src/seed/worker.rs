@@ -19,9 +19,8 @@ use rasterzen_render::{Format, TileId};
 use tokio::sync::OnceCell;
 
 use crate::cache::Tiered;
-use crate::engine::{RenderRequest, Renderer, StyleSpec};
+use crate::engine::{NeighbourTile, RenderRequest, Renderer, StyleSpec};
 use crate::service::{Service, TileError};
-use crate::source::FetchContext;
 
 /// One rendering of every tile: a style, a format and a scale.
 #[derive(Debug, Clone)]
@@ -31,6 +30,8 @@ pub struct Variant {
     pub style_hash: String,
     pub format: Format,
     pub scale: u32,
+    /// The style draws labels: tiles are drawn with their neighbours (as `serve` draws them).
+    pub labelled: bool,
 }
 
 impl Variant {
@@ -121,74 +122,6 @@ impl Stats {
     }
 }
 
-/// A per-run cache of source tiles (what was fetched, or that nothing is there), bounded by
-/// bytes, keyed by z/x/y. Today it serves overzoomed tiles (the 4^k tiles above the source's
-/// maxzoom share one data tile, fetched once); when labels land, the renders of a tile's
-/// neighbours will take their data from here instead of fetching it eight more times.
-pub struct SourceTiles {
-    inner: Mutex<Lru>,
-}
-
-struct Lru {
-    map: HashMap<TileId, (Option<Bytes>, u64)>,
-    order: BTreeMap<u64, TileId>,
-    tick: u64,
-    bytes: usize,
-    max_bytes: usize,
-}
-
-impl SourceTiles {
-    pub fn new(max_bytes: usize) -> SourceTiles {
-        SourceTiles {
-            inner: Mutex::new(Lru {
-                map: HashMap::new(),
-                order: BTreeMap::new(),
-                tick: 0,
-                bytes: 0,
-                max_bytes,
-            }),
-        }
-    }
-
-    /// `Some(data)` when cached (`data` is `None` for "no tile there").
-    pub fn get(&self, t: TileId) -> Option<Option<Bytes>> {
-        let mut l = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        l.tick += 1;
-        let tick = l.tick;
-        let (data, used) = l.map.get_mut(&t)?;
-        let old = std::mem::replace(used, tick);
-        let data = data.clone();
-        l.order.remove(&old);
-        l.order.insert(tick, t);
-        Some(data)
-    }
-
-    pub fn insert(&self, t: TileId, data: Option<Bytes>) {
-        let size = data.as_ref().map_or(0, Bytes::len) + 64;
-        let mut l = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if size > l.max_bytes {
-            return;
-        }
-        if let Some((old, used)) = l.map.remove(&t) {
-            l.order.remove(&used);
-            l.bytes -= old.as_ref().map_or(0, Bytes::len) + 64;
-        }
-        while l.bytes + size > l.max_bytes {
-            let Some((_, oldest)) = l.order.pop_first() else {
-                break;
-            };
-            if let Some((old, _)) = l.map.remove(&oldest) {
-                l.bytes -= old.as_ref().map_or(0, Bytes::len) + 64;
-            }
-        }
-        l.tick += 1;
-        let tick = l.tick;
-        l.map.insert(t, (data, tick));
-        l.order.insert(tick, t);
-        l.bytes += size;
-    }
-}
-
 /// The shared rendering of empty tiles at one zoom for one variant.
 #[derive(Debug, Clone)]
 enum EmptyTile {
@@ -208,7 +141,6 @@ pub struct Seeder {
     /// The persistent tiers (fs, S3): what is checked and written.
     pub cache: Tiered,
     pub stats: Stats,
-    sources: SourceTiles,
     empties: Mutex<HashMap<(u8, usize), EmptyCell>>,
 }
 
@@ -225,7 +157,6 @@ impl Seeder {
             variants,
             cache,
             stats: Stats::default(),
-            sources: SourceTiles::new(64 << 20),
             empties: Mutex::default(),
         }
     }
@@ -234,6 +165,7 @@ impl Seeder {
         self.service.cache_key(
             self.renderer.version(),
             &v.style_hash,
+            v.labelled,
             v.format,
             v.scale,
             tile,
@@ -268,25 +200,46 @@ impl Seeder {
             return Ok(Outcome::Skipped);
         }
         let data = self.source_tile(data_tile).await?;
+        // The neighbours, once for every variant that draws labels (as `serve` draws them:
+        // labels crossing a seam are decided from both tiles' data).
+        let labelled = missing.iter().any(|(i, _)| self.variants[*i].labelled);
+        let neighbours = if labelled {
+            let (n, partial) = self.service.neighbours(tile, None).await;
+            if partial {
+                // Never store a tile whose seam labels may disagree with its neighbour's.
+                return Err(
+                    "a neighbour could not be fetched (see the log); left for a later run".into(),
+                );
+            }
+            n
+        } else {
+            Vec::new()
+        };
         let mut bytes = 0u64;
-        match data {
-            None => {
-                for (i, key) in missing {
-                    let body = self.empty_tile(tile, i).await?;
-                    bytes += body.len() as u64;
-                    self.store(&key, &body).await?;
+        for (i, key) in missing {
+            let around: &[NeighbourTile] = if self.variants[i].labelled {
+                &neighbours
+            } else {
+                &[]
+            };
+            let body = match &data {
+                // Nothing here and no neighbour's label can reach in: the shared empty tile.
+                None if around.iter().all(|n| n.data.is_empty()) => {
+                    self.empty_tile(tile, i).await?
                 }
-                Ok(Outcome::Empty(bytes))
-            }
-            Some(data) => {
-                for (i, key) in missing {
-                    let body = self.render(&data, tile, data_tile, i).await?;
-                    bytes += body.len() as u64;
-                    self.store(&key, &body).await?;
+                d => {
+                    let d = d.clone().unwrap_or_default();
+                    self.render_with(&d, tile, data_tile, i, around).await?
                 }
-                Ok(Outcome::Rendered(bytes))
-            }
+            };
+            bytes += body.len() as u64;
+            self.store(&key, &body).await?;
         }
+        Ok(if data.is_some() {
+            Outcome::Rendered(bytes)
+        } else {
+            Outcome::Empty(bytes)
+        })
     }
 
     async fn store(&self, key: &str, body: &Bytes) -> Result<(), String> {
@@ -296,41 +249,34 @@ impl Seeder {
             .map_err(|e| format!("cache write failed: {e}"))
     }
 
-    /// The source's tile (through the per-run cache); `None` when it has none there. A source
-    /// that can tell from its directory that a tile is missing is not asked for it.
+    /// The source's tile (through the service's memory of source tiles); `None` when it has
+    /// none there.
     pub async fn source_tile(&self, t: TileId) -> Result<Option<Bytes>, String> {
-        if let Some(d) = self.sources.get(t) {
-            return Ok(d);
-        }
-        let source = &self.service.source;
-        let data = match source.contains(t).await {
-            Ok(Some(false)) => None,
-            Ok(_) => {
-                self.service
-                    .metrics
-                    .upstream_fetches
-                    .fetch_add(1, Ordering::Relaxed);
-                source.get(t, &FetchContext::default()).await.map_err(|e| {
-                    self.service
-                        .metrics
-                        .upstream_failures
-                        .fetch_add(1, Ordering::Relaxed);
-                    e.to_string()
-                })?
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        self.sources.insert(t, data.clone());
-        Ok(data)
+        self.service
+            .source_tile(t, None)
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    /// One render on the service's pool.
+    /// One render on the service's pool, without neighbours (empty tiles, estimates).
     pub async fn render(
         &self,
         data: &Bytes,
         tile: TileId,
         data_tile: TileId,
         variant: usize,
+    ) -> Result<Bytes, String> {
+        self.render_with(data, tile, data_tile, variant, &[]).await
+    }
+
+    /// One render on the service's pool, with the tiles around it for the label stage.
+    pub async fn render_with(
+        &self,
+        data: &Bytes,
+        tile: TileId,
+        data_tile: TileId,
+        variant: usize,
+        neighbours: &[NeighbourTile],
     ) -> Result<Bytes, String> {
         let v = &self.variants[variant];
         let request = RenderRequest {
@@ -342,6 +288,7 @@ impl Seeder {
             style: v.style.clone(),
             png: self.service.config.png,
             assets: self.service.style_assets(&v.style_name),
+            neighbours: neighbours.to_vec(),
         };
         let ticket = self.service.admit().map_err(|e| e.to_string())?;
         let r = Arc::clone(&self.renderer);
@@ -419,6 +366,8 @@ pub async fn variants(
             .style_hash(renderer, &name, &spec)
             .await
             .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
+        let labelled =
+            service.config.neighbours && service.style_labelled(renderer, &name, &spec).await;
         for &format in formats {
             for &scale in scales {
                 if seen.insert((name.clone(), crate::cache::extension(format), scale)) {
@@ -428,6 +377,7 @@ pub async fn variants(
                         style_hash: hash.clone(),
                         format,
                         scale,
+                        labelled: labelled && format != Format::Geojson,
                     });
                 }
             }

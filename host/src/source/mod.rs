@@ -13,6 +13,7 @@
 
 pub mod dir;
 pub mod mbtiles;
+pub mod memo;
 pub mod pmtiles;
 pub mod url;
 

@@ -119,7 +119,8 @@ pub fn build_block<'a>(
             x,
             y: y as u32,
         };
-        let nv = View::new(id, id, view.size, view.scale);
+        // Laid out as that tile lays itself out: from its ancestor's data when overzooming.
+        let nv = View::new(id, id.ancestor(view.data_tile.z), view.size, view.scale);
         for mut c in layout(nb.tile, style, &nv, sprites).list {
             shift(&mut c, nb.dx, nb.dy, size, s);
             all.push(c);
