@@ -320,6 +320,9 @@ fn overload_is_refused_before_the_upstream_is_asked() {
             "1",
             "--render-queue",
             "1",
+            // One upstream read per request (not nine), so that the count below is exact.
+            "--label-neighbours",
+            "off",
         ],
         &[],
     );
@@ -1056,8 +1059,11 @@ fn api_keys_never_reach_logs_keys_or_error_bodies_at_any_level() {
         ],
         &[("RASTERZEN_API_KEY", "CONFIGURED-KEY-SECRET")],
     );
+    // The PNG's neighbour in column 1 fails too: it is drawn without it (and not cached), and
+    // that failure's log line must not carry the key either. GeoJSON needs no neighbours: cached.
     for (path, want) in [
         ("/png/10/0/0.png", 200),
+        ("/geojson/10/0/0.geojson", 200),
         ("/png/10/1/0.png", 502),
         ("/png/10/2/0.png", 502),
         ("/mvt/10/1/0.mvt", 502),

@@ -671,6 +671,9 @@ async fn rest_http_api_and_function_url_events_with_an_s3_cache() {
         .arg(scratch.0.join("tile.mvt"))
         .args(["--tile", &format!("{}/{}/{}", t.0, t.1, t.2), "-o"])
         .arg(scratch.0.join("cli.png"))
+        // The function draws labelled tiles with their neighbours from its source.
+        .arg("--neighbours")
+        .arg(repo().join("host/assets/firenze.pmtiles"))
         .env("RASTERZEN_COMPILED_CACHE", scratch.0.join("compiled"))
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .output()
@@ -1288,6 +1291,10 @@ async fn seed_over_sqs_with_partial_failures_and_a_dead_letter_queue() {
         ("RASTERZEN_SOURCE_MAXZOOM", "14"),
         ("RASTERZEN_CACHE", "memory:16,s3://tiles/seed"),
         ("RASTERZEN_UPSTREAM_RETRIES", "0"),
+        // Each tile reads its own data only, so that exactly the batches holding the poison
+        // tile fail (with neighbours, the poison tile's eight neighbours would fail too:
+        // a seed never stores a tile drawn without a neighbour).
+        ("RASTERZEN_LABEL_NEIGHBOURS", "off"),
     ]);
     let mut f = Function::start(&envs).await;
 

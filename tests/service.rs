@@ -209,6 +209,9 @@ async fn default_service_answers_every_path() {
         .arg(scratch.0.join("t.mvt"))
         .args(["--tile", &format!("{}/{}/{}", t.0, t.1, t.2), "-o"])
         .arg(scratch.0.join("t.png"))
+        // The service draws labelled tiles with their neighbours from its source.
+        .arg("--neighbours")
+        .arg(repo().join("host/assets/firenze.pmtiles"))
         .output()
         .unwrap();
     assert!(
@@ -693,7 +696,9 @@ async fn fifty_concurrent_requests_render_once() {
     // Its data and its neighbours' (their ancestors at the archive's z14, as it is overzoomed):
     // each distinct source tile read once.
     let sources: std::collections::HashSet<(i64, i64)> = (-1i64..=1)
-        .flat_map(|dy| (-1i64..=1).map(move |dx| ((i64::from(t.1) + dx) >> 1, (i64::from(t.2) + dy) >> 1)))
+        .flat_map(|dy| {
+            (-1i64..=1).map(move |dx| ((i64::from(t.1) + dx) >> 1, (i64::from(t.2) + dy) >> 1))
+        })
         .collect();
     assert_eq!(
         metric(&m, "rasterzen_upstream_fetches_total"),
@@ -1043,19 +1048,35 @@ fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// `rasterzen render` of one tile of the embedded archive, with or without `--neighbours`.
-fn cli_render(scratch: &Path, t: (u8, u32, u32), data: &[u8], neighbours: Option<&Path>) -> Vec<u8> {
+fn cli_render(
+    scratch: &Path,
+    t: (u8, u32, u32),
+    data: &[u8],
+    neighbours: Option<&Path>,
+) -> Vec<u8> {
     let input = scratch.join(format!("{}-{}-{}.mvt", t.0, t.1, t.2));
     std::fs::write(&input, data).unwrap();
     let out = scratch.join("out.png");
     let tile = format!("{}/{}/{}", t.0, t.1, t.2);
     let mut cmd = Command::new(BIN);
-    cmd.args(["render", "--input", input.to_str().unwrap(), "--tile", &tile, "-o"])
-        .arg(&out);
+    cmd.args([
+        "render",
+        "--input",
+        input.to_str().unwrap(),
+        "--tile",
+        &tile,
+        "-o",
+    ])
+    .arg(&out);
     if let Some(n) = neighbours {
         cmd.arg("--neighbours").arg(n);
     }
     let o = cmd.output().unwrap();
-    assert!(o.status.success(), "render {tile}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "render {tile}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     std::fs::read(&out).unwrap()
 }
 
@@ -1076,7 +1097,11 @@ async fn labelled_tiles_are_drawn_with_their_neighbours() {
     let mut differ = Vec::new();
     for dy in -1i64..=1 {
         for dx in -1i64..=1 {
-            let t = (14, (i64::from(centre.1) + dx) as u32, (i64::from(centre.2) + dy) as u32);
+            let t = (
+                14,
+                (i64::from(centre.1) + dx) as u32,
+                (i64::from(centre.2) + dy) as u32,
+            );
             let data = &entries
                 .iter()
                 .find(|e| (e.z, e.x, e.y) == t)
@@ -1105,7 +1130,8 @@ async fn labelled_tiles_are_drawn_with_their_neighbours() {
     let pngs: Vec<&String> = keys.iter().filter(|k| k.ends_with(".png")).collect();
     assert_eq!(pngs.len(), 9, "{keys:?}");
     assert!(
-        pngs.iter().all(|k| k.split('/').any(|c| c.ends_with("+nb"))),
+        pngs.iter()
+            .all(|k| k.split('/').any(|c| c.ends_with("+nb"))),
         "keys say the tiles were drawn with neighbours: {pngs:?}"
     );
 }
@@ -1169,9 +1195,21 @@ async fn a_tile_whose_neighbour_fails_is_not_cached() {
     for round in 0..2 {
         let r = get(&s.url(&path)).await;
         assert_eq!(r.status, 200, "{}", r.text());
-        assert_eq!(r.header("x-rasterzen-partial"), "neighbours", "round {round}");
-        assert_eq!(r.header("cache-control"), "public, max-age=60", "round {round}");
-        assert_eq!(r.header("x-rasterzen-cache"), "miss", "round {round}: never cached");
+        assert_eq!(
+            r.header("x-rasterzen-partial"),
+            "neighbours",
+            "round {round}"
+        );
+        assert_eq!(
+            r.header("cache-control"),
+            "public, max-age=60",
+            "round {round}"
+        );
+        assert_eq!(
+            r.header("x-rasterzen-cache"),
+            "miss",
+            "round {round}: never cached"
+        );
     }
     assert!(
         s.log_text().contains("a neighbour could not be fetched"),

@@ -332,7 +332,12 @@ fn main() {
                 if (dx, dy) == (0, 0) {
                     continue;
                 }
-                let n = TileId::new(t.0, (i64::from(t.1) + dx) as u32, (i64::from(t.2) + dy) as u32).unwrap();
+                let n = TileId::new(
+                    t.0,
+                    (i64::from(t.1) + dx) as u32,
+                    (i64::from(t.2) + dy) as u32,
+                )
+                .unwrap();
                 let d = data_of(n);
                 around.push(engine::NeighbourTile {
                     tile: n,

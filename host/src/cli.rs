@@ -136,7 +136,12 @@ pub struct ServeArgs {
     /// an edge is drawn identically by every tile it touches. `off` reads one source tile per
     /// render instead of up to nine (for sources that charge per request); labels crossing an
     /// edge may then be cut, as in other tile servers.
-    #[arg(long, env = "RASTERZEN_LABEL_NEIGHBOURS", value_enum, default_value = "on")]
+    #[arg(
+        long,
+        env = "RASTERZEN_LABEL_NEIGHBOURS",
+        value_enum,
+        default_value = "on"
+    )]
     pub label_neighbours: Switch,
     /// Zoom levels above the source's maxzoom drawn by overzooming its deepest tile.
     #[arg(long, env = "RASTERZEN_OVERZOOM", default_value_t = 6)]

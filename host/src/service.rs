@@ -600,7 +600,9 @@ impl Service {
             .cell
             .get_or_init(|| {
                 ran = true;
-                self.render_miss(&key, tile, overzoomed, format, req, &renderer, style, labelled)
+                self.render_miss(
+                    &key, tile, overzoomed, format, req, &renderer, style, labelled,
+                )
             })
             .await
             .clone();

@@ -134,15 +134,16 @@ fn render(
             })
             .collect();
         let assets = Assets { sprites: &sprites };
-        let out = NEIGHBOURS.with(|n| {
-            let n = n.borrow();
-            let around: Vec<crate::NeighbourData<'_>> = n
-                .iter()
-                .map(|(t, d)| crate::NeighbourData { tile: *t, data: d })
-                .collect();
-            crate::render_with_neighbours(data, tile, &options, &assets, &around)
-        })
-        .map_err(|e| JsError::new(&e.to_string()))?;
+        let out = NEIGHBOURS
+            .with(|n| {
+                let n = n.borrow();
+                let around: Vec<crate::NeighbourData<'_>> = n
+                    .iter()
+                    .map(|(t, d)| crate::NeighbourData { tile: *t, data: d })
+                    .collect();
+                crate::render_with_neighbours(data, tile, &options, &assets, &around)
+            })
+            .map_err(|e| JsError::new(&e.to_string()))?;
         WARNINGS.with(|w| *w.borrow_mut() = out.warnings);
         Ok(out.bytes)
     })

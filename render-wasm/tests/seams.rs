@@ -145,7 +145,14 @@ fn drawn(
         }
     }
     let sprites = Sprites::new();
-    let labels = build_block(&tiles[&data_of(t, data_z)], &nbs, style, &view, &sprites, mode);
+    let labels = build_block(
+        &tiles[&data_of(t, data_z)],
+        &nbs,
+        style,
+        &view,
+        &sprites,
+        mode,
+    );
     let s = i64::from(size) * 64;
     let (ox, oy) = (i64::from(t.1) * s, i64::from(t.2) * s);
     labels
@@ -306,11 +313,16 @@ fn overzoomed_labels_crossing_a_seam_are_drawn_by_every_tile_they_touch() {
         let d = zoom - centre.0;
         let (cx, cy) = (i64::from(centre.1 << d), i64::from(centre.2 << d));
         let at: Vec<(u8, u32, u32)> = (-radius..radius)
-            .flat_map(|dy| (-radius..radius).map(move |dx| (zoom, (cx + dx) as u32, (cy + dy) as u32)))
+            .flat_map(|dy| {
+                (-radius..radius).map(move |dx| (zoom, (cx + dx) as u32, (cy + dy) as u32))
+            })
             .filter(|&t| tiles.contains_key(&data_of(t, 14)))
             .collect();
         let (crossing, cut) = check_tiles(&tiles, &at, 14, &style, 512, SeamMode::Region);
-        println!("z{zoom} over z14 data, {} tiles: {crossing} seam-crossing label listings, {cut} cut", at.len());
+        println!(
+            "z{zoom} over z14 data, {} tiles: {crossing} seam-crossing label listings, {cut} cut",
+            at.len()
+        );
         assert_eq!(cut, 0, "z{zoom}: {cut} cut labels");
         total += crossing;
     }

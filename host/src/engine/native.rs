@@ -61,11 +61,11 @@ impl Renderer for NativeRenderer {
         caught(|| {
             rasterzen_render::render_with_neighbours(data, r.tile, &options, &assets, &neighbours)
         })?
-            .map(|out| Rendered {
-                bytes: out.bytes,
-                warnings: out.warnings,
-            })
-            .map_err(EngineError::Rejected)
+        .map(|out| Rendered {
+            bytes: out.bytes,
+            warnings: out.warnings,
+        })
+        .map_err(EngineError::Rejected)
     }
 
     fn style_hash(&self, style: &StyleSpec) -> Result<String, EngineError> {
