@@ -73,6 +73,7 @@ export function faceOf(stack) {
 export const LABEL_STYLES = {
   default: { file: join(ROOT, 'render-wasm/src/style/builtin/default.json') },
   'osm-bright': { pkg: 'tileserver-gl-styles', path: 'styles/osm-bright/style.json', sprite: 'osm-bright' },
+  'klokantech-basic': { pkg: 'tileserver-gl-styles', path: 'styles/klokantech-basic/style.json' },
 };
 
 export function labelStyle(name) {
@@ -91,11 +92,11 @@ export function labelStyle(name) {
     metadata: {
       'rasterzen:labels': {
         origin: `${def.pkg}@${version}: ${def.path}`,
-        prepared: 'tests/parity/make-label-references.mjs: ref layers dereferenced, one vector source, symbol layers kept, no glyphs, sprite ../../styles/' + def.sprite + '/sprite',
+        prepared: `tests/parity/make-label-references.mjs: ref layers dereferenced, one vector source, symbol layers kept, no glyphs, ${def.sprite ? `sprite ../../styles/${def.sprite}/sprite` : 'no sprite'}`,
       },
     },
     sources: { [source]: { type: 'vector', tiles: ['{z}/{x}/{y}.pbf'], attribution: published.sources[source].attribution ?? '' } },
-    sprite: `../../styles/${def.sprite}/sprite`,
+    ...(def.sprite ? { sprite: `../../styles/${def.sprite}/sprite` } : {}),
     layers,
   };
 }

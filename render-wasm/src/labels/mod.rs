@@ -241,6 +241,10 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                     .clone()
             };
             let scale = lay.size / font::ONE_EM;
+            // MapLibre lays collision boxes out with `text-size` at the tile's zoom + 1 (its
+            // `layoutTextSize`, so that a label's box does not change between zooms of one tile)
+            // while glyphs are drawn at the zoom's own size: the point-label box follows it.
+            let box_scale = sl.text_size(&f, view.zoom + 1.0).unwrap_or(lay.size) / font::ONE_EM;
             // The icon's image and its rectangle around the anchor (CSS px, unrotated).
             let icon: Option<(ImageRef<'a>, [f64; 4], &IconLayout)> =
                 lay.icon.as_ref().and_then(|il| match sprites.get(&il.image) {
@@ -353,7 +357,7 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                         if !inside(a) {
                             continue;
                         }
-                        let (g, b) = point_label(a, &shaping, scale, &lay, &paint);
+                        let (g, b) = point_label(a, &shaping, scale, box_scale, &lay, &paint);
                         push(ai, a, g, b, (1.0, 0.0));
                     }
                 }
@@ -370,11 +374,26 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                             .collect(),
                         _ => Vec::new(),
                     };
-                    let icon_len = icon.map(|i| i.1[2] - i.1[0]).unwrap_or(0.0);
+                    // MapLibre's getAnchors measures the label (its shaped length, the angle
+                    // window, the first anchor's offset) at `text-size` for zoom 18 (its
+                    // `textMaxSize`), whatever the tile's zoom; the icon's shaped width (in
+                    // image px, before `icon-size`) counts in the same units.
+                    let max_size = sl.text_size(&f, 18.0).unwrap_or(lay.size);
+                    let icon_len = icon
+                        .map(|(_, r, il)| {
+                            let w = r[2] - r[0];
+                            if il.text_fit == IconTextFit::None && il.size > 0.0 {
+                                w / il.size
+                            } else {
+                                w
+                            }
+                        })
+                        .unwrap_or(0.0);
                     let lp = LineParams {
                         spacing: lay.spacing,
-                        label_length: ((shaping.right - shaping.left) * scale).max(icon_len),
-                        size: lay.size,
+                        label_length: (shaping.right - shaping.left).max(icon_len) * max_size
+                            / font::ONE_EM,
+                        size: max_size,
                         max_angle: lay.max_angle * std::f64::consts::PI / 180.0,
                         tile: tile_px,
                     };
@@ -703,11 +722,13 @@ fn rot(u: P, v: P) -> P {
     (u.0 * v.0 - u.1 * v.1, u.1 * v.0 + u.0 * v.1)
 }
 
-/// A point label: glyphs around the anchor (rotated by `text-rotate`), one collision box.
+/// A point label: glyphs around the anchor (rotated by `text-rotate`) at `scale`, one
+/// collision box at `box_scale` (CSS px per layout unit of each).
 fn point_label(
     anchor: P,
     s: &Shaping,
     scale: f64,
+    box_scale: f64,
     lay: &SymbolLayout,
     paint: &SymbolPaint,
 ) -> (Vec<GlyphPlace>, Vec<FBox>) {
@@ -735,7 +756,7 @@ fn point_label(
         (s.left, s.bottom),
     ]
     .map(|(x, y)| {
-        let d = rot(u, (x * scale, y * scale));
+        let d = rot(u, (x * box_scale, y * box_scale));
         (o.0 + d.0, o.1 + d.1)
     });
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
