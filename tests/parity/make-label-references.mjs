@@ -129,6 +129,7 @@ export function loadLabelCase(name) {
   if ((c.tile === undefined) === (c.archive === undefined)) throw new Error(`${name}: case.json needs one of tile (a file in tests/parity) and archive (a PMTiles file, from the repository root)`);
   if (c.size !== 512) throw new Error(`${name}: label cases are 512 px (tile z/x/y drawn at zoom z)`);
   if (!LABEL_STYLES[c.style]) throw new Error(`${name}: unknown label style ${c.style}`);
+  if (!/OpenStreetMap contributors/.test(c.attribution ?? '')) throw new Error(`${name}: case.json needs the data's attribution (© OpenStreetMap contributors …)`);
   return { name, ...c };
 }
 
@@ -378,6 +379,7 @@ export async function labelCases(names, { log = console.log } = {}) {
       const labels = r.labels.sort((a, b) => (a.layer < b.layer ? -1 : a.layer > b.layer ? 1 : a.feature - b.feature || a.anchor[0] - b.anchor[0] || a.anchor[1] - b.anchor[1]));
       const doc = {
         what: 'Labels MapLibre GL JS placed on this tile: made by tests/parity/make-label-references.mjs; positions in CSS px of the 512 px tile (origin top-left, y down); boxes are MapLibre collision boxes (padding included) as placed',
+        attribution: c.attribution,
         maplibre: version,
         case: c.name,
         style: c.style,
