@@ -356,17 +356,6 @@ fn run_case(dir: &Path) -> (Counts, Vec<f64>, Vec<f64>, Value) {
             bounds: [p.anchor.0, p.anchor.1, p.anchor.0, p.anchor.1],
         })
         .collect();
-    let line_pairs = matching(&ml_lines, &our_lines);
-    let mut line_d: Vec<f64> = line_pairs.iter().map(|p| p.2).collect();
-    if !ml_lines.is_empty() {
-        println!(
-            "  (line labels, not compared: MapLibre {}, ours {}, same layer and text within {MATCH_PX} px: {}, anchor distance median {:.2} px)",
-            ml_lines.len(),
-            our_lines.len(),
-            line_pairs.len(),
-            median(&mut line_d)
-        );
-    }
     let mut e = errors.clone();
     let max_edge = edges.iter().copied().fold(0.0, f64::max);
     println!(
@@ -383,6 +372,17 @@ fn run_case(dir: &Path) -> (Counts, Vec<f64>, Vec<f64>, Value) {
     );
     for n in &notes {
         println!("{n}");
+    }
+    let line_pairs = matching(&ml_lines, &our_lines);
+    let mut line_d: Vec<f64> = line_pairs.iter().map(|p| p.2).collect();
+    if !ml_lines.is_empty() {
+        println!(
+            "  (line labels, not compared: MapLibre {}, ours {}, same layer and text within {MATCH_PX} px: {}, anchor distance median {:.2} px)",
+            ml_lines.len(),
+            our_lines.len(),
+            line_pairs.len(),
+            median(&mut line_d)
+        );
     }
     (c, errors, edges, case)
 }
