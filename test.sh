@@ -16,3 +16,5 @@ node --test --test-reporter=spec tests/browser/preview.test.mjs
 # The parity oracle (MapLibre GL JS in Chromium) still makes its committed references, byte for byte.
 (cd tests/parity && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
 node --test --test-reporter=spec tests/parity/oracle.test.mjs
+# The label oracle (MapLibre GL JS's placed labels) still makes its committed JSON, exactly (~25 s).
+node --test --test-reporter=spec tests/parity/labels.test.mjs

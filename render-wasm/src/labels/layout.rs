@@ -161,7 +161,7 @@ pub struct LineParams {
     pub spacing: f64,
     /// The label's length along the line.
     pub label_length: f64,
-    /// `text-size` (MapLibre's glyph size × box scale).
+    /// `text-size` at zoom 18 (MapLibre's glyph size × `textMaxBoxScale`).
     pub size: f64,
     /// Radians.
     pub max_angle: f64,

@@ -180,11 +180,19 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
         };
         // Line labels of one text keep apart by half the spacing (MapLibre's repeat distance).
         let mut seen: HashMap<Rc<str>, Vec<P>> = HashMap::new();
+        // `symbol-placement: line`: lines of one text joined end to end first, as MapLibre's
+        // mergeLines does; a feature merged into an earlier one is gone.
+        let merged = merged_lines(layer, sl, view.zoom);
         for (fi, feature) in layer.features.iter().enumerate() {
             let f = FeatureRef::new(layer, feature);
             if !sl.matches(&f, view.zoom) {
                 continue;
             }
+            let merged_geometry = match merged.get(&fi) {
+                Some(None) => continue,
+                Some(Some(lines)) => Some(lines),
+                None => None,
+            };
             let Some((lay, paint)) = sl.symbol(&f, view.zoom) else {
                 continue;
             };
@@ -241,6 +249,10 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                     .clone()
             };
             let scale = lay.size / font::ONE_EM;
+            // MapLibre lays collision boxes out with `text-size` at the tile's zoom + 1 (its
+            // `layoutTextSize`, so that a label's box does not change between zooms of one tile)
+            // while glyphs are drawn at the zoom's own size: the point-label box follows it.
+            let box_scale = sl.text_size(&f, view.zoom + 1.0).unwrap_or(lay.size) / font::ONE_EM;
             // The icon's image and its rectangle around the anchor (CSS px, unrotated).
             let icon: Option<(ImageRef<'a>, [f64; 4], &IconLayout)> =
                 lay.icon.as_ref().and_then(|il| match sprites.get(&il.image) {
@@ -353,11 +365,15 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                         if !inside(a) {
                             continue;
                         }
-                        let (g, b) = point_label(a, &shaping, scale, &lay, &paint);
+                        let (g, b) = point_label(a, &shaping, scale, box_scale, &lay, &paint);
                         push(ai, a, g, b, (1.0, 0.0));
                     }
                 }
                 (SymbolPlacement::Line | SymbolPlacement::LineCenter, g) => {
+                    let g = match (lay.placement, merged_geometry) {
+                        (SymbolPlacement::Line, Some(lines)) => lines,
+                        _ => g,
+                    };
                     let lines: Vec<Vec<P>> = match g {
                         Geometry::Lines(lines) => lines
                             .iter()
@@ -370,11 +386,26 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
                             .collect(),
                         _ => Vec::new(),
                     };
-                    let icon_len = icon.map(|i| i.1[2] - i.1[0]).unwrap_or(0.0);
+                    // MapLibre's getAnchors measures the label (its shaped length, the angle
+                    // window, the first anchor's offset) at `text-size` for zoom 18 (its
+                    // `textMaxSize`), whatever the tile's zoom; the icon's shaped width (in
+                    // image px, before `icon-size`) counts in the same units.
+                    let max_size = sl.text_size(&f, 18.0).unwrap_or(lay.size);
+                    let icon_len = icon
+                        .map(|(_, r, il)| {
+                            let w = r[2] - r[0];
+                            if il.text_fit == IconTextFit::None && il.size > 0.0 {
+                                w / il.size
+                            } else {
+                                w
+                            }
+                        })
+                        .unwrap_or(0.0);
                     let lp = LineParams {
                         spacing: lay.spacing,
-                        label_length: ((shaping.right - shaping.left) * scale).max(icon_len),
-                        size: lay.size,
+                        label_length: (shaping.right - shaping.left).max(icon_len) * max_size
+                            / font::ONE_EM,
+                        size: max_size,
                         max_angle: lay.max_angle * std::f64::consts::PI / 180.0,
                         tile: tile_px,
                     };
@@ -425,6 +456,118 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
         list: candidates,
         warnings,
     }
+}
+
+/// MapLibre's `mergeLines` (symbol/merge_lines.ts) over a layer's features laid out with
+/// `symbol-placement: line`: a line whose first point is the last point of an earlier line of
+/// the same text is appended to it (and prepended when the other way round; both, joining
+/// three); only each feature's first line takes part, as there. Returns, per feature that
+/// changed, its new geometry, or `None` when it was merged into another.
+fn merged_lines(
+    layer: &crate::mvt::Layer,
+    sl: &crate::style::StyleLayer,
+    zoom: f64,
+) -> HashMap<usize, Option<Geometry>> {
+    use crate::mvt::Point;
+    type Key = (Rc<str>, i64, i64);
+    /// A feature, its lines (`None` once merged into another) and whether they changed.
+    type Entry = (usize, Option<Vec<Vec<Point>>>, bool);
+    // In MapLibre's order of `mergedFeatures`.
+    let mut out: Vec<Entry> = Vec::new();
+    let mut left: HashMap<Key, usize> = HashMap::new();
+    let mut right: HashMap<Key, usize> = HashMap::new();
+    let key = |t: &Rc<str>, l: &[Point], on_right: bool| -> Option<Key> {
+        let p = if on_right { l.last() } else { l.first() }?;
+        Some((Rc::clone(t), p.x, p.y))
+    };
+    for (fi, feature) in layer.features.iter().enumerate() {
+        let Geometry::Lines(lines) = &feature.geometry else {
+            continue;
+        };
+        let f = FeatureRef::new(layer, feature);
+        if !sl.matches(&f, zoom) {
+            continue;
+        }
+        let Some((lay, _)) = sl.symbol(&f, zoom) else {
+            continue;
+        };
+        if lay.placement != SymbolPlacement::Line || lines.is_empty() {
+            continue;
+        }
+        let text: Rc<str> = Rc::from(lay.text.as_str());
+        let geom = lines.clone();
+        let (Some(lk), Some(rk)) = (key(&text, &geom[0], false), key(&text, &geom[0], true)) else {
+            continue;
+        };
+        if text.is_empty() {
+            out.push((fi, Some(geom), false));
+            continue;
+        }
+        let from_right = |out: &mut Vec<Entry>,
+                          right: &mut HashMap<Key, usize>,
+                          lk: &Key,
+                          rk: Key,
+                          g: &[Point]|
+         -> usize {
+            let i = right.remove(lk).unwrap_or(0);
+            right.insert(rk, i);
+            if let Some(lines) = out[i].1.as_mut() {
+                lines[0].pop();
+                lines[0].extend_from_slice(g);
+            }
+            out[i].2 = true;
+            i
+        };
+        let from_left = |out: &mut Vec<Entry>,
+                         left: &mut HashMap<Key, usize>,
+                         lk: Key,
+                         rk: &Key,
+                         g: &[Point]|
+         -> usize {
+            let i = left.remove(rk).unwrap_or(0);
+            left.insert(lk, i);
+            if let Some(lines) = out[i].1.as_mut() {
+                let mut l = g.to_vec();
+                l.extend_from_slice(&lines[0][1.min(lines[0].len())..]);
+                lines[0] = l;
+            }
+            out[i].2 = true;
+            i
+        };
+        match (right.get(&lk).copied(), left.get(&rk).copied()) {
+            (Some(a), Some(b)) if a != b => {
+                let j = from_left(&mut out, &mut left, lk.clone(), &rk, &geom[0]);
+                let gj = out[j].1.as_ref().map(|l| l[0].clone()).unwrap_or_default();
+                let i = from_right(&mut out, &mut right, &lk, rk.clone(), &gj);
+                left.remove(&lk);
+                right.remove(&rk);
+                if let Some(k) = out[i].1.as_ref().and_then(|l| key(&text, &l[0], true)) {
+                    right.insert(k, i);
+                }
+                out[j].1 = None;
+                out[j].2 = true;
+            }
+            (Some(_), _) => {
+                from_right(&mut out, &mut right, &lk, rk, &geom[0]);
+            }
+            (None, Some(_)) => {
+                from_left(&mut out, &mut left, lk, &rk, &geom[0]);
+            }
+            (None, None) => {
+                out.push((fi, Some(geom), false));
+                left.insert(lk, out.len() - 1);
+                right.insert(rk, out.len() - 1);
+            }
+        }
+        // A feature merged into another is gone.
+        if out.last().is_none_or(|o| o.0 != fi) {
+            out.push((fi, None, true));
+        }
+    }
+    out.into_iter()
+        .filter(|o| o.2)
+        .map(|(fi, g, _)| (fi, g.map(Geometry::Lines)))
+        .collect()
 }
 
 /// Decides which candidates are drawn and makes their draw layers.
@@ -703,11 +846,13 @@ fn rot(u: P, v: P) -> P {
     (u.0 * v.0 - u.1 * v.1, u.1 * v.0 + u.0 * v.1)
 }
 
-/// A point label: glyphs around the anchor (rotated by `text-rotate`), one collision box.
+/// A point label: glyphs around the anchor (rotated by `text-rotate`) at `scale`, one
+/// collision box at `box_scale` (CSS px per layout unit of each).
 fn point_label(
     anchor: P,
     s: &Shaping,
     scale: f64,
+    box_scale: f64,
     lay: &SymbolLayout,
     paint: &SymbolPaint,
 ) -> (Vec<GlyphPlace>, Vec<FBox>) {
@@ -735,7 +880,7 @@ fn point_label(
         (s.left, s.bottom),
     ]
     .map(|(x, y)| {
-        let d = rot(u, (x * scale, y * scale));
+        let d = rot(u, (x * box_scale, y * box_scale));
         (o.0 + d.0, o.1 + d.1)
     });
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);

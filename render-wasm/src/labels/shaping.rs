@@ -147,12 +147,14 @@ fn evaluate(
 }
 
 /// MapLibre's `determineLineBreaks`: char indices where lines start (after the first).
-/// `advances[i]` is char i's advance in layout units.
-fn line_breaks(chars: &[char], advances: &[f64], spacing: f64, max_width: f64) -> Vec<usize> {
+/// `widths[i]` is char i's advance plus the letter spacing in layout units, or 0 for a char
+/// with no glyph of its own (MapLibre's `getGlyphAdvance` gives a glyph missing from the font,
+/// `\n` among them, neither advance nor spacing; so does a mark in another char's cluster).
+fn line_breaks(chars: &[char], widths: &[f64], max_width: f64) -> Vec<usize> {
     if chars.is_empty() {
         return Vec::new();
     }
-    let total: f64 = advances.iter().map(|a| a + spacing).sum();
+    let total: f64 = widths.iter().sum();
     let lines = if max_width > 0.0 && max_width.is_finite() {
         (total / max_width).ceil().max(1.0)
     } else {
@@ -165,7 +167,7 @@ fn line_breaks(chars: &[char], advances: &[f64], spacing: f64, max_width: f64) -
     for i in 0..chars.len() {
         let c = chars[i];
         if !is_space(c) {
-            x += advances[i] + spacing;
+            x += widths[i];
         }
         if i + 1 < chars.len() {
             let ideo = ideographic(c);
@@ -211,9 +213,11 @@ fn shaped(face: &Face, text: &str) -> Vec<ShapedGlyph> {
 pub fn shape_text(face: &Face, text: &str, p: &ShapeParams) -> Option<Shaping> {
     let whole = shaped(face, text);
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    // Each char's advance: the glyphs of the cluster starting at it (ligatures and marks
-    // go to the cluster's first char, as a line break cannot split a cluster anyway).
+    // Each char's width: the glyphs of the cluster starting at it (ligatures and marks go to
+    // the cluster's first char, as a line break cannot split a cluster anyway) plus the letter
+    // spacing, once per cluster with a glyph the face has.
     let mut advances = vec![0.0; chars.len()];
+    let mut drawn = vec![false; chars.len()];
     {
         let mut ci = 0;
         let mut sorted: Vec<&ShapedGlyph> = whole.iter().collect();
@@ -224,11 +228,17 @@ pub fn shape_text(face: &Face, text: &str, p: &ShapeParams) -> Option<Shaping> {
             }
             if let Some(a) = advances.get_mut(ci) {
                 *a += g.advance;
+                drawn[ci] |= g.id != 0;
             }
         }
     }
+    let widths: Vec<f64> = advances
+        .iter()
+        .zip(&drawn)
+        .map(|(&a, &d)| if d { a + p.spacing } else { 0.0 })
+        .collect();
     let only_chars: Vec<char> = chars.iter().map(|c| c.1).collect();
-    let breaks = line_breaks(&only_chars, &advances, p.spacing, p.max_width);
+    let breaks = line_breaks(&only_chars, &widths, p.max_width);
     let mut starts = vec![0usize];
     starts.extend(breaks);
     let mut lines: Vec<(usize, usize)> = Vec::new();
@@ -262,7 +272,8 @@ pub fn shape_text(face: &Face, text: &str, p: &ShapeParams) -> Option<Shaping> {
         };
         let first = glyphs.len();
         let mut x = 0.0;
-        for g in &line_glyphs {
+        // A glyph the face lacks is skipped: no advance, no spacing (MapLibre's shapeLines).
+        for g in line_glyphs.iter().filter(|g| g.id != 0) {
             glyphs.push(Positioned {
                 id: g.id,
                 x: x + g.dx,
@@ -282,7 +293,7 @@ pub fn shape_text(face: &Face, text: &str, p: &ShapeParams) -> Option<Shaping> {
         }
         y += p.line_height;
     }
-    if glyphs.iter().all(|g| g.id == 0) {
+    if glyphs.is_empty() {
         return None;
     }
     let line_count = (y / p.line_height).round();

@@ -682,6 +682,15 @@ impl StyleLayer {
         }
     }
 
+    /// A symbol layer's `text-size` for a feature at a style zoom, evaluated alone (`None` for
+    /// other layers).
+    pub fn text_size(&self, feature: &FeatureRef<'_>, zoom: f64) -> Option<f64> {
+        match &self.paint {
+            PaintSpec::Symbol(s) => Some(symbol::text_size(s, feature, zoom)),
+            _ => None,
+        }
+    }
+
     /// A symbol layer's `text-font` (resolved at parse time).
     pub fn font_stack(&self) -> Option<&FontStack> {
         match &self.paint {

@@ -413,6 +413,13 @@ impl SymbolSpec {
     }
 }
 
+/// `text-size` for one feature at a style zoom (CSS px), alone: MapLibre sizes collision
+/// boxes with it at the tile's zoom + 1 (`layoutTextSize` in symbol_layout.ts).
+pub(crate) fn text_size(spec: &SymbolSpec, feature: &FeatureRef<'_>, zoom: f64) -> f64 {
+    let ctx = Ctx::new(Some(*feature), zoom);
+    f64::from(spec.size.eval(&ctx, 16.0)).max(0.0)
+}
+
 /// Evaluates a symbol layer for one feature at a style zoom: `(layout, paint)`, or `None`
 /// when the feature has no text to draw.
 pub(crate) fn evaluate(
