@@ -71,8 +71,19 @@ pub struct LogArgs {
     pub log_format: Option<LogFormat>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// A config file of many maps (sources × styles), TOML or YAML (see the README, "Many maps");
+    /// reloaded on change and on SIGHUP. Options given here or in the environment win over it.
+    #[arg(long, env = "RASTERZEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// How often the config file is checked for changes (its modification time and length), in milliseconds.
+    #[arg(long, env = "RASTERZEN_CONFIG_POLL_MS", default_value_t = 2_000)]
+    pub config_poll_ms: u64,
+    /// The options given on the command line or in the environment (they win over the config
+    /// file); filled from clap's matches, not an option itself.
+    #[arg(skip)]
+    pub given: std::collections::BTreeSet<String>,
     /// Address to listen on.
     #[arg(long, env = "RASTERZEN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,

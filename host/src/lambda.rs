@@ -146,7 +146,11 @@ fn options() -> anyhow::Result<ServeArgs> {
     let matches = command
         .try_get_matches_from(std::iter::empty::<String>())
         .map_err(|e| anyhow::anyhow!(one_line(&e.to_string())))?;
-    ServeArgs::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!(one_line(&e.to_string())))
+    let mut args = ServeArgs::from_arg_matches(&matches)
+        .map_err(|e| anyhow::anyhow!(one_line(&e.to_string())))?;
+    // With RASTERZEN_CONFIG, the environment wins over the file, as for `serve`.
+    args.given = crate::config::given(&matches);
+    Ok(args)
 }
 
 /// Logs the failure with its causes and tells the Runtime API, so the console and CloudWatch

@@ -4,10 +4,12 @@ mod assets;
 mod aws;
 mod cache;
 mod cli;
+mod config;
 mod engine;
 mod lambda;
 mod listener;
 mod logging;
+mod maps;
 mod mvt;
 mod net;
 mod renderer_cmd;
@@ -26,7 +28,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use clap::Parser as _;
 
 use cli::{Cli, Command, EngineArgs, EngineKind, FormatArg, RenderArgs};
 use engine::wasm::{Limits, WasmRenderer};
@@ -52,11 +53,22 @@ fn main() -> ExitCode {
         return lambda::main();
     }
     engine::native::install_panic_hook();
-    let cli = Cli::parse();
+    // The matches are kept: `serve --config` needs to know which options were given (they win
+    // over the file) and which are clap's defaults (the file wins over those).
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Render(args) => cmd_render(args),
         Command::Version(args) => cmd_version(args),
-        Command::Serve(args) => serve::cmd_serve(*args),
+        Command::Serve(mut args) => {
+            if let Some(m) = matches.subcommand_matches("serve") {
+                args.given = config::given(m);
+            }
+            serve::cmd_serve(*args)
+        }
         Command::Cache {
             command: cli::CacheCommand::Purge(args),
         } => serve::cmd_purge(args),

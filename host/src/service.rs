@@ -315,6 +315,13 @@ impl Service {
         }
     }
 
+    /// Shares one render pool among services: the maps of a config file (one service each)
+    /// render with the process's `render_workers`, not that many each.
+    pub fn with_pool(mut self, permits: Arc<Semaphore>) -> Service {
+        self.permits = permits;
+        self
+    }
+
     /// A registry version other than the active one, for `?renderer=VERSION` (loaded once).
     async fn pinned_renderer(
         &self,

@@ -10,8 +10,8 @@ use clap::Args;
 
 use crate::assets::{AssetLoader, Location};
 use crate::cli::{EngineArgs, LogArgs};
-use crate::engine::StyleInfo;
-use crate::source::{self, NetOptions};
+use crate::engine::{Assets, Renderer, StyleInfo, StyleSpec};
+use crate::source::{self, NetOptions, SourceInfo};
 
 #[derive(Debug, Args)]
 pub struct StyleCheckArgs {
@@ -39,11 +39,126 @@ pub enum StyleCommand {
     Check(StyleCheckArgs),
 }
 
-/// The outcome: problems that make the style unusable as is, and those worth knowing.
-#[derive(Debug, Default)]
-struct Findings {
-    errors: Vec<String>,
-    warnings: Vec<String>,
+/// What is known about a style before it serves: the renderer's report, its sprites, and the
+/// source's layers it reads. `style check` prints it; `serve` logs it and serves it as
+/// `/{map}/style-report.json` (the one place this check is made).
+#[derive(Debug)]
+pub struct StyleCheck {
+    pub info: StyleInfo,
+    /// The sprites fetched (what renders use).
+    pub assets: Assets,
+    /// Problems that make the style unusable as is (a sprite that does not load, layers the
+    /// source lacks).
+    pub errors: Vec<String>,
+    /// Problems worth knowing (the renderer's warnings: skipped layers, unknown properties...).
+    pub warnings: Vec<String>,
+    /// The source named, and the layers its metadata lists.
+    pub source: Option<(String, Option<Vec<String>>)>,
+    /// The style's `source-layer`s the source lacks (empty when it lists no layers).
+    pub missing_layers: Vec<String>,
+}
+
+/// What a source without a layer list is said to lack (`serve` logs it as a note, not a warning).
+pub const NO_VECTOR_LAYERS: &str = "lists no vector_layers in its metadata";
+
+/// Checks a style: the renderer's report, its sprites (relative to `location`) and, given a
+/// source (a label for messages, and its info), the `source-layer`s it lacks.
+pub async fn check(
+    renderer: &dyn Renderer,
+    label: &str,
+    spec: &StyleSpec,
+    location: Option<&Location>,
+    source: Option<(&str, &SourceInfo)>,
+) -> anyhow::Result<StyleCheck> {
+    let info = renderer
+        .style_info(spec)
+        .map_err(|e| anyhow::anyhow!("style {label}: {e}"))?;
+    let mut errors = Vec::new();
+    let mut warnings = info.warnings.clone();
+    // Sprites: each named one must load (the 1x sheet at least).
+    let mut sprite_notes = Vec::new();
+    let assets = AssetLoader::shared()
+        .sprites(location, &info.sprites, &mut sprite_notes)
+        .await;
+    for n in sprite_notes {
+        if n.contains("(1x)") {
+            errors.push(n);
+        } else {
+            warnings.push(n);
+        }
+    }
+    let mut missing_layers = Vec::new();
+    let source = source.map(|(src, si)| {
+        match &si.vector_layers {
+            Some(have) => {
+                missing_layers = info
+                    .source_layers
+                    .iter()
+                    .filter(|l| !have.contains(l))
+                    .cloned()
+                    .collect();
+                if !missing_layers.is_empty() {
+                    errors.push(format!(
+                        "the source has no layer {} (the source {src} has {}): those style layers draw nothing; is the style for this source's schema?",
+                        missing_layers.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "),
+                        have.join(", ")
+                    ));
+                }
+            }
+            None => warnings.push(format!(
+                "the source {src} {NO_VECTOR_LAYERS}: its layers cannot be checked"
+            )),
+        }
+        (src.to_string(), si.vector_layers.clone())
+    });
+    Ok(StyleCheck {
+        info,
+        assets,
+        errors,
+        warnings,
+        source,
+        missing_layers,
+    })
+}
+
+impl StyleCheck {
+    /// The report as JSON (`style check --json`, `/{map}/style-report.json`).
+    pub fn to_json(&self, style: &str) -> serde_json::Value {
+        let info = &self.info;
+        let layers: Vec<serde_json::Value> = info
+            .layers
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "id": l.id, "type": l.kind, "source-layer": l.source_layer,
+                    "minzoom": l.minzoom, "maxzoom": l.maxzoom, "status": l.status, "notes": l.notes,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "style": style,
+            "hash": info.hash,
+            "layers": layers,
+            "sprites": info.sprites.iter().map(|(id, url)| serde_json::json!({"id": id, "url": url})).collect::<Vec<_>>(),
+            "sprite_sheets_loaded": self.assets.sprites.len(),
+            "fonts": info.fonts,
+            "glyphs": info.glyphs,
+            "source_layers": info.source_layers,
+            "source": self.source.as_ref().map(|(s, l)| serde_json::json!({"source": s, "vector_layers": l})),
+            "missing_source_layers": self.missing_layers,
+            "errors": self.errors,
+            "warnings": self.warnings,
+        })
+    }
+
+    /// How many layers have each status (drawn, approximated, ignored, hidden).
+    pub fn count(&self, status: &str) -> usize {
+        self.info
+            .layers
+            .iter()
+            .filter(|l| l.status == status)
+            .count()
+    }
 }
 
 pub fn cmd_style(command: StyleCommand) -> anyhow::Result<()> {
@@ -60,96 +175,44 @@ pub fn cmd_style(command: StyleCommand) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let (spec, location) = runtime.block_on(crate::load_style(&args.style))?;
-    let info = renderer
-        .style_info(&spec)
-        .map_err(|e| anyhow::anyhow!("style {}: {e}", args.style))?;
-    let mut f = Findings {
-        warnings: info.warnings.clone(),
-        ..Findings::default()
+    let opened = match args.source.as_deref() {
+        Some(src) => Some((
+            src.to_string(),
+            runtime
+                .block_on(source::open(Some(src), &NetOptions::default()))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        )),
+        None => None,
     };
-    // Sprites: each named one must load (the 1x sheet at least).
-    let mut sprite_notes = Vec::new();
-    let assets = runtime.block_on(AssetLoader::shared().sprites(
+    let report = runtime.block_on(check(
+        &*renderer,
+        &args.style,
+        &spec,
         location.as_ref(),
-        &info.sprites,
-        &mut sprite_notes,
-    ));
-    for n in sprite_notes {
-        if n.contains("(1x)") {
-            f.errors.push(n);
-        } else {
-            f.warnings.push(n);
-        }
-    }
-    // The source's layers.
-    let mut source_layers: Option<(String, Vec<String>)> = None;
-    if let Some(src) = args.source.as_deref() {
-        let net = NetOptions::default();
-        let opened = runtime
-            .block_on(source::open(Some(src), &net))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        match opened.info().vector_layers.clone() {
-            Some(have) => {
-                let missing: Vec<&String> = info
-                    .source_layers
-                    .iter()
-                    .filter(|l| !have.contains(l))
-                    .collect();
-                if !missing.is_empty() {
-                    f.errors.push(format!(
-                        "the source {src} has no layer {} (it has {}): those style layers draw nothing",
-                        missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "),
-                        have.join(", ")
-                    ));
-                }
-                source_layers = Some((src.to_string(), have));
-            }
-            None => f.warnings.push(format!(
-                "the source {src} lists no vector_layers in its metadata: its layers cannot be checked"
-            )),
-        }
-    }
+        opened.as_ref().map(|(src, s)| (src.as_str(), s.info())),
+    ))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let layers: Vec<serde_json::Value> = info
-            .layers
-            .iter()
-            .map(|l| {
-                serde_json::json!({
-                    "id": l.id, "type": l.kind, "source-layer": l.source_layer,
-                    "minzoom": l.minzoom, "maxzoom": l.maxzoom, "status": l.status, "notes": l.notes,
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "style": args.style,
-            "hash": info.hash,
-            "layers": layers,
-            "sprites": info.sprites.iter().map(|(id, url)| serde_json::json!({"id": id, "url": url})).collect::<Vec<_>>(),
-            "sprite_sheets_loaded": assets.sprites.len(),
-            "fonts": info.fonts,
-            "glyphs": info.glyphs,
-            "source_layers": info.source_layers,
-            "source": source_layers.as_ref().map(|(s, l)| serde_json::json!({"source": s, "vector_layers": l})),
-            "errors": f.errors,
-            "warnings": f.warnings,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&report.to_json(&args.style))?
+        )?;
     } else {
-        print_text(&mut out, &args.style, &info, assets.sprites.len(), &f)?;
+        print_text(&mut out, &args.style, &report)?;
     }
     drop(out);
-    if !f.errors.is_empty() {
+    if !report.errors.is_empty() {
         anyhow::bail!(
             "{} error(s) in style {} (see above)",
-            f.errors.len(),
+            report.errors.len(),
             args.style
         );
     }
-    if args.strict && !f.warnings.is_empty() {
+    if args.strict && !report.warnings.is_empty() {
         anyhow::bail!(
             "{} warning(s) in style {} and --strict",
-            f.warnings.len(),
+            report.warnings.len(),
             args.style
         );
     }
@@ -159,11 +222,12 @@ pub fn cmd_style(command: StyleCommand) -> anyhow::Result<()> {
 fn print_text(
     out: &mut impl std::io::Write,
     style: &str,
-    info: &StyleInfo,
-    sheets: usize,
-    f: &Findings,
+    report: &StyleCheck,
 ) -> std::io::Result<()> {
-    let count = |s: &str| info.layers.iter().filter(|l| l.status == s).count();
+    let info = &report.info;
+    let sheets = report.assets.sprites.len();
+    let f = report;
+    let count = |s: &str| report.count(s);
     writeln!(
         out,
         "style {style} (hash {}): {} layers: {} drawn, {} approximated, {} ignored, {} hidden",

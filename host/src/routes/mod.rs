@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -18,11 +18,15 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::service::{Kind, Service, TileError, TileRequest, TileResponse};
 
-/// Shared state of the router (built once in `main`).
+pub mod multi;
+
+/// Shared state of one map's router (one per map of the config file; see `crate::maps`).
 pub struct AppState {
     pub service: Arc<Service>,
     /// The base URL for TileJSON's tile URLs (default: from the request's Host header).
     pub public_url: Option<String>,
+    /// Which map this router serves, and under which path prefix.
+    pub map: crate::maps::MapInfo,
 }
 
 const X_RENDERER: HeaderName = HeaderName::from_static("x-rasterzen-renderer");
@@ -42,7 +46,9 @@ fn www_file(path: &str) -> Option<&'static [u8]> {
         .map(|(_, bytes)| *bytes)
 }
 
-/// Builds the router.
+/// Builds the router of one map. The access layer (CORS, one log line per request) is put
+/// around all maps by [`multi::router`], so a request under `/{map}/…` is logged once, with
+/// its whole path.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))
@@ -65,7 +71,6 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "no such path: try /tilejson.json, /png/{z}/{x}/{y}.png, /healthz",
             )
         })
-        .layer(middleware::from_fn(access))
         .with_state(state)
 }
 
@@ -96,7 +101,7 @@ struct AccessInfo {
 
 /// CORS on every response, `OPTIONS` preflight, and one log line per request (the path only:
 /// the query may hold an API key).
-async fn access(req: Request, next: Next) -> Response {
+pub(crate) async fn access(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -148,7 +153,7 @@ async fn access(req: Request, next: Next) -> Response {
     res
 }
 
-fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+pub(crate) fn plain(status: StatusCode, text: impl Into<String>) -> Response {
     let mut text = text.into();
     text.push('\n');
     let mut r = (status, text).into_response();
@@ -185,7 +190,7 @@ async fn page_file(Path(file): Path<String>) -> Response {
 
 /// ODbL asks for "© OpenStreetMap contributors"; many archives' metadata says only
 /// "© OpenStreetMap". Add the missing word where OpenStreetMap is named without it.
-fn osm_attribution(a: &str) -> String {
+pub(crate) fn osm_attribution(a: &str) -> String {
     if !a.contains("OpenStreetMap") || a.contains("contributors") {
         return a.to_string();
     }
@@ -469,21 +474,12 @@ async fn tilejson(
 ) -> Response {
     let svc = &state.service;
     let info = svc.source.info();
-    let base = match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let host = headers
-                .get("x-forwarded-host")
-                .or_else(|| headers.get(header::HOST))
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("localhost");
-            let proto = headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("http");
-            format!("{proto}://{host}")
-        }
-    };
+    // This map's URLs: `/{map}/png/…` under a map prefix.
+    let base = format!(
+        "{}{}",
+        public_base(state.public_url.as_deref(), &headers),
+        state.map.prefix
+    );
     let format = match query.get("format").map(String::as_str) {
         None | Some("png") => "png",
         Some("svg") => "svg",
@@ -519,7 +515,7 @@ async fn tilejson(
     let renderer = svc.renderer();
     let mut doc = serde_json::json!({
         "tilejson": "3.0.0",
-        "name": info.name,
+        "name": state.map.name.as_deref().unwrap_or(&info.name),
         "scheme": "xyz",
         "tiles": [format!("{base}/{format}/{{z}}/{{x}}/{{y}}{retina}.{format}{qs}")],
         "minzoom": info.minzoom,
@@ -530,7 +526,7 @@ async fn tilejson(
         "version": renderer.version(),
         "description": format!("Raster tiles of {} drawn by rasterzen (renderer {}); data to zoom {}, overzoomed above", info.name, renderer.version(), info.maxzoom),
     });
-    if let Some(a) = &info.attribution {
+    if let Some(a) = state.map.attribution.as_ref().or(info.attribution.as_ref()) {
         doc["attribution"] = serde_json::Value::String(osm_attribution(a));
     }
     let [w, s, e, n] = info.bounds;
@@ -559,6 +555,25 @@ async fn tilejson(
         HeaderValue::from_static("public, max-age=60"),
     );
     r
+}
+
+/// The service's base URL: `--public-url`, else from the request's `X-Forwarded-*`/`Host`.
+pub(crate) fn public_base(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    match public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get("x-forwarded-host")
+                .or_else(|| headers.get(header::HOST))
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost");
+            let proto = headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("http");
+            format!("{proto}://{host}")
+        }
+    }
 }
 
 fn encode(s: &str) -> String {

@@ -189,6 +189,8 @@ impl SeedArgs {
             .try_get_matches_from(std::iter::empty::<String>())
             .map_err(|e| anyhow!("{}", e.to_string().trim()))?;
         let mut s = ServeArgs::from_arg_matches(&matches).map_err(|e| anyhow!("{e}"))?;
+        // Seeding renders one map, named by its own options: never a config file's.
+        s.config = None;
         s.source = self.source.clone().filter(|v| !v.trim().is_empty());
         s.cache = Some(
             self.cache
