@@ -126,6 +126,8 @@ pub async fn build_app(args: &ServeArgs) -> anyhow::Result<(Arc<AppState>, axum:
         render_workers: workers,
         render_queue: args.render_queue,
         png: args.png.into(),
+        outside: args.outside.into(),
+        format: args.format.into(),
     };
     let cache_spec = args
         .cache
