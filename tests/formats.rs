@@ -531,8 +531,23 @@ async fn wmts_capabilities_describe_the_tiles() {
     );
 }
 
+/// GDAL's WMS/WMTS block cache goes to a scratch directory: by default it is `./gdalwmscache`
+/// in the working directory, and a stale cache could answer a later run.
+fn gdal_cache() -> &'static Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("rasterzen-gdal-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    })
+}
+
 fn gdal(tool: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new(tool).args(args).output().unwrap_or_else(|e| {
+    let out = Command::new(tool)
+        .args(args)
+        .env("GDAL_DEFAULT_WMS_CACHE_PATH", gdal_cache())
+        .output()
+        .unwrap_or_else(|e| {
         panic!(
             "{tool} is needed for the WMTS client test ({e}): apt-get install gdal-bin (.ci/run does)"
         )
@@ -669,6 +684,7 @@ async fn gdal_windows_across_the_edge_follow_the_outside_option() {
         let out = dir.join("edge.png");
         let (xo, yo) = ((x0 * 512).to_string(), (y * 512).to_string());
         let o = Command::new("gdal_translate")
+            .env("GDAL_DEFAULT_WMS_CACHE_PATH", gdal_cache())
             .args(["-q", "-of", "PNG", "-srcwin", &xo, &yo, "2560", "512"])
             .arg(&def)
             .arg(&out)
