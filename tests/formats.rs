@@ -714,9 +714,9 @@ async fn gdal_windows_across_the_edge_follow_the_outside_option() {
     assert!(img.get_pixel(10, 10)[3] == 255, "outside: the background");
 }
 
-/// The browser build (`www/pkg`, wasm-bindgen) makes the same WebP and JPEG bytes from the
-/// same PNG as the server (native): the encoders are integer code. Node runs the very files
-/// the preview page loads.
+/// The browser build (`www/pkg`, wasm-bindgen) makes the same JPEG bytes and the same WebP
+/// pixels from the same PNG as the server (native). Node runs the very files the preview page
+/// loads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_build_encodes_the_same_bytes_as_the_server() {
     let pkg = harness::repo().join("www/pkg");
@@ -752,9 +752,14 @@ async fn the_browser_build_encodes_the_same_bytes_as_the_server() {
         "node: {} (a stale www/pkg? ./build.sh web)",
         String::from_utf8_lossy(&out.stderr)
     );
+    // WebP: the same pixels and the same length, but not always the same bytes: image-webp's
+    // Huffman code builder breaks ties differently in wasm (found by this test: byte 189 of
+    // the dense tile's header differs), so only the JPEG is compared byte for byte.
+    let browser_webp = std::fs::read(dir.0.join("t.webp")).unwrap();
+    assert_eq!(browser_webp.len(), webp.len(), "browser WebP length");
     assert!(
-        std::fs::read(dir.0.join("t.webp")).unwrap() == webp,
-        "browser WebP = server WebP, byte for byte"
+        decode(&browser_webp, image::ImageFormat::WebP) == decode(&webp, image::ImageFormat::WebP),
+        "browser WebP = server WebP, pixel for pixel"
     );
     assert!(
         std::fs::read(dir.0.join("t.jpg")).unwrap() == jpg,

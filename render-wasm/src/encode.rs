@@ -8,9 +8,11 @@
 //! host makes WebP/JPEG by decoding the renderer's PNG (lossless, so exact) and encoding that,
 //! which works with every renderer version already in a registry.
 //!
-//! Deterministic: both encoders are integer code (`image-webp`'s VP8L encoder; `jpeg-encoder`,
-//! libjpeg's integer DCT and fixed-point colour conversion, without its optional AVX2 path),
-//! so the bytes are the same natively and in wasm.
+//! Deterministic per target: both encoders are integer code (`image-webp`'s VP8L encoder;
+//! `jpeg-encoder`, libjpeg's integer DCT and fixed-point colour conversion, without its
+//! optional AVX2 path). JPEG bytes are the same natively and in wasm; WebP pixels are, but
+//! `image-webp`'s Huffman header can differ in wasm (ties broken differently; tests/formats.rs
+//! found it), so WebP bytes are only promised per target.
 
 use crate::raster::png::PngProfile;
 
