@@ -189,6 +189,15 @@ pub struct ServeArgs {
     /// bytes), small (zlib 9: ~25 % smaller, ~20× slower; for seeding), png8 (256 colours, lossy).
     #[arg(long, env = "RASTERZEN_PNG", value_enum, default_value = "default")]
     pub png: PngArg,
+    /// The image format TileJSON's `tiles` URL and `format`, and WMTS's first ResourceURL, name
+    /// when the request gives no `?format=` (every format is served either way).
+    #[arg(long, env = "RASTERZEN_FORMAT", value_enum, default_value = "png")]
+    pub format: ImageFormatArg,
+    /// What image tiles outside the source's bounds answer: 404, `empty` (the style's
+    /// background, transparent without one: for GIS clients whose windows cross the data's
+    /// edge) or 204 (GDAL's empty block). Below minzoom or above the overzoom limit stays 404.
+    #[arg(long, env = "RASTERZEN_OUTSIDE", value_enum, default_value = "404")]
+    pub outside: OutsideArg,
     /// Open client connections at most (also bounded by the file-descriptor limit); over it,
     /// new connections get 503 and are closed.
     #[arg(long, env = "RASTERZEN_MAX_CONNECTIONS", default_value_t = 4096)]
@@ -253,8 +262,53 @@ impl From<PngArg> for rasterzen_render::PngProfile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     Png,
+    /// Lossless WebP of the PNG's pixels.
+    Webp,
+    /// JPEG of the PNG's pixels (quality 85, transparency flattened over white).
+    Jpg,
     Svg,
     Geojson,
+}
+
+/// The image format TileJSON and WMTS advertise (`serve --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageFormatArg {
+    Png,
+    Webp,
+    Jpg,
+}
+
+impl From<ImageFormatArg> for rasterzen_render::encode::Encoding {
+    fn from(f: ImageFormatArg) -> Self {
+        match f {
+            ImageFormatArg::Png => rasterzen_render::encode::Encoding::Png,
+            ImageFormatArg::Webp => rasterzen_render::encode::Encoding::Webp,
+            ImageFormatArg::Jpg => rasterzen_render::encode::Encoding::Jpeg,
+        }
+    }
+}
+
+/// What a tile outside the source's bounds answers (`serve --outside`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutsideArg {
+    /// 404 Not Found.
+    #[value(name = "404")]
+    NotFound,
+    /// The tile drawn without data: the style's background (transparent without one).
+    Empty,
+    /// 204 No Content.
+    #[value(name = "204")]
+    NoContent,
+}
+
+impl From<OutsideArg> for crate::service::Outside {
+    fn from(o: OutsideArg) -> Self {
+        match o {
+            OutsideArg::NotFound => crate::service::Outside::NotFound,
+            OutsideArg::Empty => crate::service::Outside::Empty,
+            OutsideArg::NoContent => crate::service::Outside::NoContent,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -165,7 +165,7 @@ where
 }
 
 /// The tile formats a map can serve: the first path segment of its tile paths.
-pub const TILE_FORMATS: &[&str] = &["png", "svg", "geojson", "mvt"];
+pub const TILE_FORMATS: &[&str] = &["png", "svg", "geojson", "mvt", "webp", "jpg"];
 
 /// Top-level paths a map id must not shadow (`/{map}/…` and `/{path}` share the first segment),
 /// including names kept for formats and endpoints of the contract. The preview page's files

@@ -18,8 +18,10 @@ mod seed;
 mod serve;
 mod service;
 mod source;
+mod static_map;
 mod style_cmd;
 mod tilepath;
+mod wmts;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -221,7 +223,7 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         tile,
         data_tile: None,
         format: match args.format {
-            FormatArg::Png => rasterzen_render::Format::Png,
+            FormatArg::Png | FormatArg::Webp | FormatArg::Jpg => rasterzen_render::Format::Png,
             FormatArg::Svg => rasterzen_render::Format::Svg,
             FormatArg::Geojson => rasterzen_render::Format::Geojson,
         },
@@ -240,7 +242,24 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
     for w in warnings.iter().filter(|w| seen.insert(w.as_str())) {
         let _ = writeln!(std::io::stderr(), "rasterzen: warning: {w}");
     }
-    let bytes = rendered.bytes;
+    // WebP and JPEG: the renderer's PNG, decoded (exactly) and encoded, as `serve` does.
+    let encoding = match args.format {
+        FormatArg::Webp => Some(rasterzen_render::encode::Encoding::Webp),
+        FormatArg::Jpg => Some(rasterzen_render::encode::Encoding::Jpeg),
+        _ => None,
+    };
+    let bytes = match encoding {
+        Some(e) => {
+            rasterzen_render::encode::transcode_png(&rendered.bytes, e).with_context(|| {
+                format!(
+                    "{} ({tile}): cannot make it a {}",
+                    args.input.display(),
+                    e.name()
+                )
+            })?
+        }
+        None => rendered.bytes,
+    };
     if args.output.as_os_str() == "-" {
         std::io::stdout()
             .lock()

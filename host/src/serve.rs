@@ -89,6 +89,8 @@ pub fn service_config(args: &ServeArgs) -> ServiceConfig {
         partial_cache_control: args.partial_cache_control.clone(),
         source_memory: args.source_memory_mb.saturating_mul(1 << 20),
         neighbours: args.label_neighbours == crate::cli::Switch::On,
+        outside: args.outside.into(),
+        format: args.format.into(),
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use rasterzen_render::encode::Encoding;
 use rasterzen_render::{Format, RenderError, TileId};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
@@ -28,6 +29,10 @@ use crate::source::{FetchContext, SourceError, TileSource};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Png,
+    /// The PNG's pixels as lossless WebP.
+    Webp,
+    /// The PNG's pixels as JPEG (alpha flattened over white).
+    Jpg,
     Svg,
     Geojson,
     /// The source tile itself, inflated.
@@ -37,7 +42,7 @@ pub enum Kind {
 impl Kind {
     pub fn format(self) -> Option<Format> {
         match self {
-            Kind::Png => Some(Format::Png),
+            Kind::Png | Kind::Webp | Kind::Jpg => Some(Format::Png),
             Kind::Svg => Some(Format::Svg),
             Kind::Geojson => Some(Format::Geojson),
             Kind::Mvt => None,
@@ -47,11 +52,41 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Png => "png",
+            Kind::Webp => "webp",
+            Kind::Jpg => "jpg",
             Kind::Svg => "svg",
             Kind::Geojson => "geojson",
             Kind::Mvt => "mvt",
         }
     }
+
+    /// The image format a WebP or JPEG tile is made into from the renderer's PNG.
+    pub fn encoding(self) -> Option<Encoding> {
+        match self {
+            Kind::Webp => Some(Encoding::Webp),
+            Kind::Jpg => Some(Encoding::Jpeg),
+            _ => None,
+        }
+    }
+
+    /// Whether the kind is a raster image (PNG, WebP, JPEG), which `@2x` and `--outside` apply to.
+    pub fn is_image(self) -> bool {
+        matches!(self, Kind::Png | Kind::Webp | Kind::Jpg)
+    }
+}
+
+/// What a tile outside the source's bounds answers (`serve --outside`). Only the bounds: below
+/// minzoom or above the overzoom limit is always 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outside {
+    /// 404 with a reason (the default; map clients show nothing there).
+    #[default]
+    NotFound,
+    /// The tile drawn with no data: the style's background, transparent without one. What
+    /// GDAL and other GIS clients need for windows crossing the data's edge.
+    Empty,
+    /// 204 No Content (GDAL's default `ZeroBlockHttpCodes`: an empty block).
+    NoContent,
 }
 
 /// A parsed tile request.
@@ -184,6 +219,10 @@ pub struct ServiceConfig {
     /// Draw labelled tiles with their neighbours (`--label-neighbours on`, the default). Off, each
     /// tile reads one source tile instead of up to nine, and labels crossing an edge may be cut.
     pub neighbours: bool,
+    /// What tiles outside the source's bounds answer.
+    pub outside: Outside,
+    /// The image format TileJSON and WMTS advertise when the request names none (`--format`).
+    pub format: Encoding,
 }
 
 /// The default [`ServiceConfig::partial_cache_control`].
@@ -424,16 +463,33 @@ impl Service {
         Ok(hash)
     }
 
-    /// Checks the tile against the source; returns the tile and the tile whose data draws it.
-    fn locate(&self, req: &TileRequest) -> Result<(TileId, TileId), TileError> {
+    /// Checks the tile against the source; returns the tile, the tile whose data draws it and
+    /// whether it lies outside the source's bounds (only when `--outside` lets such tiles be
+    /// answered; with the default they are `NotFound`).
+    fn locate(&self, req: &TileRequest) -> Result<(TileId, TileId, bool), TileError> {
         let tile =
             TileId::new(req.z, req.x, req.y).map_err(|e| TileError::BadRequest(e.to_string()))?;
-        Ok((tile, self.data_tile(tile)?))
+        let data_tile = self.data_tile_in_zooms(tile)?;
+        let outside = !self.source.info().intersects(tile);
+        if outside && (self.config.outside == Outside::NotFound || !req.kind.is_image()) {
+            // /svg and /geojson keep the 404: the option is for raster clients (GDAL, QGIS).
+            return Err(outside_bounds(tile));
+        }
+        Ok((tile, data_tile, outside))
     }
 
     /// The tile whose data draws `tile` (itself, or its ancestor at the source's maxzoom when
     /// overzooming); `NotFound` outside the source's zooms, bounds and overzoom limit.
     pub fn data_tile(&self, tile: TileId) -> Result<TileId, TileError> {
+        let data_tile = self.data_tile_in_zooms(tile)?;
+        if !self.source.info().intersects(tile) {
+            return Err(outside_bounds(tile));
+        }
+        Ok(data_tile)
+    }
+
+    /// [`data_tile`](Service::data_tile) without the bounds check.
+    fn data_tile_in_zooms(&self, tile: TileId) -> Result<TileId, TileError> {
         let info = self.source.info();
         if tile.z < info.minzoom {
             return Err(TileError::NotFound(format!(
@@ -446,11 +502,6 @@ impl Service {
             return Err(TileError::NotFound(format!(
                 "zoom {} is above the overzoom limit {limit} (source maxzoom {} + {})",
                 tile.z, info.maxzoom, self.config.overzoom
-            )));
-        }
-        if !info.intersects(tile) {
-            return Err(TileError::NotFound(format!(
-                "tile {tile} is outside the source's bounds"
             )));
         }
         Ok(if tile.z > info.maxzoom {
@@ -482,6 +533,20 @@ impl Service {
         scale: u32,
         tile: TileId,
     ) -> String {
+        self.cache_key_as(renderer, style_hash, labelled, format, None, scale, tile)
+    }
+
+    /// [`cache_key`](Service::cache_key) of the renderer's PNG made into `encoding` (WebP, JPEG).
+    pub fn cache_key_as(
+        &self,
+        renderer: &str,
+        style_hash: &str,
+        labelled: bool,
+        format: Format,
+        encoding: Option<Encoding>,
+        scale: u32,
+        tile: TileId,
+    ) -> String {
         CacheKey {
             source: self.source.id().to_string(),
             renderer: renderer.to_string(),
@@ -491,6 +556,7 @@ impl Service {
                 style_hash.to_string()
             },
             format,
+            encoding,
             png: self.config.png,
             size: self.config.tile_size,
             scale,
@@ -504,6 +570,11 @@ impl Service {
         data_tile: TileId,
         api_key: Option<String>,
     ) -> Result<(Option<Bytes>, f64), TileError> {
+        if !self.source.info().intersects(data_tile) {
+            // Only reached with `--outside empty`: outside the bounds there is no data, and a
+            // URL template's upstream is not asked for it.
+            return Ok((None, 0.0));
+        }
         let started = Instant::now();
         self.metrics
             .upstream_fetches
@@ -523,7 +594,84 @@ impl Service {
     /// Serves one tile request.
     pub async fn tile(&self, req: &TileRequest) -> Result<TileResponse, TileError> {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
-        let (tile, data_tile) = self.locate(req)?;
+        self.tile_uncounted(req).await
+    }
+
+    /// The PNG a WebP or JPEG is made from, as a PNG request would get it (cache, single
+    /// flight, admission). Boxed: it recurses into [`tile_uncounted`](Service::tile_uncounted).
+    fn png_of<'a>(
+        &'a self,
+        req: &TileRequest,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<TileResponse, TileError>> + Send + 'a>,
+    > {
+        let png = TileRequest {
+            kind: Kind::Png,
+            ..req.clone()
+        };
+        Box::pin(async move { self.tile_uncounted(&png).await })
+    }
+
+    /// A WebP or JPEG missing from the cache: made from the PNG (itself cached), on the pool.
+    async fn encode_miss(
+        &self,
+        key: &str,
+        req: &TileRequest,
+        encoding: Encoding,
+    ) -> Result<Rendered, TileError> {
+        if let Some((body, tier)) = self.cache.get(key).await {
+            return Ok(Rendered {
+                etag: etag_of(&body),
+                body,
+                upstream_ms: None,
+                render_ms: None,
+                tier: Some(tier.to_string()),
+                partial: false,
+            });
+        }
+        let png = self.png_of(req).await?;
+        let ticket = self.admit()?;
+        let started = Instant::now();
+        let data = png.body.clone();
+        let body = self
+            .run_render(ticket, move || {
+                rasterzen_render::encode::transcode_png(&data, encoding)
+            })
+            .await?
+            .map_err(|e| {
+                TileError::Render(format!("cannot make the tile a {}: {e}", encoding.name()))
+            })?;
+        let body = Bytes::from(body);
+        // Made from a PNG drawn without a neighbour: not cached either (see render_miss).
+        if !png.partial {
+            self.cache.put(key, body.clone()).await;
+        }
+        Ok(Rendered {
+            etag: etag_of(&body),
+            body,
+            upstream_ms: png.upstream_ms,
+            render_ms: Some(png.render_ms.unwrap_or(0.0) + ms(started.elapsed())),
+            tier: None,
+            partial: png.partial,
+        })
+    }
+
+    async fn tile_uncounted(&self, req: &TileRequest) -> Result<TileResponse, TileError> {
+        let (tile, data_tile, outside) = self.locate(req)?;
+        if outside && self.config.outside == Outside::NoContent {
+            return Ok(TileResponse {
+                body: Bytes::new(),
+                content_type: "text/plain",
+                etag: String::new(),
+                renderer: None,
+                cache: CacheStatus::Bypass,
+                tier: None,
+                data_tile: None,
+                upstream_ms: None,
+                render_ms: None,
+                partial: false,
+            });
+        }
         let Some(format) = req.kind.format() else {
             return self.mvt(tile, data_tile, req.api_key.clone()).await;
         };
@@ -548,15 +696,20 @@ impl Service {
         let labelled = self.config.neighbours
             && format != Format::Geojson
             && self.style_labelled(&renderer, &style_name, &style).await;
-        let key = self.cache_key(
+        let encoding = req.kind.encoding();
+        let key = self.cache_key_as(
             renderer.version(),
             &style_hash,
             labelled,
             format,
+            encoding,
             req.scale,
             tile,
         );
-        let content_type = crate::cache::content_type(format);
+        let content_type = encoding.map_or_else(
+            || crate::cache::content_type(format),
+            Encoding::content_type,
+        );
         let overzoomed = (data_tile != tile).then_some(data_tile);
         let respond = |r: &Rendered, cache: CacheStatus| TileResponse {
             body: r.body.clone(),
@@ -607,9 +760,18 @@ impl Service {
             .cell
             .get_or_init(|| {
                 ran = true;
-                self.render_miss(
-                    &key, tile, overzoomed, format, req, &renderer, style, labelled,
-                )
+                let (key, renderer) = (&key, &renderer);
+                async move {
+                    match encoding {
+                        Some(e) => self.encode_miss(key, req, e).await,
+                        None => {
+                            self.render_miss(
+                                key, tile, overzoomed, format, req, renderer, style, labelled,
+                            )
+                            .await
+                        }
+                    }
+                }
             })
             .await
             .clone();
@@ -942,6 +1104,10 @@ pub fn neighbour_ids(tile: TileId) -> Vec<TileId> {
         }
     }
     out
+}
+
+fn outside_bounds(tile: TileId) -> TileError {
+    TileError::NotFound(format!("tile {tile} is outside the source's bounds"))
 }
 
 /// Removes a flight from the table when its last waiter leaves (also when cancelled).

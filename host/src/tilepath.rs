@@ -20,7 +20,7 @@ pub fn parse_tile_path(
         .ok_or("wrong extension")?;
     let (y, scale) = match stem.strip_suffix("@2x") {
         Some(y) if retina => (y, 2),
-        Some(_) => return Err("@2x is only for png and svg"),
+        Some(_) => return Err("@2x is only for images and svg"),
         None => (stem, 1),
     };
     let digits = |s: &str| !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit());

@@ -7,6 +7,7 @@
 //! bytes →[`mvt`]→ [`mvt::Tile`] →[`style`] + [`scene`] + [`labels`]→ [`scene::Scene`]
 //!       →[`svg`]→ SVG text, →[`raster`]→ pixels → PNG bytes.
 
+pub mod encode;
 pub mod geojson;
 pub mod labels;
 pub mod mvt;

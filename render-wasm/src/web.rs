@@ -10,6 +10,16 @@ pub fn version() -> String {
     crate::version().to_string()
 }
 
+/// A PNG (e.g. from [`render_tile`]) as `format` ("png" | "webp" | "jpg"): the same bytes
+/// the server's `/webp/…` and `/jpg/…` send (`encode::transcode_png`), or throws the error text.
+#[wasm_bindgen(js_name = transcodePng)]
+pub fn transcode_png(png: &[u8], format: &str) -> Result<Vec<u8>, JsError> {
+    let encoding = crate::encode::Encoding::from_name(format).ok_or_else(|| {
+        JsError::new(&format!("unknown image format {format:?} (png, webp, jpg)"))
+    })?;
+    crate::encode::transcode_png(png, encoding).map_err(|e| JsError::new(&e.to_string()))
+}
+
 /// Built-in style names.
 #[wasm_bindgen(js_name = builtinStyles)]
 pub fn builtin_styles() -> Vec<String> {

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use rasterzen_render::encode::Encoding;
 use rasterzen_render::{Format, TileId};
 
 use crate::source::BoxFuture;
@@ -46,6 +47,9 @@ pub struct CacheKey {
     /// The style's hash (16 hex chars), `-` for GeoJSON (which has no style).
     pub style: String,
     pub format: Format,
+    /// The image format the renderer's PNG was made into (`/webp`, `/jpg`); `None` for the
+    /// renderer's own output.
+    pub encoding: Option<Encoding>,
     /// PNG compression; part of the key unless it is the default (other bytes, same pixels).
     pub png: rasterzen_render::PngProfile,
     pub size: u32,
@@ -55,11 +59,26 @@ pub struct CacheKey {
 
 impl CacheKey {
     pub fn path(&self) -> String {
-        let variant = match (self.format, self.png) {
-            (Format::Png, p) if p != rasterzen_render::PngProfile::Default => {
-                format!("png.{}", p.name())
+        use rasterzen_render::PngProfile;
+        let variant = match (self.encoding, self.format, self.png) {
+            // A WebP or JPEG has the PNG's pixels whatever its compression, except png8's
+            // palette; the JPEG quality is in the key so that a new default is a new key.
+            (Some(e @ (Encoding::Webp | Encoding::Jpeg)), _, p) => {
+                let mut v = match e {
+                    Encoding::Jpeg => format!("jpg.q{}", rasterzen_render::encode::JPEG_QUALITY),
+                    _ => e.name().to_string(),
+                };
+                if p == PngProfile::Png8 {
+                    v.push_str(".png8");
+                }
+                v
             }
-            (f, _) => extension(f).to_string(),
+            (_, Format::Png, p) if p != PngProfile::Default => format!("png.{}", p.name()),
+            (_, f, _) => extension(f).to_string(),
+        };
+        let ext = match self.encoding {
+            Some(e) => e.extension(),
+            None => extension(self.format),
         };
         format!(
             "{}/{}/{}/{}-{}@{}x/{}/{}/{}.{}",
@@ -72,7 +91,7 @@ impl CacheKey {
             self.tile.z,
             self.tile.x,
             self.tile.y,
-            extension(self.format)
+            ext
         )
     }
 }
@@ -102,6 +121,8 @@ pub fn content_type(f: Format) -> &'static str {
 pub fn content_type_of(key: &str) -> &'static str {
     match key.rsplit('.').next() {
         Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("jpg") => "image/jpeg",
         Some("svg") => "image/svg+xml",
         Some("geojson") => "application/geo+json",
         Some("json") => "application/json",
@@ -313,6 +334,7 @@ mod tests {
             renderer: "0.1.0+x/..".into(),
             style: "0123456789abcdef".into(),
             format: Format::Png,
+            encoding: None,
             png: rasterzen_render::PngProfile::Default,
             size: 512,
             scale: 2,
@@ -334,6 +356,25 @@ mod tests {
             small.path(),
             "firenze-abc/0.1.0+x_../0123456789abcdef/png.small-512@2x/14/8704/5972.png"
         );
+        let webp = CacheKey {
+            encoding: Some(Encoding::Webp),
+            ..small.clone()
+        };
+        assert_eq!(
+            webp.path(),
+            "firenze-abc/0.1.0+x_../0123456789abcdef/webp-512@2x/14/8704/5972.webp"
+        );
+        let jpg = CacheKey {
+            encoding: Some(Encoding::Jpeg),
+            png: rasterzen_render::PngProfile::Png8,
+            ..k.clone()
+        };
+        assert_eq!(
+            jpg.path(),
+            "firenze-abc/0.1.0+x_../0123456789abcdef/jpg.q85.png8-512@2x/14/8704/5972.jpg"
+        );
+        assert_eq!(content_type_of(&jpg.path()), "image/jpeg");
+        assert_eq!(content_type_of(&webp.path()), "image/webp");
         assert_eq!(component(".."), "_");
     }
 }

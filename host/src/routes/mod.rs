@@ -64,6 +64,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/tilejson.json", get(tilejson))
+        .route("/wmts.xml", get(wmts))
+        .route("/static/{view}/{size}", get(static_image))
         .route("/{kind}/{*rest}", get(tile))
         .fallback(|| async {
             plain(
@@ -322,7 +324,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 /// Parses `{z}/{x}/{y}.{ext}` (or `{y}@2x.{ext}` for images).
 fn parse_tile_path(kind: Kind, rest: &str) -> Result<(u8, u32, u32, u32), TileError> {
     let ext = kind.name();
-    crate::tilepath::parse_tile_path(ext, matches!(kind, Kind::Png | Kind::Svg), rest).map_err(
+    crate::tilepath::parse_tile_path(ext, kind.is_image() || kind == Kind::Svg, rest).map_err(
         |why| {
             TileError::BadRequest(format!(
                 "malformed tile path /{ext}/{rest}: {why} (expected /{ext}/{{z}}/{{x}}/{{y}}.{ext})"
@@ -354,6 +356,8 @@ async fn tile(
 ) -> Response {
     let kind = match kind.as_str() {
         "png" => Kind::Png,
+        "webp" => Kind::Webp,
+        "jpg" => Kind::Jpg,
         "svg" => Kind::Svg,
         "mvt" => Kind::Mvt,
         "geojson" => Kind::Geojson,
@@ -474,43 +478,30 @@ async fn tilejson(
 ) -> Response {
     let svc = &state.service;
     let info = svc.source.info();
-    // This map's URLs: `/{map}/png/…` under a map prefix.
-    let base = format!(
-        "{}{}",
-        public_base(state.public_url.as_deref(), &headers),
-        state.map.prefix
-    );
+    let base = base_url(&state, &headers);
     let format = match query.get("format").map(String::as_str) {
-        None | Some("png") => "png",
+        None | Some("") => svc.config.format.name(),
         Some("svg") => "svg",
-        Some(other) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!("format {other:?} is not png or svg"),
-            )
-        }
+        Some(f) => match rasterzen_render::encode::Encoding::from_name(f) {
+            Some(e) => e.name(),
+            None => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "format {:?} is not png, webp, jpg or svg",
+                        crate::logging::printable(f, 40)
+                    ),
+                )
+            }
+        },
     };
-    let retina = match query.get("scale").map(String::as_str) {
-        None | Some("1") => "",
-        Some("2") => "@2x",
-        Some(other) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!("scale {other:?} is not 1 or 2"),
-            )
-        }
+    let retina = match scale_param(&query) {
+        Ok(2) => "@2x",
+        Ok(_) => "",
+        Err(why) => return plain(StatusCode::BAD_REQUEST, why),
     };
-    let mut params: Vec<String> = Vec::new();
-    for k in ["style", "renderer", "api_key"] {
-        if let Some(v) = query.get(k).filter(|v| !v.is_empty()) {
-            params.push(format!("{k}={}", encode(v)));
-        }
-    }
-    let qs = if params.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", params.join("&"))
-    };
+    let qs = carried_query(&query);
+    let qs = if qs.is_empty() { qs } else { format!("?{qs}") };
     let maxzoom = info.maxzoom.saturating_add(svc.config.overzoom).min(30);
     let renderer = svc.renderer();
     let mut doc = serde_json::json!({
@@ -557,6 +548,16 @@ async fn tilejson(
     r
 }
 
+/// This map's base URL: the service's ([`public_base`]) and the map's prefix (`/{map}`), so
+/// TileJSON's and WMTS's URLs stay under the map they describe.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    format!(
+        "{}{}",
+        public_base(state.public_url.as_deref(), headers),
+        state.map.prefix
+    )
+}
+
 /// The service's base URL: `--public-url`, else from the request's `X-Forwarded-*`/`Host`.
 pub(crate) fn public_base(public_url: Option<&str>, headers: &HeaderMap) -> String {
     match public_url {
@@ -574,6 +575,185 @@ pub(crate) fn public_base(public_url: Option<&str>, headers: &HeaderMap) -> Stri
             format!("{proto}://{host}")
         }
     }
+}
+
+/// `?scale=` of TileJSON and WMTS: 1 (default) or 2; the error is the 400's text.
+fn scale_param(query: &HashMap<String, String>) -> Result<u32, String> {
+    match query.get("scale").map(String::as_str) {
+        None | Some("") | Some("1") => Ok(1),
+        Some("2") => Ok(2),
+        Some(other) => Err(format!(
+            "scale {:?} is not 1 or 2",
+            crate::logging::printable(other, 40)
+        )),
+    }
+}
+
+/// The query parameters that TileJSON and WMTS carry into their tile URLs, percent-encoded
+/// and joined with `&` (no leading `?`).
+fn carried_query(query: &HashMap<String, String>) -> String {
+    let mut params: Vec<String> = Vec::new();
+    for k in ["style", "renderer", "api_key"] {
+        if let Some(v) = query.get(k).filter(|v| !v.is_empty()) {
+            params.push(format!("{k}={}", encode(v)));
+        }
+    }
+    params.join("&")
+}
+
+/// WMTS 1.0.0 GetCapabilities (RESTful, GoogleMapsCompatible matrix set). `?scale=2` for @2x
+/// tiles; `?style=`, `?renderer=`, `?api_key=` carry into the tile URLs; `?format=` picks the
+/// first (default) format, else `--format`.
+async fn wmts(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    use rasterzen_render::encode::Encoding;
+    let svc = &state.service;
+    let info = svc.source.info();
+    let scale = match scale_param(&query) {
+        Ok(s) => s,
+        Err(why) => return plain(StatusCode::BAD_REQUEST, why),
+    };
+    let first = match query.get("format").map(String::as_str) {
+        None | Some("") => svc.config.format,
+        Some(f) => match Encoding::from_name(f) {
+            Some(e) => e,
+            None => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "format {:?} is not png, webp or jpg",
+                        crate::logging::printable(f, 40)
+                    ),
+                )
+            }
+        },
+    };
+    let mut formats = vec![first];
+    formats.extend(
+        [Encoding::Png, Encoding::Webp, Encoding::Jpeg]
+            .into_iter()
+            .filter(|e| *e != first),
+    );
+    let base = base_url(&state, &headers);
+    let qs = carried_query(&query);
+    let renderer = svc.renderer();
+    let layer = crate::wmts::layer_id(&info.name);
+    let description = format!(
+        "Raster tiles of {} drawn by rasterzen (renderer {}); data to zoom {}, overzoomed above",
+        info.name,
+        renderer.version(),
+        info.maxzoom
+    );
+    let xml = crate::wmts::Capabilities {
+        base: &base,
+        query: &qs,
+        layer: &layer,
+        title: &info.name,
+        description: &description,
+        bounds: info.bounds,
+        minzoom: info.minzoom,
+        maxzoom: svc.max_zoom(),
+        tile_size: svc.config.tile_size,
+        scale,
+        formats: &formats,
+    }
+    .to_xml();
+    let mut r = xml.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    r
+}
+
+/// `/static/{view}/{size}`: a static map image (see `static_map`).
+async fn static_image(
+    State(state): State<Arc<AppState>>,
+    Path((view, size)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    use crate::static_map::{self, StaticError};
+    let shown = format!(
+        "{}/{}",
+        crate::logging::printable(&view, 100),
+        crate::logging::printable(&size, 40)
+    );
+    let mut info = AccessInfo {
+        kind: "static",
+        tile: shown,
+        cache: None,
+        tier: None,
+        upstream_ms: None,
+        render_ms: None,
+        error: None,
+    };
+    let started = Instant::now();
+    let result = async {
+        let v = static_map::parse_view(&view)?;
+        let s = static_map::parse_size(&size)?;
+        let template = TileRequest {
+            kind: Kind::Png,
+            z: 0,
+            x: 0,
+            y: 0,
+            scale: s.scale,
+            style: query.get("style").cloned(),
+            renderer: query.get("renderer").cloned(),
+            api_key: query.get("api_key").cloned().filter(|k| !k.is_empty()),
+        };
+        static_map::render(&state.service, &v, s, &template).await
+    }
+    .await;
+    let mut res = match result {
+        Ok(img) => {
+            info.render_ms = Some((started.elapsed().as_secs_f64() * 1e5).round() / 100.0);
+            let etag = crate::service::etag_of(&img.body);
+            let mut r = if etag_matches(&headers, &etag) {
+                StatusCode::NOT_MODIFIED.into_response()
+            } else {
+                let mut r = Response::new(Body::from(img.body));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(img.content_type),
+                );
+                r
+            };
+            let h = r.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                h.insert(header::ETAG, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&state.service.config.cache_control) {
+                h.insert(header::CACHE_CONTROL, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&img.renderer) {
+                h.insert(X_RENDERER, v);
+            }
+            r
+        }
+        Err(StaticError::Tile(e)) => {
+            info.error = Some(e.to_string());
+            error_response(&e)
+        }
+        Err(e) => {
+            info.error = Some(e.to_string());
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut r = plain(status, e.to_string());
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+    };
+    res.extensions_mut().insert(info);
+    res
 }
 
 fn encode(s: &str) -> String {

@@ -75,10 +75,8 @@ pub fn encode_png_with(
         )));
     }
     let mut rgba = Vec::with_capacity(premultiplied.len());
-    let mut opaque = true;
     for p in premultiplied.chunks_exact(4) {
         let a = p[3];
-        opaque &= a == 255;
         if a == 255 {
             rgba.extend_from_slice(p);
         } else if a == 0 {
@@ -89,6 +87,25 @@ pub fn encode_png_with(
             rgba.extend_from_slice(&[un(p[0]), un(p[1]), un(p[2]), a]);
         }
     }
+    encode_png_straight(w, h, rgba, profile)
+}
+
+/// Encodes straight-alpha RGBA8 pixels (`w × h`, rows top to bottom) as PNG: the encoder
+/// behind [`encode_png_with`], for pixels that are straight already (a decoded PNG, a
+/// stitched static map), so they are written exactly as given.
+pub fn encode_png_straight(
+    w: u32,
+    h: u32,
+    rgba: Vec<u8>,
+    profile: PngProfile,
+) -> Result<Vec<u8>, RenderError> {
+    if rgba.len() != w as usize * h as usize * 4 || w == 0 || h == 0 {
+        return Err(RenderError::InvalidOptions(format!(
+            "PNG encoding: {} bytes are not a {w}×{h} RGBA image",
+            rgba.len()
+        )));
+    }
+    let opaque = rgba.chunks_exact(4).all(|p| p[3] == 255);
     let indexed =
         palettize(&rgba).or_else(|| (profile == PngProfile::Png8).then(|| quantize(&rgba, opaque)));
     let (color_type, channels, pixels, palette) = match indexed {
