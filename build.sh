@@ -91,7 +91,7 @@ build_test_renderers() {
     need_wasm_tools
     mkdir -p target/test-renderers
     local variant features version
-    for variant in variant:test-variant:0.1.0-variant loop:test-hostile-loop:0.1.0-hostile-loop memory:test-hostile-memory:0.1.0-hostile-memory; do
+    for variant in variant:test-variant:0.2.0-variant loop:test-hostile-loop:0.2.0-hostile-loop memory:test-hostile-memory:0.2.0-hostile-memory; do
         IFS=: read -r name features version <<<"$variant"
         say "building test renderer $name ($version)"
         RASTERZEN_VERSION="$version" cargo build -p rasterzen-render --lib --target wasm32-unknown-unknown \

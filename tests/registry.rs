@@ -230,7 +230,7 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
         &[],
     );
     assert!(ok, "{out}");
-    assert!(out.contains("published 0.1.0"), "{out}");
+    assert!(out.contains("published 0.2.0"), "{out}");
 
     // Broken uploads are refused before anything is written.
     let garbage = scratch.0.join("garbage.wasm");
@@ -260,7 +260,7 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
         1,
         "only the good version is listed: {out}"
     );
-    assert!(out.starts_with("* 0.1.0 "), "{out}");
+    assert!(out.starts_with("* 0.2.0 "), "{out}");
 
     let server = Server::start(
         &[
@@ -277,7 +277,7 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
         ],
         &[],
     );
-    let before = wait_for_version(&server, "0.1.0");
+    let before = wait_for_version(&server, "0.2.0");
     let traffic = Traffic::start(server.url(TILE));
 
     // Publish and activate a visibly different version: responses switch without a restart.
@@ -292,7 +292,7 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
         &[],
     );
     assert!(ok, "{out}");
-    let after = wait_for_version(&server, "0.1.0-variant");
+    let after = wait_for_version(&server, "0.2.0-variant");
     let (a, b) = (pixels(&before.body), pixels(&after.body));
     let changed = a
         .iter()
@@ -306,8 +306,8 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
     );
 
     // A pin still reaches the old version; an unknown pin is a 404.
-    let pinned = get(&server.url(&format!("{TILE}?renderer=0.1.0")));
-    assert_eq!((pinned.status, pinned.renderer.as_str()), (200, "0.1.0"));
+    let pinned = get(&server.url(&format!("{TILE}?renderer=0.2.0")));
+    assert_eq!((pinned.status, pinned.renderer.as_str()), (200, "0.2.0"));
     assert_eq!(
         pinned.body, before.body,
         "the pinned old version renders exactly as before"
@@ -323,7 +323,7 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
     let still = get(&server.url(TILE));
     assert_eq!(
         (still.status, still.renderer.as_str()),
-        (200, "0.1.0-variant")
+        (200, "0.2.0-variant")
     );
     assert!(
         server.log_text().contains("failed to load"),
@@ -335,24 +335,24 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
     // the host keeps serving.
     plant(
         &reg,
-        "0.1.0-hostile-loop",
+        "0.2.0-hostile-loop",
         &std::fs::read(component("loop")).unwrap(),
         false,
     );
     plant(
         &reg,
-        "0.1.0-hostile-memory",
+        "0.2.0-hostile-memory",
         &std::fs::read(component("memory")).unwrap(),
         false,
     );
-    let looped = get(&server.url(&format!("{TILE}?renderer=0.1.0-hostile-loop")));
+    let looped = get(&server.url(&format!("{TILE}?renderer=0.2.0-hostile-loop")));
     assert_eq!(looped.status, 500);
     assert!(
         String::from_utf8_lossy(&looped.body).contains("deadline"),
         "{}",
         String::from_utf8_lossy(&looped.body)
     );
-    let hoarded = get(&server.url(&format!("{TILE}?renderer=0.1.0-hostile-memory")));
+    let hoarded = get(&server.url(&format!("{TILE}?renderer=0.2.0-hostile-memory")));
     assert_eq!(hoarded.status, 500);
     assert!(
         String::from_utf8_lossy(&hoarded.body).contains("memory limit"),
@@ -407,7 +407,7 @@ fn hot_swap_with_an_s3_registry() {
         ],
         &envs,
     );
-    wait_for_version(&server, "0.1.0");
+    wait_for_version(&server, "0.2.0");
     let traffic = Traffic::start(server.url(TILE));
     let (ok, out) = renderer_cmd(
         &[
@@ -420,13 +420,13 @@ fn hot_swap_with_an_s3_registry() {
         &env,
     );
     assert!(ok, "{out}");
-    wait_for_version(&server, "0.1.0-variant");
-    let (ok, out) = renderer_cmd(&["activate", "0.1.0", "--registry", reg], &env);
+    wait_for_version(&server, "0.2.0-variant");
+    let (ok, out) = renderer_cmd(&["activate", "0.2.0", "--registry", reg], &env);
     assert!(ok, "{out}");
-    wait_for_version(&server, "0.1.0");
+    wait_for_version(&server, "0.2.0");
     let (ok, out) = renderer_cmd(&["list", "--registry", reg], &env);
     assert!(
-        ok && out.contains("* 0.1.0 ") && out.contains("  0.1.0-variant "),
+        ok && out.contains("* 0.2.0 ") && out.contains("  0.2.0-variant "),
         "{out}"
     );
     let (requests, failures) = traffic.finish();

@@ -537,6 +537,7 @@ impl Service {
     }
 
     /// [`cache_key`](Service::cache_key) of the renderer's PNG made into `encoding` (WebP, JPEG).
+    #[allow(clippy::too_many_arguments)]
     pub fn cache_key_as(
         &self,
         renderer: &str,
