@@ -464,7 +464,9 @@ fn log_report(
 ) {
     let source = sp.name.as_str();
     for w in &report.warnings {
-        if w.contains(crate::style_cmd::NO_VECTOR_LAYERS) {
+        if w.contains(crate::style_cmd::NO_VECTOR_LAYERS)
+            || w.contains(crate::style_cmd::BUILTIN_SCHEMAS)
+        {
             tracing::info!(map, style, source, "{w}");
         } else {
             tracing::warn!(map, style, source, "{w}");

@@ -58,6 +58,10 @@ pub struct StyleCheck {
     pub missing_layers: Vec<String>,
 }
 
+/// What is said of a built-in style's few layers for another schema (`serve` logs it as a note).
+pub const BUILTIN_SCHEMAS: &str =
+    "a built-in style covers several schemas: a few of its layers are for another one";
+
 /// What a source without a layer list is said to lack (`serve` logs it as a note, not a warning).
 pub const NO_VECTOR_LAYERS: &str = "lists no vector_layers in its metadata";
 
@@ -98,11 +102,19 @@ pub async fn check(
                     .cloned()
                     .collect();
                 if !missing_layers.is_empty() {
-                    errors.push(format!(
+                    let text = format!(
                         "the source has no layer {} (the source {src} has {}): those style layers draw nothing; is the style for this source's schema?",
                         missing_layers.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "),
                         have.join(", ")
-                    ));
+                    );
+                    // The built-in styles cover several schemas on purpose (`default`: Tilezen
+                    // and Protomaps v2): a few layers of another schema are not an error.
+                    let builtin = matches!(spec, StyleSpec::Builtin(_));
+                    if builtin && missing_layers.len() * 2 <= info.source_layers.len() {
+                        warnings.push(format!("{text} ({BUILTIN_SCHEMAS})"));
+                    } else {
+                        errors.push(text);
+                    }
                 }
             }
             None => warnings.push(format!(
