@@ -274,6 +274,20 @@ struct Rendered {
     partial: bool,
 }
 
+impl Rendered {
+    /// A tile a cache tier answered with.
+    fn cached(body: Bytes, tier: &str) -> Rendered {
+        Rendered {
+            etag: etag_of(&body),
+            body,
+            upstream_ms: None,
+            render_ms: None,
+            tier: Some(tier.to_string()),
+            partial: false,
+        }
+    }
+}
+
 /// The tile service: source, caches, renderer, pool.
 pub struct Service {
     pub source: Arc<dyn TileSource>,
@@ -621,14 +635,7 @@ impl Service {
         encoding: Encoding,
     ) -> Result<Rendered, TileError> {
         if let Some((body, tier)) = self.cache.get(key).await {
-            return Ok(Rendered {
-                etag: etag_of(&body),
-                body,
-                upstream_ms: None,
-                render_ms: None,
-                tier: Some(tier.to_string()),
-                partial: false,
-            });
+            return Ok(Rendered::cached(body, tier));
         }
         let png = self.png_of(req).await?;
         let ticket = self.admit()?;
@@ -727,15 +734,7 @@ impl Service {
 
         if let Some((body, tier)) = self.cache.get(&key).await {
             self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-            let r = Rendered {
-                etag: etag_of(&body),
-                body,
-                upstream_ms: None,
-                render_ms: None,
-                tier: Some(tier.to_string()),
-                partial: false,
-            };
-            return Ok(respond(&r, CacheStatus::Hit));
+            return Ok(respond(&Rendered::cached(body, tier), CacheStatus::Hit));
         }
 
         // Single flight: one render per key (and API key: a request's upstream fetch only ever
@@ -803,14 +802,7 @@ impl Service {
     ) -> Result<Rendered, TileError> {
         // A flight that just finished may have filled the cache between our miss and now.
         if let Some((body, tier)) = self.cache.get(key).await {
-            return Ok(Rendered {
-                etag: etag_of(&body),
-                body,
-                upstream_ms: None,
-                render_ms: None,
-                tier: Some(tier.to_string()),
-                partial: false,
-            });
+            return Ok(Rendered::cached(body, tier));
         }
         // Admission first: under overload the upstream is never asked.
         let ticket = self.admit()?;
