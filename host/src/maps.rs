@@ -530,6 +530,12 @@ pub fn spawn_reloader(registry: Arc<Registry>, every: Duration) {
                     if now == last {
                         continue;
                     }
+                    // A file written in place (truncated, then filled) is read only once it
+                    // has held still for a moment, so a half-written config is not refused.
+                    tokio::time::sleep(every.min(Duration::from_millis(100))).await;
+                    if stamp(&path) != now {
+                        continue;
+                    }
                     "file changed"
                 }
             };
