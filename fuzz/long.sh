@@ -3,6 +3,8 @@
 # LONG_SECONDS (default 3600) each, corpora kept in fuzz/corpus/TARGET between runs, logs in
 # fuzz/logs/TARGET.log (libFuzzer's status lines: executions, coverage, features).
 #   nice -n 19 fuzz/long.sh [TARGET...]
+# FUZZ_SANITIZER=address|none (default address); FUZZ_RUNS=N stops each target after N
+# executions instead (whichever of the two limits comes first).
 set -euo pipefail
 cd "$(dirname "$0")"
 # A finding prints one backtrace, fast (symbolizing a full one under ASan can outlast -timeout).
@@ -17,12 +19,12 @@ else
     TOOLCHAIN=()
     export RUSTC_BOOTSTRAP=1
 fi
-cargo "${TOOLCHAIN[@]}" fuzz build >/dev/null
+cargo "${TOOLCHAIN[@]}" fuzz build --sanitizer "${FUZZ_SANITIZER:-address}" >/dev/null
 [[ -d corpus ]] || python3 seed.py
 mkdir -p logs artifacts
 for t in "${TARGETS[@]}"; do
     target/x86_64-unknown-linux-gnu/release/"$t" -rss_limit_mb=2560 -timeout=120 -print_final_stats=1 \
-        -max_len="${MAX_LEN[$t]}" -max_total_time="${LONG_SECONDS:-3600}" \
+        -max_len="${MAX_LEN[$t]}" -max_total_time="${LONG_SECONDS:-3600}" -runs="${FUZZ_RUNS:--1}" \
         -artifact_prefix="artifacts/$t-" "corpus/$t" "regressions/$t" >"logs/$t.log" 2>&1 &
 done
 wait

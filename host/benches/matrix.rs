@@ -3,7 +3,8 @@
 //! (its sandbox: pooled instance, fresh limits per call), with PNG bytes per profile and the
 //! component's per-call overhead. Prints Markdown tables.
 //!
-//! Run: `./build.sh && cargo bench -p rasterzen --bench matrix` (`-- --quick` for fewer runs).
+//! Run: `./build.sh && cargo bench -p rasterzen --bench matrix` (`-- --quick` for fewer runs,
+//! `-- --labels` for only the section on what labels cost).
 //!
 //! Every figure is the median of repeated runs in this one process, so ratios in a table were
 //! measured side by side under the same machine load.
@@ -185,17 +186,21 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--labels`: only the section on what labels cost (the rest takes minutes).
+    let labels_only = std::env::args().any(|a| a == "--labels");
     let budget = Duration::from_millis(if quick { 300 } else { 1500 });
     let component = root().join("target/rasterzen-renderer.wasm");
     let (wasm, _) = WasmRenderer::load_file(&component, None, Limits::default())
         .expect("build the component first: ./build.sh component");
     let native = engine::native::NativeRenderer;
 
-    println!("### Per stage and whole, 512 px PNG @1x (median ms)\n");
-    println!("| class | tile · style | MVT kB | decode | style parse | scene | labels: layout + placement | raster (labels' glyphs included) | PNG | **native** | **wasm** | wasm / native | PNG kB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    if !labels_only {
+        println!("### Per stage and whole, 512 px PNG @1x (median ms)\n");
+        println!("| class | tile · style | MVT kB | decode | style parse | scene | labels: layout + placement | raster (labels' glyphs included) | PNG | **native** | **wasm** | wasm / native | PNG kB |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    }
     let mut sizes = Vec::new();
-    for case in cases() {
+    for case in if labels_only { Vec::new() } else { cases() } {
         let style = Style::from_json(&case.style_json).unwrap();
         let decoded = mvt::decode_bytes(&case.data, &mvt::DecodeLimits::render()).unwrap();
         let mut sprites = Sprites::new();
@@ -290,9 +295,11 @@ fn main() {
         sizes.push((case.name.clone(), row));
     }
 
-    println!("\n### PNG profiles: encode time (ms) and bytes (kB), 512 px\n");
-    println!("| tile · style | fast | default | small | png8 |");
-    println!("|---|---|---|---|---|");
+    if !sizes.is_empty() {
+        println!("\n### PNG profiles: encode time (ms) and bytes (kB), 512 px\n");
+        println!("| tile · style | fast | default | small | png8 |");
+        println!("|---|---|---|---|---|");
+    }
     for (name, row) in &sizes {
         let cells: Vec<String> = row
             .iter()
@@ -303,9 +310,19 @@ fn main() {
 
     // Labels across seams: a tile drawn with its 8 neighbours (as `serve` draws it) lays out
     // the labels of all 9 tiles; overzoomed, its neighbours mostly share its own data.
-    println!("\n### Labels across seams: alone vs with the 8 neighbours (median ms, 512 px PNG @1x, default style)\n");
-    println!("| tile | native alone | native + neighbours | wasm alone | wasm + neighbours | neighbours add (native) |");
-    println!("|---|---|---|---|---|---|");
+    println!("\n### What labels cost: no labels, labels alone, labels with the 8 neighbours (median ms, 512 px PNG @1x, default style)\n");
+    println!("| tile | native, no labels | native, labels | native, labels + neighbours | wasm, no labels | wasm, labels | wasm, labels + neighbours | labels add (native) | labels + neighbours add (native) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    // The built-in default style without its symbol layers: the same tile with no label stage.
+    let unlabelled = {
+        let mut v: serde_json::Value =
+            serde_json::from_str(Style::builtin_json("default").unwrap()).unwrap();
+        v["layers"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|l| l["type"] != "symbol");
+        StyleSpec::Json(v.to_string())
+    };
     let archive = std::fs::read(root().join("host/assets/firenze.pmtiles")).unwrap();
     let tiles: std::collections::HashMap<(u8, u32, u32), Vec<u8>> = pmtiles::read_all(&archive)
         .into_iter()
@@ -356,6 +373,16 @@ fn main() {
             assets: Default::default(),
             neighbours: Vec::new(),
         };
+        let plain = RenderRequest {
+            style: unlabelled.clone(),
+            ..request.clone()
+        };
+        let n0 = median(budget, || {
+            black_box(native.render(data, &plain).unwrap());
+        });
+        let w0 = median(budget, || {
+            black_box(wasm.render(data, &plain).unwrap());
+        });
         let na = median(budget, || {
             black_box(native.render(data, &request).unwrap());
         });
@@ -374,13 +401,17 @@ fn main() {
             wasm.render(data, &request).unwrap().bytes,
             "{what}: wasm and native differ with neighbours"
         );
+        let pct = |a: Duration| (a.as_secs_f64() / n0.as_secs_f64() - 1.0) * 100.0;
         println!(
-            "| {what} | {} | {} | {} | {} | +{:.0} % |",
+            "| {what} | {} | {} | {} | {} | {} | {} | +{:.0} % | +{:.0} % |",
+            ms(n0),
             ms(na),
             ms(nn),
+            ms(w0),
             ms(wa),
             ms(wn),
-            (nn.as_secs_f64() / na.as_secs_f64() - 1.0) * 100.0
+            pct(na),
+            pct(nn)
         );
     }
 

@@ -129,6 +129,48 @@ struct Flags {
 /// Shapings are cached per render by font, text and the parameters that change them.
 type ShapeKey = (FaceStyle, Rc<str>, [u64; 6], u8, u8);
 
+/// Shaped texts, shared by the layouts of one render (the drawn tile and its neighbours
+/// often carry the same names): shaping is a pure function of its key.
+pub type ShapeCache = HashMap<ShapeKey, Option<Rc<Shaping>>>;
+
+/// Whether any anchor of a feature with this geometry can fall in the tile (`tile_px` square,
+/// CSS px): every anchor lies on or inside the geometry (points, a line's points, a polygon's
+/// pole of inaccessibility), so a feature whose bounding box misses the square places nothing
+/// here and is skipped before its filter, text and shaping are evaluated. `to_px` is monotonic
+/// in each axis, so the box's corners map to the corners of the transformed box.
+fn may_anchor_in_tile(g: &Geometry, to_px: impl Fn(crate::mvt::Point) -> P, tile_px: f64) -> bool {
+    let mut lo = crate::mvt::Point {
+        x: i64::MAX,
+        y: i64::MAX,
+    };
+    let mut hi = crate::mvt::Point {
+        x: i64::MIN,
+        y: i64::MIN,
+    };
+    let mut add = |p: &crate::mvt::Point| {
+        lo.x = lo.x.min(p.x);
+        lo.y = lo.y.min(p.y);
+        hi.x = hi.x.max(p.x);
+        hi.y = hi.y.max(p.y);
+    };
+    match g {
+        Geometry::Points(pts) => pts.iter().for_each(&mut add),
+        Geometry::Lines(lines) => lines.iter().flatten().for_each(&mut add),
+        Geometry::Polygons(polys) => polys
+            .iter()
+            .flat_map(|p| std::iter::once(&p.exterior).chain(p.holes.iter()))
+            .flatten()
+            .for_each(&mut add),
+        Geometry::Unknown => return false,
+    }
+    if lo.x > hi.x {
+        return false;
+    }
+    let (a, b) = (to_px(lo), to_px(hi));
+    // A pixel of slack either side: the test only has to be conservative.
+    b.0 >= -1.0 && b.1 >= -1.0 && a.0 <= tile_px + 1.0 && a.1 <= tile_px + 1.0
+}
+
 /// The laid-out label candidates of a tile (the output of [`layout`]).
 pub struct Candidates<'a> {
     list: Vec<Candidate<'a>>,
@@ -154,10 +196,20 @@ pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View, sprites: &'a Sprite
 /// Lays out every symbol layer's features: text shaping, anchors, glyph positions and
 /// collision boxes (no decisions yet).
 pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites) -> Candidates<'a> {
+    layout_shared(tile, style, view, sprites, &mut ShapeCache::new())
+}
+
+/// [`layout`], shaping through `shapes` (shared by the tiles of one render).
+pub fn layout_shared<'a>(
+    tile: &Tile,
+    style: &Style,
+    view: &View,
+    sprites: &'a Sprites,
+    shapes: &mut ShapeCache,
+) -> Candidates<'a> {
     let tile_px = f64::from(view.size);
     let mut warnings: Vec<String> = Vec::new();
     let mut missing: std::collections::BTreeSet<String> = Default::default();
-    let mut shapes: HashMap<ShapeKey, Option<Rc<Shaping>>> = HashMap::new();
     let mut candidates: Vec<Candidate<'a>> = Vec::new();
     for (li, sl) in style.layers().iter().enumerate() {
         if sl.kind() != LayerKind::Symbol || !sl.visible_at(view.zoom) {
@@ -184,15 +236,20 @@ pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites)
         // mergeLines does; a feature merged into an earlier one is gone.
         let merged = merged_lines(layer, sl, view.zoom);
         for (fi, feature) in layer.features.iter().enumerate() {
-            let f = FeatureRef::new(layer, feature);
-            if !sl.matches(&f, view.zoom) {
-                continue;
-            }
             let merged_geometry = match merged.get(&fi) {
                 Some(None) => continue,
                 Some(Some(lines)) => Some(lines),
                 None => None,
             };
+            if !may_anchor_in_tile(&feature.geometry, to_px, tile_px)
+                && !merged_geometry.is_some_and(|g| may_anchor_in_tile(g, to_px, tile_px))
+            {
+                continue;
+            }
+            let f = FeatureRef::new(layer, feature);
+            if !sl.matches(&f, view.zoom) {
+                continue;
+            }
             let Some((lay, paint)) = sl.symbol(&f, view.zoom) else {
                 continue;
             };

@@ -14,7 +14,7 @@
 //! Coordinates: as the label stage's (CSS px of the drawn tile; fixed point 1/64 px).
 
 use super::placement::{FBox, FIXED};
-use super::{emit, global_order, greedy, layout, Candidate, Candidates, Labels};
+use super::{emit, global_order, greedy, layout_shared, Candidate, Candidates, Labels, ShapeCache};
 use crate::mvt::Tile;
 use crate::scene::View;
 use crate::sprite::Sprites;
@@ -100,7 +100,8 @@ pub fn build_block<'a>(
 ) -> Labels<'a> {
     let s = (f64::from(view.size) * FIXED) as i64;
     let size = f64::from(view.size);
-    let own = layout(centre, style, view, sprites);
+    let mut shapes = ShapeCache::new();
+    let own = layout_shared(centre, style, view, sprites, &mut shapes);
     let warnings = own.warnings;
     let mut all: Vec<Candidate<'a>> = own.list;
     let n = 1u64 << view.tile.z.min(31);
@@ -121,7 +122,7 @@ pub fn build_block<'a>(
         };
         // Laid out as that tile lays itself out: from its ancestor's data when overzooming.
         let nv = View::new(id, id.ancestor(view.data_tile.z), view.size, view.scale);
-        for mut c in layout(nb.tile, style, &nv, sprites).list {
+        for mut c in layout_shared(nb.tile, style, &nv, sprites, &mut shapes).list {
             shift(&mut c, nb.dx, nb.dy, size, s);
             all.push(c);
         }
