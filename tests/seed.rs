@@ -683,6 +683,75 @@ fn polygons_tile_lists_formats_and_scales() {
     assert_eq!(names, expect);
 }
 
+/// `--formats webp,jpg`: the tiles `serve`'s `/webp/…` and `/jpg/…` answer, under the keys it
+/// looks for: served from the seeded cache as hits, byte-identical to what `serve` makes itself,
+/// and decoding (with the `image` crate, not our encoder) to the tile's size.
+#[test]
+fn webp_and_jpg_are_seeded_as_serve_makes_them() {
+    let scratch = Scratch::new("seed-encodings");
+    let cache = scratch.0.join("cache");
+    let spec = format!("fs:{}", cache.display());
+    let s = scratch.0.join("s.json");
+    let mut cmd = seed(
+        &scratch.0,
+        &[
+            "--cache",
+            spec.as_str(),
+            "--tiles",
+            "-",
+            "--formats",
+            "webp,jpg",
+            "--summary",
+            s.to_str().unwrap(),
+        ],
+        &[],
+    );
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"14/8704/5972\n13/4352/2986\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let v = summary(&s);
+    assert_eq!(v["rendered"], 2, "{v}");
+    let names: BTreeSet<String> = files(&cache)
+        .keys()
+        .filter_map(|k| k.rsplit_once('.').map(|(_, ext)| ext.to_string()))
+        .collect();
+    assert_eq!(
+        names,
+        ["jpg", "webp"].iter().map(|s| s.to_string()).collect(),
+        "{:?}",
+        files(&cache).keys().collect::<Vec<_>>()
+    );
+
+    let from_cache = Server::start(&["--cache", &spec], &[]);
+    let fresh = Server::start(&["--cache", "none"], &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for t in ["14/8704/5972", "13/4352/2986"] {
+        for (ext, format) in [
+            ("webp", image::ImageFormat::WebP),
+            ("jpg", image::ImageFormat::Jpeg),
+        ] {
+            let path = format!("/{ext}/{t}.{ext}");
+            let (status, hit, seeded) = rt.block_on(get(&from_cache.url(&path)));
+            assert_eq!((status, hit.as_str()), (200, "hit"), "{path}");
+            let (status, hit, made) = rt.block_on(get(&fresh.url(&path)));
+            assert_eq!((status, hit.as_str()), (200, "miss"), "{path}");
+            assert_eq!(seeded, made, "{path}: seeded = what serve makes");
+            let img = image::load_from_memory_with_format(&seeded, format).unwrap();
+            assert_eq!((img.width(), img.height()), (512, 512), "{path}");
+        }
+    }
+}
+
 /// Bad options end in one line on stderr and a non-zero exit.
 #[test]
 fn bad_options_are_one_line_errors() {

@@ -177,7 +177,28 @@ async fn main() {
     let s = start(&["--cache", "memory"], &scratch);
     let mut urls = block(15, 8);
     urls.extend(block(16, 8));
-    throughput("cold (render)", &s, &urls, 4, "miss").await;
+    throughput(
+        "cold (render, labels with neighbours)",
+        &s,
+        &urls,
+        4,
+        "miss",
+    )
+    .await;
+    // The same tiles with labels decided per tile alone (cut at seams): what neighbours cost.
+    let alone = start(
+        &["--cache", "memory", "--label-neighbours", "off"],
+        &scratch,
+    );
+    throughput(
+        "cold (render, --label-neighbours off)",
+        &alone,
+        &urls,
+        4,
+        "miss",
+    )
+    .await;
+    drop(alone);
     let again: Vec<String> = urls.iter().cycle().take(urls.len() * 20).cloned().collect();
     throughput("warm (memory)", &s, &again, 4, "hit").await;
     let s2 = start(

@@ -537,20 +537,8 @@ impl Service {
     /// The cache key of a rendered tile (the one place it is built: `serve` and `seed` agree).
     /// `labelled`: the style draws labels, so the tile is drawn with its neighbours; the style
     /// part of the key then says so (`HASH+nb`), and tiles cached by hosts that drew labels
-    /// without neighbours (cut at seams) are never served for them.
-    pub fn cache_key(
-        &self,
-        renderer: &str,
-        style_hash: &str,
-        labelled: bool,
-        format: Format,
-        scale: u32,
-        tile: TileId,
-    ) -> String {
-        self.cache_key_as(renderer, style_hash, labelled, format, None, scale, tile)
-    }
-
-    /// [`cache_key`](Service::cache_key) of the renderer's PNG made into `encoding` (WebP, JPEG).
+    /// without neighbours (cut at seams) are never served for them. `encoding`: the renderer's
+    /// PNG made into WebP or JPEG (`None` for the renderer's own bytes).
     #[allow(clippy::too_many_arguments)]
     pub fn cache_key_as(
         &self,

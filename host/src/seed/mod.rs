@@ -39,6 +39,10 @@ use worker::{Outcome, Seeder, Variant};
 pub enum SeedFormat {
     Png,
     Svg,
+    /// Lossless WebP made from the PNG (as `serve`'s `/webp/…`).
+    Webp,
+    /// JPEG made from the PNG (as `serve`'s `/jpg/…`).
+    Jpg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -342,12 +346,14 @@ fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
                 .filter(|s| !s.is_empty())
                 .collect()
         };
-        let formats: Vec<Format> = args
+        let formats: Vec<(Format, Option<rasterzen_render::encode::Encoding>)> = args
             .formats
             .iter()
             .map(|f| match f {
-                SeedFormat::Png => Format::Png,
-                SeedFormat::Svg => Format::Svg,
+                SeedFormat::Png => (Format::Png, None),
+                SeedFormat::Svg => (Format::Svg, None),
+                SeedFormat::Webp => (Format::Png, Some(rasterzen_render::encode::Encoding::Webp)),
+                SeedFormat::Jpg => (Format::Png, Some(rasterzen_render::encode::Encoding::Jpeg)),
             })
             .collect();
         let variants =
@@ -417,7 +423,7 @@ fn run_id(
                 "{}|{}|{}|{};",
                 v.style_name,
                 v.style_hash,
-                crate::cache::extension(v.format),
+                v.extension(),
                 v.scale
             )
             .as_bytes(),

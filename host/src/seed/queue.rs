@@ -78,7 +78,7 @@ fn message_variants(variants: &[Variant]) -> Vec<MessageVariant> {
         .map(|v| MessageVariant {
             style: v.style_name.clone(),
             hash: v.style_hash.clone(),
-            format: crate::cache::extension(v.format).to_string(),
+            format: v.extension().to_string(),
             scale: v.scale,
         })
         .collect()
@@ -484,10 +484,13 @@ async fn batch(
                 v.hash
             ));
         }
-        let format = match v.format.as_str() {
-            "png" => Format::Png,
-            "svg" => Format::Svg,
-            f => return Err(format!("format {f:?} is not png or svg")),
+        use rasterzen_render::encode::Encoding;
+        let (format, encoding) = match v.format.as_str() {
+            "png" => (Format::Png, None),
+            "svg" => (Format::Svg, None),
+            "webp" => (Format::Png, Some(Encoding::Webp)),
+            "jpg" => (Format::Png, Some(Encoding::Jpeg)),
+            f => return Err(format!("format {f:?} is not png, svg, webp or jpg")),
         };
         if v.scale != 1 && v.scale != 2 {
             return Err(format!("scale {} is not 1 or 2", v.scale));
@@ -499,6 +502,7 @@ async fn batch(
             style: spec,
             style_hash: hash,
             format,
+            encoding,
             scale: v.scale,
             labelled,
         });

@@ -2,7 +2,7 @@
 //! each missing variant on the service's pool and store it in every persistent cache tier.
 //! Shared by the local run and the Lambda function's SQS batches.
 //!
-//! The key and the bytes are the service's own ([`Service::cache_key`], the same renderer and
+//! The key and the bytes are the service's own ([`Service::cache_key_as`], the same renderer and
 //! styles), so a seeded tile is exactly what `serve` would render and then serves from cache.
 //!
 //! Empty tiles (the source has none there) are drawn by the style's background alone: each
@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use rasterzen_render::encode::Encoding;
 use rasterzen_render::{Format, TileId};
 use tokio::sync::OnceCell;
 
@@ -29,19 +30,22 @@ pub struct Variant {
     pub style: StyleSpec,
     pub style_hash: String,
     pub format: Format,
+    /// WebP or JPEG: the renderer's PNG made into that, as `serve`'s `/webp` and `/jpg` do.
+    pub encoding: Option<Encoding>,
     pub scale: u32,
     /// The style draws labels: tiles are drawn with their neighbours (as `serve` draws them).
     pub labelled: bool,
 }
 
 impl Variant {
+    /// The file extension of its tiles: `png`, `svg`, `webp`, `jpg`.
+    pub fn extension(&self) -> &'static str {
+        self.encoding
+            .map_or(crate::cache::extension(self.format), Encoding::extension)
+    }
+
     pub fn label(&self) -> String {
-        format!(
-            "{} {}@{}x",
-            self.style_name,
-            crate::cache::extension(self.format),
-            self.scale
-        )
+        format!("{} {}@{}x", self.style_name, self.extension(), self.scale)
     }
 }
 
@@ -162,11 +166,12 @@ impl Seeder {
     }
 
     pub fn key(&self, v: &Variant, tile: TileId) -> String {
-        self.service.cache_key(
+        self.service.cache_key_as(
             self.renderer.version(),
             &v.style_hash,
             v.labelled,
             v.format,
+            v.encoding,
             v.scale,
             tile,
         )
@@ -300,17 +305,31 @@ impl Seeder {
             .map_err(|e: TileError| e.to_string())?;
         self.stats.renders.fetch_add(1, Ordering::Relaxed);
         self.service.metrics.renders.fetch_add(1, Ordering::Relaxed);
-        out.map(|r| {
-            self.service.warn_once(&r.warnings, &v.style_name);
-            Bytes::from(r.bytes)
-        })
-        .map_err(|e| {
-            self.service
-                .metrics
-                .render_failures
-                .fetch_add(1, Ordering::Relaxed);
-            format!("render failed: {e}")
-        })
+        let png = out
+            .map(|r| {
+                self.service.warn_once(&r.warnings, &v.style_name);
+                Bytes::from(r.bytes)
+            })
+            .map_err(|e| {
+                self.service
+                    .metrics
+                    .render_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                format!("render failed: {e}")
+            })?;
+        let Some(encoding) = v.encoding else {
+            return Ok(png);
+        };
+        // The same bytes `serve` makes from the same PNG (rasterzen_render::encode).
+        let ticket = self.service.admit().map_err(|e| e.to_string())?;
+        self.service
+            .run_render(ticket, move || {
+                rasterzen_render::encode::transcode_png(&png, encoding)
+            })
+            .await
+            .map_err(|e: TileError| e.to_string())?
+            .map(Bytes::from)
+            .map_err(|e| format!("cannot make the tile a {}: {e}", encoding.name()))
     }
 
     /// The empty tile for `tile` in variant `i` (shared per zoom and variant when it can be).
@@ -355,7 +374,7 @@ pub async fn variants(
     service: &Service,
     renderer: &Arc<dyn Renderer>,
     styles: &[String],
-    formats: &[Format],
+    formats: &[(Format, Option<Encoding>)],
     scales: &[u32],
 ) -> anyhow::Result<Vec<Variant>> {
     let mut out = Vec::new();
@@ -368,14 +387,16 @@ pub async fn variants(
             .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
         let labelled =
             service.config.neighbours && service.style_labelled(renderer, &name, &spec).await;
-        for &format in formats {
+        for &(format, encoding) in formats {
             for &scale in scales {
-                if seen.insert((name.clone(), crate::cache::extension(format), scale)) {
+                let ext = encoding.map_or(crate::cache::extension(format), Encoding::extension);
+                if seen.insert((name.clone(), ext, scale)) {
                     out.push(Variant {
                         style_name: name.clone(),
                         style: spec.clone(),
                         style_hash: hash.clone(),
                         format,
+                        encoding,
                         scale,
                         labelled: labelled && format != Format::Geojson,
                     });
