@@ -999,6 +999,11 @@ async fn failed_cold_starts_are_reported_to_the_runtime_api() {
             vec![("RASTERZEN_SOURCE", "/nonexistent/tiles.pmtiles")],
             "nonexistent",
         ),
+        // lambda_runtime itself would panic over it.
+        (
+            vec![("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots")],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE is \"lots\"",
+        ),
     ] {
         let mut f = Function::spawn(&envs).await;
         let deadline = Instant::now() + Duration::from_secs(60);

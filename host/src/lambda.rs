@@ -114,6 +114,9 @@ async fn run(args: anyhow::Result<ServeArgs>, started: Instant) -> ExitCode {
         memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default(),
         "cold start"
     );
+    if let Err(e) = runtime_environment() {
+        return init_failed(&e).await;
+    }
     let (state, app) = match crate::serve::build_app(&args).await {
         Ok(built) => built,
         Err(e) => return init_failed(&e).await,
@@ -138,6 +141,28 @@ async fn run(args: anyhow::Result<ServeArgs>, started: Instant) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Checks what `lambda_runtime` reads from the environment and would panic over (its
+/// `Config::from_env` expects them): the Lambda service always sets them, an emulator or a
+/// hand-made environment may not. A one-line error instead, reported to the Runtime API.
+fn runtime_environment() -> anyhow::Result<()> {
+    for name in [
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    ] {
+        let value = std::env::var(name).map_err(|_| {
+            anyhow::anyhow!(
+                "AWS_LAMBDA_RUNTIME_API is set but {name} is not: the Lambda service sets both; \
+                 an emulator needs them too (or unset AWS_LAMBDA_RUNTIME_API to run rasterzen as a CLI)"
+            )
+        })?;
+        if name == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" && value.parse::<i32>().is_err() {
+            anyhow::bail!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE is {value:?}, not a whole number of MB");
+        }
+    }
+    Ok(())
 }
 
 /// The `serve` options, from the environment alone (`RASTERZEN_*`), with `serve`'s defaults.
