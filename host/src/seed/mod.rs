@@ -27,10 +27,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::{Args, FromArgMatches as _, ValueEnum};
-use rasterzen_render::{Format, TileId};
+use rasterzen_render::TileId;
 use sha2::{Digest, Sha256};
 
 use crate::cli::{EngineArgs, LogArgs, ServeArgs};
+use crate::service::Kind;
 use checkpoint::Checkpoint;
 use tiles::Plan;
 use worker::{Outcome, Seeder, Variant};
@@ -346,14 +347,14 @@ fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
                 .filter(|s| !s.is_empty())
                 .collect()
         };
-        let formats: Vec<(Format, Option<rasterzen_render::encode::Encoding>)> = args
+        let formats: Vec<Kind> = args
             .formats
             .iter()
             .map(|f| match f {
-                SeedFormat::Png => (Format::Png, None),
-                SeedFormat::Svg => (Format::Svg, None),
-                SeedFormat::Webp => (Format::Png, Some(rasterzen_render::encode::Encoding::Webp)),
-                SeedFormat::Jpg => (Format::Png, Some(rasterzen_render::encode::Encoding::Jpeg)),
+                SeedFormat::Png => Kind::Png,
+                SeedFormat::Svg => Kind::Svg,
+                SeedFormat::Webp => Kind::Webp,
+                SeedFormat::Jpg => Kind::Jpg,
             })
             .collect();
         let variants =
@@ -423,7 +424,7 @@ fn run_id(
                 "{}|{}|{}|{};",
                 v.style_name,
                 v.style_hash,
-                v.extension(),
+                v.kind.name(),
                 v.scale
             )
             .as_bytes(),

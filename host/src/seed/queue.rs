@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use rasterzen_render::{Format, TileId};
+use rasterzen_render::TileId;
 use serde_json::{json, Value};
 
 use super::checkpoint::Checkpoint;
@@ -78,7 +78,7 @@ fn message_variants(variants: &[Variant]) -> Vec<MessageVariant> {
         .map(|v| MessageVariant {
             style: v.style_name.clone(),
             hash: v.style_hash.clone(),
-            format: v.extension().to_string(),
+            format: v.kind.name().to_string(),
             scale: v.scale,
         })
         .collect()
@@ -484,13 +484,14 @@ async fn batch(
                 v.hash
             ));
         }
-        use rasterzen_render::encode::Encoding;
-        let (format, encoding) = match v.format.as_str() {
-            "png" => (Format::Png, None),
-            "svg" => (Format::Svg, None),
-            "webp" => (Format::Png, Some(Encoding::Webp)),
-            "jpg" => (Format::Png, Some(Encoding::Jpeg)),
-            f => return Err(format!("format {f:?} is not png, svg, webp or jpg")),
+        let Some(kind) = super::worker::SEED_KINDS
+            .into_iter()
+            .find(|k| k.name() == v.format)
+        else {
+            return Err(format!(
+                "format {:?} is not png, svg, webp or jpg",
+                v.format
+            ));
         };
         if v.scale != 1 && v.scale != 2 {
             return Err(format!("scale {} is not 1 or 2", v.scale));
@@ -501,8 +502,7 @@ async fn batch(
             style_name: name,
             style: spec,
             style_hash: hash,
-            format,
-            encoding,
+            kind,
             scale: v.scale,
             labelled,
         });

@@ -15,13 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use rasterzen_render::encode::Encoding;
 use rasterzen_render::{Format, TileId};
 use tokio::sync::OnceCell;
 
 use crate::cache::Tiered;
 use crate::engine::{NeighbourTile, RenderRequest, Renderer, StyleSpec};
-use crate::service::{Service, TileError};
+use crate::service::{Kind, Service, TileError};
 
 /// One rendering of every tile: a style, a format and a scale.
 #[derive(Debug, Clone)]
@@ -29,23 +28,25 @@ pub struct Variant {
     pub style_name: String,
     pub style: StyleSpec,
     pub style_hash: String,
-    pub format: Format,
-    /// WebP or JPEG: the renderer's PNG made into that, as `serve`'s `/webp` and `/jpg` do.
-    pub encoding: Option<Encoding>,
+    /// What is stored, as `serve`'s paths name it: the renderer's PNG or SVG, or its PNG made
+    /// into WebP or JPEG (as `/webp` and `/jpg` do).
+    pub kind: Kind,
     pub scale: u32,
     /// The style draws labels: tiles are drawn with their neighbours (as `serve` draws them).
     pub labelled: bool,
 }
 
+/// What `seed` stores (`--formats` and SQS batches name them by [`Kind::name`]).
+pub const SEED_KINDS: [Kind; 4] = [Kind::Png, Kind::Svg, Kind::Webp, Kind::Jpg];
+
 impl Variant {
-    /// The file extension of its tiles: `png`, `svg`, `webp`, `jpg`.
-    pub fn extension(&self) -> &'static str {
-        self.encoding
-            .map_or(crate::cache::extension(self.format), Encoding::extension)
+    /// What the renderer is asked for (a WebP or JPEG is made from its PNG).
+    pub fn format(&self) -> Format {
+        self.kind.format().unwrap_or(Format::Png)
     }
 
     pub fn label(&self) -> String {
-        format!("{} {}@{}x", self.style_name, self.extension(), self.scale)
+        format!("{} {}@{}x", self.style_name, self.kind.name(), self.scale)
     }
 }
 
@@ -170,8 +171,8 @@ impl Seeder {
             self.renderer.version(),
             &v.style_hash,
             v.labelled,
-            v.format,
-            v.encoding,
+            v.format(),
+            v.kind.encoding(),
             v.scale,
             tile,
         )
@@ -287,7 +288,7 @@ impl Seeder {
         let request = RenderRequest {
             tile,
             data_tile: (data_tile != tile).then_some(data_tile),
-            format: v.format,
+            format: v.format(),
             size: self.service.config.tile_size,
             scale: v.scale,
             style: v.style.clone(),
@@ -317,7 +318,7 @@ impl Seeder {
                     .fetch_add(1, Ordering::Relaxed);
                 format!("render failed: {e}")
             })?;
-        let Some(encoding) = v.encoding else {
+        let Some(encoding) = v.kind.encoding() else {
             return Ok(png);
         };
         // The same bytes `serve` makes from the same PNG (rasterzen_render::encode).
@@ -374,7 +375,7 @@ pub async fn variants(
     service: &Service,
     renderer: &Arc<dyn Renderer>,
     styles: &[String],
-    formats: &[(Format, Option<Encoding>)],
+    kinds: &[Kind],
     scales: &[u32],
 ) -> anyhow::Result<Vec<Variant>> {
     let mut out = Vec::new();
@@ -387,18 +388,16 @@ pub async fn variants(
             .map_err(|e| anyhow::anyhow!("style {name}: {e}"))?;
         let labelled =
             service.config.neighbours && service.style_labelled(renderer, &name, &spec).await;
-        for &(format, encoding) in formats {
+        for &kind in kinds {
             for &scale in scales {
-                let ext = encoding.map_or(crate::cache::extension(format), Encoding::extension);
-                if seen.insert((name.clone(), ext, scale)) {
+                if seen.insert((name.clone(), kind.name(), scale)) {
                     out.push(Variant {
                         style_name: name.clone(),
                         style: spec.clone(),
                         style_hash: hash.clone(),
-                        format,
-                        encoding,
+                        kind,
                         scale,
-                        labelled: labelled && format != Format::Geojson,
+                        labelled: labelled && kind != Kind::Geojson,
                     });
                 }
             }
