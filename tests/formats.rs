@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 #[path = "support/harness.rs"]
 mod harness;
-use harness::{Scratch, Server, BIN};
+use harness::{gdal, gdal_cache, gdal_tile_ground, Scratch, Server, BIN};
 
 struct Got {
     status: u16,
@@ -531,36 +531,6 @@ async fn wmts_capabilities_describe_the_tiles() {
     );
 }
 
-/// GDAL's WMS/WMTS block cache goes to a scratch directory: by default it is `./gdalwmscache`
-/// in the working directory, and a stale cache could answer a later run.
-fn gdal_cache() -> &'static Path {
-    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("rasterzen-gdal-cache-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    })
-}
-
-fn gdal(tool: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new(tool)
-        .args(args)
-        .env("GDAL_DEFAULT_WMS_CACHE_PATH", gdal_cache())
-        .output()
-        .unwrap_or_else(|e| {
-        panic!(
-            "{tool} is needed for the WMTS client test ({e}): apt-get install gdal-bin (.ci/run does)"
-        )
-    });
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gdal_reads_the_wmts_layer_exactly() {
     let (s, _c) = server(&["--outside", "204"]);
@@ -628,34 +598,9 @@ async fn gdal_reads_the_wmts_layer_exactly() {
     );
 
     // One tile's ground at zoom 14, read through GDAL: exactly the tile.
-    let size = 2.0 * half / 2f64.powi(14);
     let (z, x, y) = DENSE;
-    let (minx, maxy) = (-half + f64::from(x) * size, half - f64::from(y) * size);
     let dir = Scratch::new("gdal");
-    let out = dir.0.join("t.png");
-    let win: Vec<String> = [minx, maxy, minx + size, maxy - size]
-        .iter()
-        .map(|v| format!("{v:.6}"))
-        .collect();
-    gdal(
-        "gdal_translate",
-        &[
-            "-q",
-            "-of",
-            "PNG",
-            "-outsize",
-            "512",
-            "512",
-            "-projwin",
-            &win[0],
-            &win[1],
-            &win[2],
-            &win[3],
-            &caps,
-            out.to_str().unwrap(),
-        ],
-    );
-    let got = image::open(&out).unwrap().to_rgba8();
+    let got = gdal_tile_ground(&caps, DENSE, &dir.0.join("t.png"));
     let want = decode(
         &get(&s.url(&format!("/png/{z}/{x}/{y}.png"))).await.body,
         image::ImageFormat::Png,

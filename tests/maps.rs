@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/harness.rs"]
 mod harness;
-use harness::{repo, Scratch, Server, BIN};
+use harness::{gdal, gdal_tile_ground, repo, Scratch, Server, BIN};
 
 struct Got {
     status: u16,
@@ -543,26 +543,9 @@ fn a_mismatched_style_is_named_in_the_log_and_the_style_report() {
 fn gdal_reads_the_second_map_of_the_config_through_its_wmts() {
     let s = start(&examples().join("maps.toml"), &["--cache", "none"], &[]);
     let scratch = Scratch::new("maps-gdal");
-    let gdal = |tool: &str, args: &[&str]| {
-        let out = Command::new(tool)
-            .args(args)
-            // GDAL's WMTS block cache defaults to ./gdalwmscache: keep it out of the repository.
-            .env("GDAL_DEFAULT_WMS_CACHE_PATH", scratch.0.join("gdal-cache"))
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("{tool} is needed ({e}): apt-get install gdal-bin (.ci/run does)")
-            });
-        assert!(
-            out.status.success(),
-            "{tool} {args:?}:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
     let caps = format!("WMTS:{}/monaco/wmts.xml", s.base);
     let info: serde_json::Value =
-        serde_json::from_slice(&gdal("gdalinfo", &["-json", "-nofl", &caps])).unwrap();
+        serde_json::from_slice(&gdal("gdalinfo", &["-json", "-nofl", &caps]).stdout).unwrap();
     let wkt = info["coordinateSystem"]["wkt"].as_str().unwrap_or_default();
     assert!(
         wkt.contains("3857") || wkt.contains("Pseudo-Mercator"),
@@ -574,33 +557,7 @@ fn gdal_reads_the_second_map_of_the_config_through_its_wmts() {
     let tile = tile_at(7.4289, 43.7375, 15);
     let mut it = tile.split('/').map(|v| v.parse::<u32>().unwrap());
     let (z, x, y) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-    let half = 20_037_508.342_789_244;
-    let size = 2.0 * half / 2f64.powi(z as i32);
-    let (minx, maxy) = (-half + f64::from(x) * size, half - f64::from(y) * size);
-    let win: Vec<String> = [minx, maxy, minx + size, maxy - size]
-        .iter()
-        .map(|v| format!("{v:.6}"))
-        .collect();
-    let out = scratch.0.join("monaco.png");
-    gdal(
-        "gdal_translate",
-        &[
-            "-q",
-            "-of",
-            "PNG",
-            "-outsize",
-            "512",
-            "512",
-            "-projwin",
-            &win[0],
-            &win[1],
-            &win[2],
-            &win[3],
-            &caps,
-            out.to_str().unwrap(),
-        ],
-    );
-    let through_gdal = image::open(&out).unwrap().to_rgba8();
+    let through_gdal = gdal_tile_ground(&caps, (z as u8, x, y), &scratch.0.join("monaco.png"));
     let png = get(&s.url(&format!("/monaco/png/{tile}.png")));
     assert_eq!(png.status, 200, "{}", png.text());
     let direct = image::load_from_memory_with_format(&png.body, image::ImageFormat::Png)

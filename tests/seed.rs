@@ -41,6 +41,17 @@ fn seed(scratch: &Path, args: &[&str], envs: &[(&str, String)]) -> Command {
     cmd
 }
 
+/// Runs `cmd` with `input` on its standard input (`--tiles -`).
+fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run rasterzen seed");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn run(mut cmd: Command) -> Output {
     cmd.output().expect("run rasterzen seed")
 }
@@ -624,7 +635,7 @@ fn polygons_tile_lists_formats_and_scales() {
     let in_box = dry(&["--bbox", "11.2,43.74,11.31,43.82", "--zooms", "13-14"]);
     assert!(in_poly > 0 && in_poly < in_box, "{in_poly} of {in_box}");
 
-    let mut cmd = seed(
+    let cmd = seed(
         &scratch.0,
         &[
             "--cache",
@@ -640,18 +651,7 @@ fn polygons_tile_lists_formats_and_scales() {
         ],
         &[],
     );
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"# two tiles\n14/8704/5972\n13/4352/2986\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(cmd, b"# two tiles\n14/8704/5972\n13/4352/2986\n");
     assert!(out.status.success(), "{}", text(&out));
     let v = summary(&s);
     assert_eq!(
@@ -692,7 +692,7 @@ fn webp_and_jpg_are_seeded_as_serve_makes_them() {
     let cache = scratch.0.join("cache");
     let spec = format!("fs:{}", cache.display());
     let s = scratch.0.join("s.json");
-    let mut cmd = seed(
+    let cmd = seed(
         &scratch.0,
         &[
             "--cache",
@@ -706,18 +706,7 @@ fn webp_and_jpg_are_seeded_as_serve_makes_them() {
         ],
         &[],
     );
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"14/8704/5972\n13/4352/2986\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(cmd, b"14/8704/5972\n13/4352/2986\n");
     assert!(out.status.success(), "{}", text(&out));
     let v = summary(&s);
     assert_eq!(v["rendered"], 2, "{v}");

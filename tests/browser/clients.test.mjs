@@ -9,15 +9,13 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { startServe } from './lib/serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -32,55 +30,19 @@ const CHROMIUM_ARGS = [
 // Monaco, inside the archive's bounds.
 const CENTER = [7.4289, 43.7375];
 
-let server; // rasterzen serve
-let serverLog = '';
+let served; // rasterzen serve (lib/serve.mjs)
 let rz; // http://127.0.0.1:PORT of rasterzen
 let pages; // the loopback server of the test pages and the clients' files
 let pagesBase;
 let scratch;
 let context;
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
 async function startRasterzen() {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run ./build.sh first`);
-  const port = await freePort();
-  rz = `http://127.0.0.1:${port}`;
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RASTERZEN_')));
-  server = spawn(BIN, [
-    'serve', '--config', join(ROOT, 'examples/maps.toml'), '--listen', `127.0.0.1:${port}`,
-    '--cache', 'memory', '--compiled-cache', join(scratch, 'compiled'),
-  ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (d) => {
-    serverLog = (serverLog + d.toString()).slice(-20_000);
-  };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  let exited = null;
-  server.on('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`rasterzen serve exited (${JSON.stringify(exited)}):\n${serverLog}`);
-    try {
-      if ((await fetch(`${rz}/healthz`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`rasterzen serve was not healthy within 60 s:\n${serverLog}`);
-    await sleep(100);
-  }
+  served = await startServe(BIN, [
+    '--config', join(ROOT, 'examples/maps.toml'), '--cache', 'memory',
+    '--compiled-cache', join(scratch, 'compiled'),
+  ]);
+  rz = served.base;
 }
 
 const TYPES = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html' };
@@ -189,7 +151,7 @@ after(async () => {
   try {
     await context?.close();
   } finally {
-    server?.kill('SIGTERM');
+    await served?.stop();
     await new Promise((ok) => (pages ? pages.close(ok) : ok()));
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
@@ -220,7 +182,7 @@ async function runClient(pageName) {
 /** What must hold for every client: it asked for the Monaco map's TileJSON and tiles, all of
  * them answered 200, and it drew a picture (not one colour) with the map's attribution. */
 function assertDrewTheMonacoMap({ result, problems, answers }, client) {
-  const detail = () => `${client}: ${JSON.stringify({ result, problems, answers })}\n${serverLog.slice(-3000)}`;
+  const detail = () => `${client}: ${JSON.stringify({ result, problems, answers })}\n${served.log().slice(-3000)}`;
   assert.deepEqual(problems, [], detail());
   assert.deepEqual(result.errors, [], detail());
   assert.ok(answers.some((a) => a.path === '/monaco/tilejson.json' && a.status === 200), detail());

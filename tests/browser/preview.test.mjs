@@ -7,15 +7,14 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { startServe } from './lib/serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -27,8 +26,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-let server; // the child process
-let serverLog = '';
+let served; // rasterzen serve (lib/serve.mjs)
 let base; // http://127.0.0.1:PORT
 let userDataDir;
 let context;
@@ -39,58 +37,13 @@ const pageProblems = [];
 // ------------------------------------------------------------------------------------------
 // Helpers
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
 async function startServer() {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RASTERZEN_')));
-  server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--cache', 'memory'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (d) => {
-    serverLog = (serverLog + d.toString()).slice(-20_000);
-  };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  let exited = null;
-  server.on('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`rasterzen serve exited (${JSON.stringify(exited)}) before it was healthy:\n${serverLog}`);
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`rasterzen serve was not healthy within 60 s:\n${serverLog}`);
-    await sleep(100);
-  }
+  served = await startServe(BIN, ['--cache', 'memory']);
+  base = served.base;
 }
 
 async function stopServer() {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return;
-  const gone = new Promise((ok) => server.once('exit', ok));
-  server.kill('SIGTERM');
-  const timedOut = await Promise.race([gone.then(() => false), sleep(5000).then(() => true)]);
-  if (timedOut) {
-    server.kill('SIGKILL');
-    await gone;
-  }
+  await served?.stop();
 }
 
 const sha = (b) => createHash('sha256').update(b).digest('hex').slice(0, 16);

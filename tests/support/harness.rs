@@ -241,3 +241,67 @@ impl Drop for Reaped {
         }
     }
 }
+
+/// GDAL's WMS/WMTS block cache goes to a scratch directory: by default it is `./gdalwmscache`
+/// in the working directory, and a stale cache could answer a later run.
+pub fn gdal_cache() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("rasterzen-gdal-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    })
+}
+
+/// Runs a GDAL tool (Debian's `gdal-bin`), which must succeed; its output.
+pub fn gdal(tool: &str, args: &[&str]) -> std::process::Output {
+    let out = Command::new(tool)
+        .args(args)
+        .env("GDAL_DEFAULT_WMS_CACHE_PATH", gdal_cache())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{tool} is needed for the GDAL client tests ({e}): apt-get install gdal-bin (.ci/run does)")
+        });
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The ground of tile `z/x/y`, read by `gdal_translate` from `dataset` (e.g. `WMTS:URL`) at
+/// 512 × 512 px into `out` (a PNG), as RGBA.
+pub fn gdal_tile_ground(
+    dataset: &str,
+    (z, x, y): (u8, u32, u32),
+    out: &std::path::Path,
+) -> image::RgbaImage {
+    let half = 20_037_508.342_789_244;
+    let size = 2.0 * half / 2f64.powi(i32::from(z));
+    let (minx, maxy) = (-half + f64::from(x) * size, half - f64::from(y) * size);
+    let win: Vec<String> = [minx, maxy, minx + size, maxy - size]
+        .iter()
+        .map(|v| format!("{v:.6}"))
+        .collect();
+    gdal(
+        "gdal_translate",
+        &[
+            "-q",
+            "-of",
+            "PNG",
+            "-outsize",
+            "512",
+            "512",
+            "-projwin",
+            &win[0],
+            &win[1],
+            &win[2],
+            &win[3],
+            dataset,
+            out.to_str().unwrap(),
+        ],
+    );
+    image::open(out).unwrap().to_rgba8()
+}
