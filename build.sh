@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Rasterzen from a fresh clone, installing what it needs (rustup target, wasm-tools,
 # wasm-bindgen-cli, the preview page's npm packages).
-#   ./build.sh [component|web|host|lambda|all]      (default: all)
+#   ./build.sh [component|web|host|lambda [arm64]|all]      (default: all)
 # Produces target/rasterzen-renderer.wasm (the renderer component, no imports), the browser
 # build of the same renderer for the preview page (www/pkg, www/vendor) and
 # target/release/rasterzen (the host, with that component and www/ built in).
@@ -100,29 +100,77 @@ build_test_renderers() {
     done
 }
 
-# AWS Lambda (custom runtime `provided.al2023`, x86_64; deploy/template.yaml deploys it):
-# everything `all` builds, then the host as `bootstrap` in target/lambda/rasterzen-lambda.zip.
-# The binary links glibc dynamically; provided.al2023 has glibc 2.34, so no symbol may be newer.
+# AWS Lambda (custom runtime `provided.al2023`; deploy/template.yaml deploys it): everything
+# `all` builds, then the host as `bootstrap` in target/lambda/rasterzen-lambda.zip with the
+# renderer precompiled for the function's CPU beside it.
+#   ./build.sh lambda           x86_64, built natively (on an x86_64 machine)
+#   ./build.sh lambda arm64     Graviton, cross-compiled with zig through cargo-zigbuild (both
+#                               installed on first use: `cargo install`, pip's `ziglang`)
+# The binary links glibc dynamically; provided.al2023 has glibc 2.34, so no symbol may be newer
+# (zig links against exactly 2.34; the check below holds both builds to it).
 LAMBDA_GLIBC=2.34
+CARGO_ZIGBUILD_VERSION=0.24.1
+ZIGLANG_VERSION=0.17.1
 build_lambda() {
-    if [[ "$(uname -m)" != x86_64 ]]; then
-        echo "build.sh lambda: builds the x86_64 function on an x86_64 machine (this one is $(uname -m))" >&2
-        exit 1
-    fi
-    build_component
-    build_web
-    build_host
-    package_lambda
+    local arch="${1:-x86_64}"
+    case "$arch" in
+        x86_64 | amd64)
+            if [[ "$(uname -m)" != x86_64 ]]; then
+                echo "build.sh lambda: builds the x86_64 function on an x86_64 machine (this one is $(uname -m)); ./build.sh lambda arm64 cross-compiles" >&2
+                exit 1
+            fi
+            build_component
+            build_web
+            build_host
+            package_lambda target/release/rasterzen x86_64
+            ;;
+        arm64 | aarch64)
+            build_component
+            build_web
+            # The host of this machine precompiles the renderer for the function's CPU.
+            build_host
+            need_zigbuild
+            say "cross-compiling the host for aarch64 (cargo zigbuild, glibc $LAMBDA_GLIBC)"
+            # Stripped by the linker: this machine's `strip` may not know aarch64.
+            CARGO_PROFILE_RELEASE_STRIP=symbols cargo zigbuild --release -p rasterzen \
+                --target "aarch64-unknown-linux-gnu.$LAMBDA_GLIBC"
+            package_lambda target/aarch64-unknown-linux-gnu/release/rasterzen aarch64
+            ;;
+        *)
+            echo "build.sh lambda: unknown architecture '$arch' (x86_64 or arm64)" >&2
+            exit 2
+            ;;
+    esac
 }
 
+need_zigbuild() {
+    if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+        say "installing the aarch64-unknown-linux-gnu target"
+        rustup target add aarch64-unknown-linux-gnu
+    fi
+    if ! python3 -m ziglang version >/dev/null 2>&1; then
+        say "installing zig $ZIGLANG_VERSION (pip install ziglang)"
+        python3 -m pip install --quiet "ziglang==$ZIGLANG_VERSION"
+    fi
+    if ! cargo zigbuild --help >/dev/null 2>&1; then
+        say "installing cargo-zigbuild $CARGO_ZIGBUILD_VERSION (cargo install, ~1 min once)"
+        cargo install cargo-zigbuild --locked --version "$CARGO_ZIGBUILD_VERSION"
+    fi
+}
+
+# package_lambda BINARY ARCH: the zip, after checking the glibc the binary needs.
 package_lambda() {
-    local bin=target/release/rasterzen dir=target/lambda
-    if ! command -v zip >/dev/null || ! command -v objdump >/dev/null; then
+    local bin="$1" arch="$2" dir=target/lambda
+    if ! command -v zip >/dev/null || ! command -v readelf >/dev/null; then
         say "installing zip and binutils (apt-get)"
         apt-get update -qq && apt-get install -y -qq zip binutils >/dev/null
     fi
+    if [[ "$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')" != *"$([[ $arch == x86_64 ]] && echo X86-64 || echo AArch64)"* ]]; then
+        echo "build.sh lambda: $bin is not an $arch executable" >&2
+        exit 1
+    fi
     local newest
-    newest="$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)"
+    newest="$(readelf --dyn-syms -W "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)"
     if [[ "$(printf '%s\n%s\n' "$newest" "$LAMBDA_GLIBC" | sort -V | tail -1)" != "$LAMBDA_GLIBC" ]]; then
         echo "build.sh lambda: $bin needs glibc $newest; provided.al2023 has $LAMBDA_GLIBC" >&2
         exit 1
@@ -130,20 +178,21 @@ package_lambda() {
     rm -rf "$dir/package" "$dir/rasterzen-lambda.zip"
     mkdir -p "$dir/package"
     cp "$bin" "$dir/package/bootstrap"
-    strip "$dir/package/bootstrap"
+    if [[ $arch == x86_64 ]]; then strip "$dir/package/bootstrap"; fi
     chmod 755 "$dir/package/bootstrap"
-    # The renderer precompiled for the portable x86-64-v2 baseline: a cold start deserializes it
-    # (milliseconds) instead of compiling it (~0.5 s) in a sandbox whose /tmp starts empty.
-    "$bin" renderer precompile --out "$dir/package/compiled" >/dev/null
+    # The renderer precompiled for the function's portable baseline (x86-64-v2 or Armv8.1-A): a
+    # cold start deserializes it (milliseconds) instead of compiling it (~0.5 s) in a sandbox
+    # whose /tmp starts empty. This machine's host makes it, for the other architecture too.
+    target/release/rasterzen renderer precompile --arch "$arch" --out "$dir/package/compiled" >/dev/null
     (cd "$dir/package" && zip -q -X -9 -r ../rasterzen-lambda.zip bootstrap compiled)
-    say "$dir/rasterzen-lambda.zip: $(wc -c < "$dir/rasterzen-lambda.zip") bytes (bootstrap $(wc -c < "$dir/package/bootstrap") bytes, x86_64, needs glibc $newest <= $LAMBDA_GLIBC)"
+    say "$dir/rasterzen-lambda.zip: $(wc -c < "$dir/rasterzen-lambda.zip") bytes (bootstrap $(wc -c < "$dir/package/bootstrap") bytes, $arch, needs glibc $newest <= $LAMBDA_GLIBC; deploy with Architecture=$([[ $arch == x86_64 ]] && echo x86_64 || echo arm64))"
 }
 
 case "${1:-all}" in
     component) build_component ;;
     web) build_web ;;
     host) build_host ;;
-    lambda) build_lambda ;;
+    lambda) build_lambda "${2:-x86_64}" ;;
     test-renderers) build_test_renderers ;;
     all) build_component; build_web; build_host ;;
     *) echo "usage: $0 [component|web|host|lambda|test-renderers|all]" >&2; exit 2 ;;

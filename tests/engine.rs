@@ -128,6 +128,72 @@ fn pooled_instances_keep_their_limits() {
     assert_eq!(after, first, "the service renders on after a limit fired");
 }
 
+/// `renderer precompile --arch aarch64` (how `build.sh lambda arm64` fills an arm64 package on
+/// an x86_64 machine) makes an AArch64 object under its own name; a host of the other
+/// architecture does not take it for its own. That the arm64 host loads it and renders the same
+/// bytes is checked under qemu by tests/lambda-arm64.sh.
+#[test]
+fn a_renderer_precompiled_for_the_other_architecture_is_an_artifact_of_that_architecture() {
+    let scratch = Scratch::new("cross");
+    let mut names = Vec::new();
+    for (arch, machine) in [("aarch64", 183u16), ("x86_64", 62)] {
+        let out = scratch.0.join(arch);
+        let o = run(
+            &[
+                "renderer",
+                "precompile",
+                "--arch",
+                arch,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{arch}: {}", stderr(&o));
+        let files: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{arch}: {files:?}");
+        let elf = std::fs::read(&files[0]).unwrap();
+        assert_eq!(&elf[..4], b"\x7fELF", "{arch}");
+        assert_eq!(
+            u16::from_le_bytes([elf[18], elf[19]]),
+            machine,
+            "{arch}: ELF e_machine"
+        );
+        names.push(files[0].file_name().unwrap().to_owned());
+    }
+    assert_ne!(names[0], names[1], "each architecture has its own name");
+    let o = run(
+        &["renderer", "precompile", "--arch", "sparc", "--out", "x"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("possible values: x86_64, aarch64"),
+        "{}",
+        stderr(&o)
+    );
+    // An x86_64 host shipped only the aarch64 artifact compiles its own.
+    if !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let empty_cache = scratch.0.join("empty-cache");
+    let s = Server::start(
+        &["--cache", "none"],
+        &[
+            ("RASTERZEN_COMPILED_CACHE", empty_cache.to_str().unwrap()),
+            (
+                "RASTERZEN_SHIPPED_COMPILED",
+                scratch.0.join("aarch64").to_str().unwrap(),
+            ),
+            ("RASTERZEN_LOG_LEVEL", "info"),
+        ],
+    );
+    assert!(s.log_text().contains("load=Compiled"), "{}", s.log_text());
+}
+
 #[test]
 fn a_shipped_precompiled_renderer_is_loaded_not_compiled() {
     let scratch = Scratch::new("shipped");

@@ -17,9 +17,10 @@ pub enum RendererCommand {
     List(RegistryArgs),
     /// Make VERSION the active renderer; running hosts pick it up without a restart.
     Activate(ActivateArgs),
-    /// Compile a renderer component ahead of time for the portable CPU baseline (x86-64-v2),
-    /// so that a host starting on a fresh machine (a Lambda cold start) loads it in
-    /// milliseconds instead of compiling it. `build.sh lambda` ships one in its package.
+    /// Compile a renderer component ahead of time for a portable CPU baseline (x86-64-v2, or
+    /// Armv8.1-A for Graviton), so that a host starting on a fresh machine (a Lambda cold start)
+    /// loads it in milliseconds instead of compiling it. `build.sh lambda` ships one in its
+    /// package.
     Precompile(PrecompileArgs),
 }
 
@@ -32,6 +33,10 @@ pub struct PrecompileArgs {
     /// and the engine settings, as hosts look it up).
     #[arg(long)]
     pub out: PathBuf,
+    /// The architecture of the hosts that will load it (default: this one's). Compiling for
+    /// another is how an arm64 Lambda package gets its artifact from an x86_64 build machine.
+    #[arg(long, value_enum)]
+    pub arch: Option<crate::engine::wasm::Arch>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -142,7 +147,7 @@ pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
                         })?
                         .to_vec(),
                 };
-                let (name, compiled) = crate::engine::wasm::precompile(&bytes)?;
+                let (name, compiled) = crate::engine::wasm::precompile(&bytes, args.arch)?;
                 std::fs::create_dir_all(&args.out)
                     .with_context(|| format!("cannot create {}", args.out.display()))?;
                 let path = args.out.join(&name);

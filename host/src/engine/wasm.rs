@@ -116,41 +116,114 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Compiles for x86-64-v2 (SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, CMPXCHG16B: every x86-64 server
-/// CPU since 2009, AWS Lambda's included) instead of everything this CPU has: the renderer's
-/// SIMD is 128-bit wasm SIMD, which SSE4.1 covers, and an artifact compiled for the baseline
-/// loads on any machine that has it (wasmtime checks the flags against the host on load). On a
-/// host without the baseline, or another architecture, the host's own features are used.
-fn portable_isa(config: &mut Config) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let v2 = std::is_x86_feature_detected!("sse3")
-            && std::is_x86_feature_detected!("ssse3")
-            && std::is_x86_feature_detected!("sse4.1")
-            && std::is_x86_feature_detected!("sse4.2")
-            && std::is_x86_feature_detected!("popcnt")
-            && std::is_x86_feature_detected!("cmpxchg16b");
-        if v2 && config.target("x86_64-unknown-linux-gnu").is_ok() {
-            for flag in [
+/// A CPU architecture precompiled artifacts are made for, each with a fixed baseline of
+/// instruction-set features instead of everything the compiling CPU has, so an artifact made on
+/// one machine (the build machine, a Lambda package) loads on every machine of its kind
+/// (wasmtime checks the flags against the host on load, and the file name holds the engine's
+/// compatibility hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arch {
+    /// x86-64-v2: SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, CMPXCHG16B. Every x86-64 server CPU
+    /// since 2009, AWS Lambda's included. The renderer's SIMD is 128-bit wasm SIMD, which
+    /// SSE4.1 covers.
+    #[value(name = "x86_64", alias = "amd64")]
+    X86_64,
+    /// Armv8.1-A's atomics (LSE) on top of the Armv8-A base: AWS Graviton2 (Neoverse N1, Lambda's
+    /// arm64) and everything later. NEON, which wasm SIMD lowers to, is part of the base.
+    #[value(name = "aarch64", alias = "arm64")]
+    Aarch64,
+}
+
+impl Arch {
+    /// The architecture this host was built for, if it is one of ours.
+    pub fn host() -> Option<Arch> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Arch::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Arch::Aarch64)
+        } else {
+            None
+        }
+    }
+
+    fn triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Aarch64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
+    /// Cranelift's names of the baseline's features.
+    fn cranelift_flags(self) -> &'static [&'static str] {
+        match self {
+            Arch::X86_64 => &[
                 "has_sse3",
                 "has_ssse3",
                 "has_sse41",
                 "has_sse42",
                 "has_popcnt",
                 "has_cmpxchg16b",
-            ] {
-                // SAFETY: each flag was detected on this host just above.
-                #[allow(unsafe_code)]
-                unsafe {
-                    config.cranelift_flag_enable(flag);
-                }
-            }
+            ],
+            Arch::Aarch64 => &["has_lse"],
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = config;
+
+    /// Whether this CPU has the baseline (only asked of the host's own architecture).
+    fn host_has_baseline(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self == Arch::X86_64
+                && std::is_x86_feature_detected!("sse3")
+                && std::is_x86_feature_detected!("ssse3")
+                && std::is_x86_feature_detected!("sse4.1")
+                && std::is_x86_feature_detected!("sse4.2")
+                && std::is_x86_feature_detected!("popcnt")
+                && std::is_x86_feature_detected!("cmpxchg16b")
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            self == Arch::Aarch64 && std::arch::is_aarch64_feature_detected!("lse")
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            let _ = self;
+            false
+        }
     }
+}
+
+/// The engine settings every host uses, for `arch`'s baseline. For the host's own architecture
+/// on a CPU without the baseline the CPU's own features are used (its artifacts then only load
+/// on CPUs like it).
+fn engine_config(arch: Option<Arch>) -> Result<Config, EngineError> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    let Some(arch) = arch else {
+        return Ok(config);
+    };
+    let native = Arch::host() == Some(arch);
+    if native && !arch.host_has_baseline() {
+        return Ok(config);
+    }
+    config.target(arch.triple()).map_err(|e| {
+        EngineError::Unavailable(format!(
+            "cannot compile for {}: {}",
+            arch.triple(),
+            one_line(&format!("{e:#}"))
+        ))
+    })?;
+    for flag in arch.cranelift_flags() {
+        // SAFETY: on the host's own architecture each flag was detected just above; for another
+        // architecture the code never runs here, and wasmtime refuses the artifact on a machine
+        // that lacks a flag when it is loaded.
+        #[allow(unsafe_code)]
+        unsafe {
+            config.cranelift_flag_enable(flag);
+        }
+    }
+    Ok(config)
 }
 
 /// Directories of precompiled artifacts shipped with the deployment (read only): `compiled/`
@@ -180,9 +253,23 @@ pub fn artifact_name(engine: &Engine, sha256: &str) -> String {
     )
 }
 
-/// Precompiles a component for this engine's portable baseline; returns (file name, bytes).
-pub fn precompile(bytes: &[u8]) -> Result<(String, Vec<u8>), EngineError> {
-    let engine = shared_engine();
+/// Precompiles a component for `arch`'s portable baseline (default: this host's, with the
+/// process-wide engine); returns (file name, bytes) as a host of that architecture looks it up.
+pub fn precompile(bytes: &[u8], arch: Option<Arch>) -> Result<(String, Vec<u8>), EngineError> {
+    let cross;
+    let engine = match arch {
+        Some(arch) if Arch::host() != Some(arch) => {
+            cross = Engine::new(&engine_config(Some(arch))?).map_err(|e| {
+                EngineError::Unavailable(format!(
+                    "cannot compile for {}: {}",
+                    arch.triple(),
+                    one_line(&format!("{e:#}"))
+                ))
+            })?;
+            &cross
+        }
+        _ => shared_engine(),
+    };
     let sha256 = hex(&Sha256::digest(bytes));
     let compiled = engine.precompile_component(bytes).map_err(|e| {
         EngineError::Unavailable(format!(
@@ -197,13 +284,9 @@ pub fn precompile(bytes: &[u8]) -> Result<(String, Vec<u8>), EngineError> {
 pub fn shared_engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         // A fixed instruction-set baseline instead of everything this CPU has, so a component
         // precompiled on one machine (the build machine, a Lambda package) loads on another.
-        portable_isa(&mut config);
+        let config = engine_config(Arch::host()).expect("the host's own target is built in");
         let engine = Engine::new(&config).expect("wasmtime configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()
