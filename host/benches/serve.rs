@@ -5,6 +5,8 @@
 //!
 //! The client runs in this process, on the same (2-core) machine: the figures include its cost.
 //! `RASTERZEN_BENCH_HITS` (default 2000) sets the number of sequential cache-hit requests.
+//! `RASTERZEN_BENCH_BASELINE=/path/to/another/rasterzen` also measures the cold renders of that
+//! binary (an older build) in the same run, alternating with this one's, and prints the ratio.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,12 +26,16 @@ impl Drop for Server {
 }
 
 fn start(args: &[&str], xdg: &std::path::Path) -> Server {
+    start_bin(BIN, args, xdg)
+}
+
+fn start_bin(bin: &str, args: &[&str], xdg: &std::path::Path) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(BIN)
+    let child = Command::new(bin)
         .arg("serve")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
@@ -199,6 +205,26 @@ async fn main() {
     )
     .await;
     drop(alone);
+    if let Ok(baseline) = std::env::var("RASTERZEN_BENCH_BASELINE") {
+        // Alternating, twice each, so that a change of machine load hits both alike.
+        let mut rates = [Vec::new(), Vec::new()];
+        for round in 0..4 {
+            let (which, bin) = if round % 2 == 0 {
+                (0, baseline.as_str())
+            } else {
+                (1, BIN)
+            };
+            let fresh = start_bin(bin, &["--cache", "memory"], &scratch);
+            let label = if which == 0 { "baseline" } else { "this build" };
+            rates[which]
+                .push(throughput(&format!("cold, {label}"), &fresh, &urls, 4, "miss").await);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        println!(
+            "| cold, this build / baseline | {baseline} | {:.2}× tiles/s |",
+            mean(&rates[1]) / mean(&rates[0])
+        );
+    }
     let again: Vec<String> = urls.iter().cycle().take(urls.len() * 20).cloned().collect();
     throughput("warm (memory)", &s, &again, 4, "hit").await;
     let s2 = start(

@@ -139,8 +139,8 @@ pub struct ServeArgs {
         default_value = crate::service::PARTIAL_CACHE_CONTROL
     )]
     pub partial_cache_control: String,
-    /// Memory for recently read source tiles, in MiB: a labelled tile reads its eight
-    /// neighbours too, so each source tile is wanted by up to nine renders.
+    /// Memory for recently read source tiles (kept inflated), in MiB: a labelled tile reads its
+    /// eight neighbours too, so each source tile is wanted by up to nine renders.
     #[arg(long, env = "RASTERZEN_SOURCE_MEMORY_MB", default_value_t = 64)]
     pub source_memory_mb: usize,
     /// Draw tiles of labelled styles with their eight neighbours, so that every label crossing

@@ -304,6 +304,8 @@ pub struct Service {
     labelled: Mutex<HashMap<(String, String), bool>>,
     /// Recently read source tiles (a tile and its neighbours are read by up to nine renders).
     source_tiles: SourceTiles,
+    /// Source tiles being read now, each behind a gate the others wait at (see `source_tile`).
+    reading: Mutex<HashMap<MemoKey, Arc<tokio::sync::Mutex<()>>>>,
     flights: Mutex<HashMap<String, Flight>>,
     permits: Arc<Semaphore>,
     /// Requests holding a [`Ticket`]: fetching upstream, waiting for a worker or rendering.
@@ -322,6 +324,22 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         self.admitted.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// A gzipped source tile inflated once, natively, when it is first read: a tile and its
+/// neighbours are read by up to nine renders (and a seed run's), each of which would otherwise
+/// inflate it again inside the sandbox, where inflating is slower. The renderer takes raw and
+/// gzipped tiles alike and draws the same picture from both. Data that does not inflate within
+/// the renderer's own cap (64 MiB) goes on as it came, for the renderer to refuse with its own
+/// message. On the blocking pool: a gzip bomb is 64 MiB of work, not for the async threads.
+async fn inflated_for_render(data: Bytes) -> Bytes {
+    let keep = data.clone();
+    tokio::task::spawn_blocking(move || match crate::mvt::inflate(&data, 64 << 20) {
+        Ok(raw) => Bytes::from(raw),
+        Err(_) => data,
+    })
+    .await
+    .unwrap_or(keep)
 }
 
 /// The strong ETag of a body.
@@ -361,6 +379,7 @@ impl Service {
             style_hashes: Mutex::default(),
             labelled: Mutex::default(),
             source_tiles: SourceTiles::new(source_memory),
+            reading: Mutex::default(),
             flights: Mutex::default(),
             permits: Arc::new(Semaphore::new(workers)),
             admitted: AtomicUsize::new(0),
@@ -875,10 +894,45 @@ impl Service {
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(d);
         }
+        // One read per source tile at a time: the renders of neighbouring tiles (and an
+        // overzoomed tile's neighbours, which share ancestors) ask for the same tiles together.
+        let gate = {
+            let mut reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(reading.entry(key).or_default())
+        };
+        let held = gate.lock().await;
+        let got = self.source_tile_read(t, key, api_key).await;
+        drop(held);
+        let mut reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        if reading.get(&key).is_some_and(|g| Arc::ptr_eq(g, &gate)) && Arc::strong_count(&gate) <= 2
+        {
+            reading.remove(&key);
+        }
+        got
+    }
+
+    /// The read behind [`Service::source_tile`], under its per-tile gate: remembered by the one
+    /// that read first, while the others waited.
+    async fn source_tile_read(
+        &self,
+        t: TileId,
+        key: MemoKey,
+        api_key: Option<&str>,
+    ) -> Result<Option<Bytes>, TileError> {
+        if let Some(d) = self.source_tiles.get(key) {
+            self.metrics
+                .source_memo_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(d);
+        }
         let data = match self.source.contains(t).await {
             Ok(Some(false)) => None,
             Ok(_) => self.fetch(t, api_key.map(str::to_string)).await?.0,
             Err(e) => return Err(e.into()),
+        };
+        let data = match data {
+            Some(d) if crate::mvt::is_gzip(&d) => Some(inflated_for_render(d).await),
+            other => other,
         };
         self.source_tiles.insert(key, data.clone());
         Ok(data)
