@@ -8,7 +8,9 @@
 
 use std::path::Path;
 
-use rasterzen_render::{render, Format, RenderOptions, StyleSource, TileId};
+use rasterzen_render::{
+    render_with, Assets, Format, RenderOptions, SpriteData, StyleSource, TileId,
+};
 
 fn rgba_of_png(bytes: &[u8]) -> Vec<u8> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
@@ -28,16 +30,32 @@ fn rgba_of_png(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn check(file: &str, tile: TileId, style: &str, size: u32, scale: u32) {
-    let data = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file)).unwrap();
-    let mut options = RenderOptions {
+    let options = RenderOptions {
         size,
         scale,
         style: StyleSource::Builtin(style),
         ..RenderOptions::default()
     };
-    let png_bytes = render(&data, tile, &options).unwrap();
+    let _ = check_with(file, tile, options, &Assets::default());
+}
+
+/// Renders `file` as `tile` to PNG and to SVG with `options` (its format aside) and compares
+/// them; returns the SVG.
+fn check_with(
+    file: &str,
+    tile: TileId,
+    mut options: RenderOptions<'_>,
+    assets: &Assets<'_>,
+) -> String {
+    let style = match options.style {
+        StyleSource::Builtin(name) => name,
+        StyleSource::Json(_) => "a style file",
+    };
+    let (size, scale) = (options.size, options.scale);
+    let data = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file)).unwrap();
+    let png_bytes = render_with(&data, tile, &options, assets).unwrap().bytes;
     options.format = Format::Svg;
-    let svg = String::from_utf8(render(&data, tile, &options).unwrap()).unwrap();
+    let svg = String::from_utf8(render_with(&data, tile, &options, assets).unwrap().bytes).unwrap();
     let tree = usvg::Tree::from_str(&svg, &usvg::Options::default()).expect("our SVG parses");
     let px = size * scale;
     let mut pixmap = tiny_skia::Pixmap::new(px, px).unwrap();
@@ -128,6 +146,7 @@ fn check(file: &str, tile: TileId, style: &str, size: u32, scale: u32) {
         "{file} {style} {size}@{scale}x: {:.2} % differ (edges), {interior} interior",
         differing as f64 / total * 100.0
     );
+    svg
 }
 
 #[test]
@@ -176,4 +195,54 @@ fn svg_and_png_show_the_same_map() {
         512,
         1,
     );
+}
+
+/// Labels: glyphs, icons from the sprite and halos softened by `text-halo-blur` (a smoothstep
+/// ramp in the PNG, an `feGaussianBlur` in the SVG) show the same in both.
+#[test]
+fn svg_and_png_show_the_same_labels() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let style =
+        std::fs::read_to_string(root.join("tests/parity/labels/styles/osm-bright.json")).unwrap();
+    assert!(
+        style.contains("text-halo-blur"),
+        "the case needs blurred halos"
+    );
+    let sprite = root.join("tests/parity/styles/osm-bright/sprite");
+    for scale in [1, 2] {
+        let suffix = if scale == 2 { "@2x" } else { "" };
+        let json = std::fs::read(sprite.with_file_name(format!("sprite{suffix}.json"))).unwrap();
+        let png = std::fs::read(sprite.with_file_name(format!("sprite{suffix}.png"))).unwrap();
+        let sprites = [SpriteData {
+            id: "default",
+            pixel_ratio: scale,
+            json: &json,
+            png: &png,
+        }];
+        // Overzoomed to z16, where osm-bright's POI and street labels (blurred halos) show.
+        let options = RenderOptions {
+            size: 512,
+            scale,
+            style: StyleSource::Json(&style),
+            data_tile: Some(TileId {
+                z: 14,
+                x: 8529,
+                y: 5974,
+            }),
+            ..RenderOptions::default()
+        };
+        let svg = check_with(
+            "tests/reference/monaco-z14-omt/tile.mvt",
+            TileId {
+                z: 16,
+                x: 34118,
+                y: 23896,
+            },
+            options,
+            &Assets { sprites: &sprites },
+        );
+        for drawn in ["<image ", "feGaussianBlur", r#"filter="url(#halo-blur-"#] {
+            assert!(svg.contains(drawn), "the labelled SVG has no {drawn}");
+        }
+    }
 }

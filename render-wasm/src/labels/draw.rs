@@ -3,6 +3,14 @@
 //! stroked with round joins, plus the glyph) and samples icons bilinearly, the SVG writes the
 //! same numbers as `<path>`s and `<image>`s. Both draw in the same order: a layer's icons,
 //! then its halos, then its text (as MapLibre's passes).
+//!
+//! Seams: a label across a tile edge is drawn by each tile it touches, each in its own frame.
+//! So that the two halves meet exactly, a label is drawn in a frame of its own: its place is
+//! rounded to [`STEPS`] of a device pixel and split into a whole pixel (`at`, where the frame
+//! sits on the canvas) and the rest; its glyph outlines are rasterized relative to `at`, into
+//! a mask over the whole label (not the canvas's part of it), and only the blend is clipped to
+//! the canvas. Every number the rasterizer sees is then the same in every tile, so the
+//! coverage is too.
 
 use std::fmt::Write as _;
 
@@ -15,8 +23,17 @@ use crate::scene::Premul;
 use crate::style::{Color, FaceStyle, SymbolPaint};
 use crate::svg::base64;
 
+/// Sub-pixel steps a label's place is rounded to (per device px): too fine to see, coarse
+/// enough that the same place computed in two tiles' frames (a whole number of tiles apart,
+/// and perhaps an ulp apart after their arithmetic) rounds to the same step.
+const STEPS: f64 = 256.0;
+
+fn snap(v: f64) -> f64 {
+    (v * STEPS).round() / STEPS
+}
+
 /// An icon ready to draw: the sprite image over a rectangle (device px) in the frame at
-/// `anchor` with x axis `u`.
+/// `anchor` (device px from the label's `at`) with x axis `u`.
 #[derive(Debug, Clone, Copy)]
 pub struct IconDraw<'a> {
     pub image: crate::sprite::ImageRef<'a>,
@@ -26,15 +43,39 @@ pub struct IconDraw<'a> {
     pub opacity: f32,
 }
 
-/// One label ready to draw. Coordinates are device px.
+/// One label ready to draw. Coordinates are device px from `at`.
 #[derive(Debug, Clone)]
 pub struct LabelDraw<'a> {
+    /// The device pixel of the canvas the label's frame starts at (its top-left corner).
+    pub at: (i64, i64),
     pub icon: Option<IconDraw<'a>>,
     pub path: Vec<Seg>,
     /// Premultiplied text colour × opacity.
     pub color: Premul,
-    /// Premultiplied halo colour × opacity and the halo width in device px.
-    pub halo: Option<(Premul, f32)>,
+    /// The halo, if any.
+    pub halo: Option<Halo>,
+}
+
+/// A label's halo: the glyphs' outline stroked `2 × width` wide, its edge softened over
+/// `± ramp` (device px both).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Halo {
+    /// Premultiplied halo colour × opacity.
+    pub color: Premul,
+    pub width: f32,
+    pub ramp: f32,
+}
+
+/// Half the width, in device px, over which a halo's edge fades with `text-halo-blur`
+/// `blur` (CSS px) at `dpr`: MapLibre's SDF shader fades it by a smoothstep over
+/// `± 1.19 × blur` (its `halo_blur * 1.19 / SDF_PX` in distance-field units, 1/SDF_PX a
+/// pixel at the glyph's size), on top of its anti-aliasing, which ours does already.
+pub fn halo_ramp(blur: f32, dpr: f32) -> f32 {
+    if blur > 0.0 {
+        1.19 * blur * dpr
+    } else {
+        0.0
+    }
 }
 
 /// A symbol layer's placed labels, in draw order.
@@ -64,15 +105,24 @@ pub fn label<'a>(
     dpr: f64,
 ) -> LabelDraw<'a> {
     let face = font::face(face);
+    let place = |p: (f64, f64)| (snap(p.0 * dpr), snap(p.1 * dpr));
+    let first = glyphs
+        .first()
+        .map(|g| place(g.origin))
+        .or(icon.map(|i| place(i.anchor)))
+        .unwrap_or((0.0, 0.0));
+    let at = (first.0.floor(), first.1.floor());
     let mut path = Vec::new();
     for g in glyphs {
         let outline = face.outline(g.id);
         let (ux, uy) = g.u;
+        let o = place(g.origin);
+        let (ox, oy) = (o.0 - at.0, o.1 - at.1);
         let map = |x: f32, y: f32| -> (f32, f32) {
             let (lx, ly) = (f64::from(x) * scale, f64::from(y) * scale);
-            let wx = g.origin.0 + ux * lx - uy * ly;
-            let wy = g.origin.1 + uy * lx + ux * ly;
-            ((wx * dpr) as f32, (wy * dpr) as f32)
+            let dx = (ux * lx - uy * ly) * dpr;
+            let dy = (uy * lx + ux * ly) * dpr;
+            ((ox + dx) as f32, (oy + dy) as f32)
         };
         for s in outline.iter() {
             path.push(match *s {
@@ -100,15 +150,22 @@ pub fn label<'a>(
         }
     }
     let halo_color = premul(paint.halo_color, paint.opacity);
-    let halo = (paint.halo_width > 0.0 && halo_color[3] > 0.0)
-        .then_some((halo_color, paint.halo_width * dpr as f32));
+    let halo = (paint.halo_width > 0.0 && halo_color[3] > 0.0).then_some(Halo {
+        color: halo_color,
+        width: paint.halo_width * dpr as f32,
+        ramp: halo_ramp(paint.halo_blur, dpr as f32),
+    });
     LabelDraw {
-        icon: icon.map(|i| IconDraw {
-            image: i.image,
-            anchor: (i.anchor.0 * dpr, i.anchor.1 * dpr),
-            u: i.u,
-            rect: i.rect.map(|v| v * dpr),
-            opacity: paint.icon_opacity,
+        at: (at.0 as i64, at.1 as i64),
+        icon: icon.map(|i| {
+            let a = place(i.anchor);
+            IconDraw {
+                image: i.image,
+                anchor: (a.0 - at.0, a.1 - at.1),
+                u: i.u,
+                rect: i.rect.map(|v| v * dpr),
+                opacity: paint.icon_opacity,
+            }
         }),
         path,
         color: premul(paint.color, paint.opacity),
@@ -120,32 +177,47 @@ pub fn label<'a>(
 pub fn raster(canvas: &mut Canvas, layer: &LabelLayer<'_>) {
     for l in &layer.labels {
         if let Some(i) = &l.icon {
-            paint_icon(canvas, i);
+            paint_icon(canvas, l.at, i);
         }
     }
     for l in &layer.labels {
-        if let Some((color, width)) = l.halo {
-            paint_path(canvas, &l.path, color, Some(width));
+        if let Some(h) = l.halo {
+            paint_path(canvas, l.at, &l.path, h.color, Some(h));
         }
     }
     for l in &layer.labels {
-        paint_path(canvas, &l.path, l.color, None);
+        paint_path(canvas, l.at, &l.path, l.color, None);
     }
 }
 
-/// Fills `path` (and, with `halo`, its outline stroked `2 × halo` wide) into a coverage mask
-/// over the path's bounds, then blends `color` through it.
-fn paint_path(canvas: &mut Canvas, path: &[Seg], color: Premul, halo: Option<f32>) {
+/// Fills `path` (device px from `at`; and, with `halo`, its outline stroked `2 × width` wide,
+/// softened over its ramp) into a coverage mask over the path's bounds, then blends `color`
+/// through it where the mask is on the canvas.
+fn paint_path(
+    canvas: &mut Canvas,
+    at: (i64, i64),
+    path: &[Seg],
+    color: Premul,
+    halo: Option<Halo>,
+) {
     let Some(b) = font::path_bounds(path) else {
         return;
     };
-    let grow = halo.unwrap_or(0.0) + 2.0;
-    let x0 = ((b[0] - grow).floor().max(0.0)) as i64;
-    let y0 = ((b[1] - grow).floor().max(0.0)) as i64;
-    let x1 = ((b[2] + grow).ceil() as i64).min(canvas.width as i64);
-    let y1 = ((b[3] + grow).ceil() as i64).min(canvas.height as i64);
-    if x1 <= x0 || y1 <= y0 {
+    let grow = halo.map_or(0.0, |h| h.width + h.ramp.ceil()) + 2.0;
+    // The mask's rectangle in the label's frame, whole pixels.
+    let (mut x0, mut y0) = ((b[0] - grow).floor() as i64, (b[1] - grow).floor() as i64);
+    let (mut x1, mut y1) = ((b[2] + grow).ceil() as i64, (b[3] + grow).ceil() as i64);
+    let (cw, ch) = (canvas.width as i64, canvas.height as i64);
+    if at.0 + x1 <= 0 || at.1 + y1 <= 0 || at.0 + x0 >= cw || at.1 + y0 >= ch {
         return;
+    }
+    if (x1 - x0).saturating_mul(y1 - y0) > 4 * cw * ch {
+        // A label many times the tile (a huge text-size): only the canvas's part of it, so
+        // the mask stays bounded; such a label may then not meet its neighbour exactly.
+        x0 = x0.max(-at.0);
+        y0 = y0.max(-at.1);
+        x1 = x1.min(cw - at.0);
+        y1 = y1.min(ch - at.1);
     }
     let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
     let Some(mut mask) = Mask::new(w, h) else {
@@ -165,9 +237,9 @@ fn paint_path(canvas: &mut Canvas, path: &[Seg], color: Premul, halo: Option<f32
         }
     }
     let Some(p) = pb.finish() else { return };
-    if let Some(width) = halo {
+    if let Some(h) = halo {
         let stroke = Stroke {
-            width: 2.0 * width,
+            width: 2.0 * h.width,
             line_join: LineJoin::Round,
             line_cap: LineCap::Round,
             ..Stroke::default()
@@ -177,21 +249,71 @@ fn paint_path(canvas: &mut Canvas, path: &[Seg], color: Premul, halo: Option<f32
         }
     }
     mask.fill_path(&p, FillRule::Winding, true, Transform::identity());
-    let data = mask.data();
-    for yy in 0..h as usize {
-        for xx in 0..w as usize {
+    let soft;
+    let data = match halo {
+        Some(halo) if halo.ramp > 0.0 => {
+            soft = soften(mask.data(), w as usize, h as usize, halo.ramp);
+            &soft[..]
+        }
+        _ => mask.data(),
+    };
+    let (left, top) = (at.0 + x0, at.1 + y0);
+    let xs = (-left).max(0) as usize..((cw - left).min(i64::from(w))).max(0) as usize;
+    for yy in (-top).max(0) as usize..((ch - top).min(i64::from(h))).max(0) as usize {
+        for xx in xs.clone() {
             let cov = data[yy * w as usize + xx];
             if cov == 0 {
                 continue;
             }
             let k = f32::from(cov) / 255.0;
             canvas.blend(
-                x0 as usize + xx,
-                y0 as usize + yy,
+                (left + xx as i64) as usize,
+                (top + yy as i64) as usize,
                 [color[0] * k, color[1] * k, color[2] * k, color[3] * k],
             );
         }
     }
+}
+
+/// `mask` (`w × h` coverage) convolved, along x and then along y, with the derivative of a
+/// smoothstep over `± ramp` px, integrated over each pixel: a straight edge becomes
+/// MapLibre's smoothstep fade centred where the edge was. f32 sums in a fixed order, no
+/// transcendental functions: the same bytes on every target.
+fn soften(mask: &[u8], w: usize, h: usize, ramp: f32) -> Vec<u8> {
+    let smooth = |t: f32| {
+        let t = ((t / ramp + 1.0) / 2.0).clamp(0.0, 1.0);
+        t * t * (3.0 - 2.0 * t)
+    };
+    let r = (ramp + 0.5).ceil() as isize;
+    let kernel: Vec<f32> = (-r..=r)
+        .map(|i| smooth(i as f32 + 0.5) - smooth(i as f32 - 0.5))
+        .collect();
+    let pass = |src: &[f32], along_x: bool| -> Vec<f32> {
+        let mut out = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let mut acc = 0.0f32;
+                for (k, &weight) in kernel.iter().enumerate() {
+                    let d = k as isize - r;
+                    let (sx, sy) = if along_x {
+                        (x as isize + d, y as isize)
+                    } else {
+                        (x as isize, y as isize + d)
+                    };
+                    if sx >= 0 && sy >= 0 && (sx as usize) < w && (sy as usize) < h {
+                        acc += src[sy as usize * w + sx as usize] * weight;
+                    }
+                }
+                out[y * w + x] = acc;
+            }
+        }
+        out
+    };
+    let src: Vec<f32> = mask.iter().map(|&v| f32::from(v)).collect();
+    let out = pass(&pass(&src, true), false);
+    out.iter()
+        .map(|&v| (v + 0.5).clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 /// A premultiplied texel of the icon, transparent outside it (MapLibre pads icons in its atlas
@@ -206,8 +328,9 @@ fn texel(i: &IconDraw<'_>, x: i64, y: i64) -> [f32; 4] {
 }
 
 /// Draws an icon: every device pixel whose centre falls in the (turned) rectangle samples the
-/// image bilinearly at the matching texel position.
-fn paint_icon(canvas: &mut Canvas, i: &IconDraw<'_>) {
+/// image bilinearly at the matching texel position. Pixels are walked in the label's frame
+/// (from `at`), so each tile samples its part of an icon across a seam alike.
+fn paint_icon(canvas: &mut Canvas, at: (i64, i64), i: &IconDraw<'_>) {
     let img = i.image.image;
     let [rx0, ry0, rx1, ry1] = i.rect;
     if rx1 <= rx0 || ry1 <= ry0 || img.width == 0 || img.height == 0 {
@@ -228,10 +351,12 @@ fn paint_icon(canvas: &mut Canvas, i: &IconDraw<'_>) {
             .map(|c| if k == 0 { c.0 } else { c.1 })
             .fold(f64::MIN, f64::max)
     };
-    let x0 = (min(0).floor().max(0.0)) as usize;
-    let y0 = (min(1).floor().max(0.0)) as usize;
-    let x1 = (max(0).ceil().max(0.0) as usize).min(canvas.width);
-    let y1 = (max(1).ceil().max(0.0) as usize).min(canvas.height);
+    // The icon's pixels in the frame, cut to the canvas's.
+    let (cw, ch) = (canvas.width as i64, canvas.height as i64);
+    let x0 = (min(0).floor() as i64).max(-at.0);
+    let y0 = (min(1).floor() as i64).max(-at.1);
+    let x1 = (max(0).ceil() as i64).min(cw - at.0);
+    let y1 = (max(1).ceil() as i64).min(ch - at.1);
     let (sx, sy) = (
         f64::from(img.width) / (rx1 - rx0),
         f64::from(img.height) / (ry1 - ry0),
@@ -257,15 +382,15 @@ fn paint_icon(canvas: &mut Canvas, i: &IconDraw<'_>) {
                 px[k] = (top + (bottom - top) * fy) * i.opacity;
             }
             if px[3] > 0.0 {
-                canvas.blend(x, y, px);
+                canvas.blend((at.0 + x) as usize, (at.1 + y) as usize, px);
             }
         }
     }
 }
 
 /// A short decimal for SVG path data (2 fractional digits, no "-0").
-fn n(out: &mut String, v: f32) {
-    let r = (f64::from(v) * 100.0).round() / 100.0;
+fn n(out: &mut String, v: f64) {
+    let r = (v * 100.0).round() / 100.0;
     if r == 0.0 {
         out.push('0');
     } else {
@@ -273,15 +398,17 @@ fn n(out: &mut String, v: f32) {
     }
 }
 
-fn path_data(path: &[Seg]) -> String {
+/// SVG path data of `path` (device px from `at`), in the SVG's device px.
+fn path_data(path: &[Seg], at: (i64, i64)) -> String {
     let mut d = String::with_capacity(path.len() * 16);
+    let (ax, ay) = (at.0 as f64, at.1 as f64);
     let pt = |d: &mut String, c: char, xs: &[f32]| {
         d.push(c);
         for (i, v) in xs.iter().enumerate() {
             if i > 0 {
                 d.push(' ');
             }
-            n(d, *v);
+            n(d, f64::from(*v) + if i % 2 == 0 { ax } else { ay });
         }
     };
     for s in path {
@@ -337,8 +464,8 @@ pub fn svg(out: &mut String, layer: &LabelLayer<'_>) {
             r(i.u.1),
             r(-i.u.1),
             r(i.u.0),
-            r(i.anchor.0),
-            r(i.anchor.1),
+            r(i.anchor.0 + l.at.0 as f64),
+            r(i.anchor.1 + l.at.1 as f64),
             r(x0),
             r(y0),
             r(x1 - x0),
@@ -349,20 +476,43 @@ pub fn svg(out: &mut String, layer: &LabelLayer<'_>) {
         }
         let _ = write!(out, r#" href="data:image/png;base64,{}"/>"#, base64(&png));
     }
-    let paths: Vec<String> = layer.labels.iter().map(|l| path_data(&l.path)).collect();
+    let paths: Vec<String> = layer
+        .labels
+        .iter()
+        .map(|l| path_data(&l.path, l.at))
+        .collect();
+    let mut defined: Vec<String> = Vec::new();
     for (l, d) in layer.labels.iter().zip(&paths) {
-        if let Some((c, w)) = l.halo {
+        if let Some(h) = l.halo {
             if d.is_empty() {
                 continue;
             }
+            let r = |v: f64| (v * 100.0).round() / 100.0;
+            // A blurred halo: a Gaussian of the smoothstep ramp's spread (σ = ramp / √5).
+            let blur = r(f64::from(h.ramp) * 0.447);
+            let id = format!(r#"id="halo-blur-{blur}""#);
+            if blur > 0.0 && !defined.contains(&id) {
+                // Once per SVG (a layer's first such halo looks through what is written).
+                if !out.contains(&id) {
+                    let _ = write!(
+                        out,
+                        r#"<filter {id} x="-50%" y="-50%" width="200%" height="200%"><feGaussianBlur stdDeviation="{blur}"/></filter>"#
+                    );
+                }
+                defined.push(id);
+            }
             out.push_str("<path");
-            colour(out, "fill", c);
-            colour(out, "stroke", c);
+            colour(out, "fill", h.color);
+            colour(out, "stroke", h.color);
             let _ = write!(
                 out,
-                r#" stroke-width="{}" stroke-linejoin="round" stroke-linecap="round" d="{d}"/>"#,
-                (f64::from(2.0 * w) * 100.0).round() / 100.0
+                r#" stroke-width="{}" stroke-linejoin="round" stroke-linecap="round""#,
+                r(f64::from(2.0 * h.width))
             );
+            if blur > 0.0 {
+                let _ = write!(out, r#" filter="url(#halo-blur-{blur})""#);
+            }
+            let _ = write!(out, r#" d="{d}"/>"#);
         }
     }
     for (l, d) in layer.labels.iter().zip(&paths) {
@@ -390,23 +540,63 @@ mod tests {
             Seg::Close,
         ];
         let mut c = Canvas::new(8, 8);
-        paint_path(&mut c, &path, [1.0, 0.0, 0.0, 1.0], None);
+        paint_path(&mut c, (0, 0), &path, [1.0, 0.0, 0.0, 1.0], None);
         let a = c.data[(3 * 8) * 4 + 3];
         assert!((100..=160).contains(&a), "half-covered pixel: {a}");
         assert_eq!(c.data[(3 * 8 + 1) * 4 + 3], 0, "nothing right of the path");
         let mut c = Canvas::new(8, 8);
-        paint_path(&mut c, &path, [1.0, 0.0, 0.0, 1.0], Some(1.0));
+        let halo = Halo {
+            color: [1.0, 0.0, 0.0, 1.0],
+            width: 1.0,
+            ramp: 0.0,
+        };
+        paint_path(&mut c, (0, 0), &path, halo.color, Some(halo));
         assert_eq!(c.data[(3 * 8) * 4 + 3], 255, "the halo covers it");
     }
 
     #[test]
+    fn a_blurred_halo_edge_fades_symmetrically_over_its_ramp() {
+        // A straight vertical edge: full coverage left of x = 10, none right of it.
+        let (w, h) = (20usize, 9usize);
+        let mask: Vec<u8> = (0..w * h)
+            .map(|i| if i % w < 10 { 255 } else { 0 })
+            .collect();
+        assert_eq!(soften(&mask, w, h, 0.0), mask, "no ramp, no change");
+        let ramp = 2.38; // text-halo-blur 1 at @2x
+        let soft = soften(&mask, w, h, ramp);
+        let row: Vec<u8> = soft[4 * w..5 * w].to_vec();
+        // Monotone non-increasing across the edge (away from the mask's own left border,
+        // beyond which is nothing), fully on and off beyond the ramp.
+        assert!(row[4..].windows(2).all(|p| p[0] >= p[1]), "{row:?}");
+        assert_eq!(row[6], 255, "{row:?}");
+        assert_eq!(row[13], 0, "{row:?}");
+        assert!(row[9] < 255 && row[10] > 0, "the edge is softened: {row:?}");
+        // Symmetric about the edge: what leaves one side arrives on the other.
+        for d in 0..4 {
+            let (inside, outside) = (row[9 - d], row[10 + d]);
+            assert!(
+                (i32::from(inside) + i32::from(outside) - 255).abs() <= 1,
+                "{row:?}"
+            );
+        }
+        // The vertical pass leaves a column of equal values unchanged (rows away from
+        // the mask's top and bottom edges).
+        assert_eq!(&soft[4 * w..5 * w], &soft[3 * w..4 * w]);
+    }
+
+    #[test]
     fn svg_path_data_is_short_and_stable() {
-        let d = path_data(&[
-            Seg::Move(1.004, -0.001),
-            Seg::Quad(2.0, 3.5, 4.25, 5.0),
-            Seg::Close,
-        ]);
+        let d = path_data(
+            &[
+                Seg::Move(1.004, -0.001),
+                Seg::Quad(2.0, 3.5, 4.25, 5.0),
+                Seg::Close,
+            ],
+            (0, 0),
+        );
         assert_eq!(d, "M1 0Q2 3.5 4.25 5Z");
+        let d = path_data(&[Seg::Move(0.5, 1.25), Seg::Line(-3.0, 0.0)], (100, 7));
+        assert_eq!(d, "M100.5 8.25L97 7");
         assert_eq!(base64(b"Man"), "TWFu");
         assert_eq!(base64(b"Ma"), "TWE=");
     }

@@ -349,10 +349,12 @@ pub fn layout_shared<'a>(
                 |ai: usize, anchor: P, glyphs: Vec<GlyphPlace>, boxes: Vec<FBox>, line_u: P| {
                     let boxes = if has_text { boxes } else { Vec::new() };
                     let glyphs = if has_text { glyphs } else { Vec::new() };
-                    // Where ink can land: glyph outline bounds grown by the halo and a pixel
-                    // of anti-aliasing (seams need this, not the collision boxes: a halo may
-                    // reach past them).
-                    let grow = f64::from(paint.halo_width) + 1.0;
+                    // Where ink can land: glyph outline bounds grown by the halo, its blur
+                    // and a pixel of anti-aliasing (seams need this, not the collision boxes:
+                    // a halo may reach past them).
+                    let grow = f64::from(paint.halo_width)
+                        + f64::from(draw::halo_ramp(paint.halo_blur, 1.0))
+                        + 1.0;
                     let mut ink = ink_bounds(face, &glyphs, scale, grow);
                     let icon = icon.map(|(image, rect, il)| {
                         let u = rot(line_u, rotation(il.rotate));
