@@ -17,10 +17,7 @@ pub fn tile_to_geojson(tile: &Tile, data_tile: TileId) -> Vec<u8> {
             let fx = (f64::from(data_tile.x) + p.x as f64 / extent) / n;
             let fy = (f64::from(data_tile.y) + p.y as f64 / extent) / n;
             let lon = fx * 360.0 - 180.0;
-            let lat = (std::f64::consts::PI * (1.0 - 2.0 * fy))
-                .sinh()
-                .atan()
-                .to_degrees();
+            let lat = libm::atan(libm::sinh(std::f64::consts::PI * (1.0 - 2.0 * fy))).to_degrees();
             json!([round7(lon), round7(lat)])
         };
         let ring = |points: &[Point], close: bool| -> Json {

@@ -52,7 +52,7 @@ impl View {
             f64::from(tile.x) - f64::from(data_tile.x) * span,
             f64::from(tile.y) - f64::from(data_tile.y) * span,
         );
-        let zoom = f64::from(tile.z) + (f64::from(size) / 512.0).log2();
+        let zoom = f64::from(tile.z) + libm::log2(f64::from(size) / 512.0);
         View {
             tile,
             data_tile,
@@ -383,10 +383,7 @@ pub fn build<'a>(tile: &'a Tile, style: &'a Style, view: &View, sprites: &'a Spr
 fn tile_centre_latitude(t: TileId) -> f64 {
     let n = f64::from(1u32 << t.z.min(31));
     let y = (f64::from(t.y) + 0.5) / n;
-    (std::f64::consts::PI * (1.0 - 2.0 * y))
-        .sinh()
-        .atan()
-        .to_degrees()
+    libm::atan(libm::sinh(std::f64::consts::PI * (1.0 - 2.0 * y))).to_degrees()
 }
 
 fn find_image<'a>(

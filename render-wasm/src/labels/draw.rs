@@ -28,8 +28,12 @@ use crate::svg::base64;
 /// and perhaps an ulp apart after their arithmetic) rounds to the same step.
 const STEPS: f64 = 256.0;
 
+/// `v` (device px) to a whole number of steps. The step boundaries sit a third of a step
+/// off the halves: places are often exact binary fractions (tile coordinates over 4096,
+/// glyph advances), and one exactly on a boundary would go either way on a last-bit
+/// difference between two tiles' arithmetic; no binary fraction comes near a third.
 fn snap(v: f64) -> f64 {
-    (v * STEPS).round() / STEPS
+    (v * STEPS + 1.0 / 3.0).floor() / STEPS
 }
 
 /// An icon ready to draw: the sprite image over a rectangle (device px) in the frame at

@@ -37,12 +37,12 @@ pub struct Camera {
 
 impl Camera {
     pub fn new(size_css: f64, zoom: f64, lat: f64, dpr: f64) -> Camera {
-        let world = 512.0 * 2f64.powf(zoom);
+        let world = 512.0 * libm::exp2(zoom);
         let circumference = 2.0 * std::f64::consts::PI * 6_371_008.8;
         Camera {
             centre: size_css / 2.0,
             distance: 1.5 * size_css,
-            pixels_per_metre: world / (circumference * lat.to_radians().cos().max(1e-6)),
+            pixels_per_metre: world / (circumference * libm::cos(lat.to_radians()).max(1e-6)),
             dpr,
         }
     }

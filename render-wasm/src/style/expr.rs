@@ -1360,7 +1360,7 @@ fn exponential_factor(x: f64, base: f64, x0: f64, x1: f64) -> f64 {
     } else if base == 1.0 {
         progress / diff
     } else {
-        (base.powf(progress) - 1.0) / (base.powf(diff) - 1.0)
+        (libm::pow(base, progress) - 1.0) / (libm::pow(base, diff) - 1.0)
     }
 }
 
@@ -1457,7 +1457,7 @@ fn math<'a>(op: MathOp, args: &'a [Expr], ctx: &Ctx<'a, '_>) -> Result<f64, Eval
         }
         MathOp::Div => arg(0)? / arg(1)?,
         MathOp::Rem => arg(0)? % arg(1)?,
-        MathOp::Pow => arg(0)?.powf(arg(1)?),
+        MathOp::Pow => libm::pow(arg(0)?, arg(1)?),
         MathOp::Min | MathOp::Max => {
             let mut r = if op == MathOp::Min {
                 f64::INFINITY
@@ -1479,15 +1479,15 @@ fn math<'a>(op: MathOp, args: &'a [Expr], ctx: &Ctx<'a, '_>) -> Result<f64, Eval
         MathOp::Ceil => arg(0)?.ceil(),
         MathOp::Round => arg(0)?.round(),
         MathOp::Sqrt => arg(0)?.sqrt(),
-        MathOp::Ln => arg(0)?.ln(),
-        MathOp::Log10 => arg(0)?.log10(),
-        MathOp::Log2 => arg(0)?.log2(),
-        MathOp::Sin => arg(0)?.sin(),
-        MathOp::Cos => arg(0)?.cos(),
-        MathOp::Tan => arg(0)?.tan(),
-        MathOp::Asin => arg(0)?.asin(),
-        MathOp::Acos => arg(0)?.acos(),
-        MathOp::Atan => arg(0)?.atan(),
+        MathOp::Ln => libm::log(arg(0)?),
+        MathOp::Log10 => libm::log10(arg(0)?),
+        MathOp::Log2 => libm::log2(arg(0)?),
+        MathOp::Sin => libm::sin(arg(0)?),
+        MathOp::Cos => libm::cos(arg(0)?),
+        MathOp::Tan => libm::tan(arg(0)?),
+        MathOp::Asin => libm::asin(arg(0)?),
+        MathOp::Acos => libm::acos(arg(0)?),
+        MathOp::Atan => libm::atan(arg(0)?),
     })
 }
 
