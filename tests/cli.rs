@@ -633,3 +633,41 @@ fn version_lists_the_built_in_styles() {
         assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
     }
 }
+
+/// No `--style`: the built-in style for the tile's schema, told from its layers and said on
+/// stderr; a schema without a built-in style gets a warning saying what to pass.
+#[test]
+fn without_a_style_the_tile_schema_picks_the_built_in_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let monaco = root.join("tests/reference/monaco-z14-omt/tile.mvt");
+    let (chosen, named) = (dir.path().join("chosen.png"), dir.path().join("named.png"));
+    let o = render(&monaco, "14/8529/5974", "native", &[], &chosen);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("note:") && said.contains("OpenMapTiles") && said.contains("omt"),
+        "{said}"
+    );
+    let o = render(
+        &monaco,
+        "14/8529/5974",
+        "native",
+        &["--style", "omt"],
+        &named,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("schema"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&chosen).unwrap(),
+        std::fs::read(&named).unwrap()
+    );
+    let berlin = root.join("tests/fixtures/tiles/shortbread-berlin-14.mvt");
+    let o = render(&berlin, "14/8803/5374", "native", &[], &chosen);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("warning:") && said.contains("Shortbread") && said.contains("--style"),
+        "{said}"
+    );
+}

@@ -105,7 +105,9 @@ pub struct ServeArgs {
     /// Bound of each `fs:DIR` cache tier, in MiB (the oldest tiles are evicted beyond it); 0 for none.
     #[arg(long, env = "RASTERZEN_FS_CACHE_MB", default_value_t = 4096)]
     pub fs_cache_mb: usize,
-    /// The default style: a MapLibre style JSON file or a built-in style name (default, omt, light).
+    /// The default style: a MapLibre style JSON file, an https:// or s3:// URL, or a built-in style
+    /// name (`rasterzen version` lists them); none: the built-in style for the source's schema
+    /// (told from its vector_layers, said in the log).
     #[arg(long, env = "RASTERZEN_STYLE")]
     pub style: Option<String>,
     /// More styles a request can pick with ?style=NAME, as NAME=FILE (repeatable; comma-separated in the environment).
@@ -361,7 +363,9 @@ pub struct RenderArgs {
     pub tile: String,
     #[arg(long, env = "RASTERZEN_FORMAT", value_enum, default_value = "png")]
     pub format: FormatArg,
-    /// A MapLibre style JSON file, or the name of a built-in style (default, omt, light).
+    /// A MapLibre style JSON file, an https:// or s3:// URL, or the name of a built-in style
+    /// (`rasterzen version` lists them); none: the built-in style for the tile's schema (told
+    /// from its layers).
     #[arg(long, env = "RASTERZEN_STYLE")]
     pub style: Option<String>,
     /// Tile edge in CSS pixels.

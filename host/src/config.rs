@@ -18,7 +18,8 @@
 //! embedded = true                 # or path = "x.pmtiles" / "x.mbtiles" / "dir", or url = "https://…"
 //! [maps.florence]
 //! source = "florence"
-//! style = "default"               # built-in name, file (relative to this file), https:// or s3://
+//! style = "default"               # built-in name, file (relative to this file), https:// or s3://;
+//!                                 # none: the built-in style for the source's schema
 //! ```
 
 use std::collections::{BTreeSet, HashSet};
@@ -120,7 +121,8 @@ pub struct SourceSection {
 pub struct MapSection {
     /// A name in `[sources]`.
     pub source: String,
-    /// A built-in style name, a file (relative to the config file), `https://…` or `s3://BUCKET/KEY`.
+    /// A built-in style name, a file (relative to the config file), `https://…` or `s3://BUCKET/KEY`;
+    /// none: the built-in style for the source's schema.
     pub style: Option<String>,
     /// Shown in the catalog and TileJSON; default: the map id.
     pub name: Option<String>,
@@ -505,7 +507,8 @@ pub fn resolve(
         )
         .map_err(&bad)?;
         let mut a = sources[source].args.clone();
-        a.style = Some(resolve_style(dir, m.style.as_deref().unwrap_or("default")));
+        // No style: the built-in one for the source's schema, chosen when the source is open.
+        a.style = m.style.as_deref().map(|s| resolve_style(dir, s));
         a.named_styles = m
             .named_styles
             .iter()
@@ -656,7 +659,10 @@ overzoom = 2
         assert_eq!(plan.maps[0].args.tile_size, 256, "[defaults]");
         assert_eq!(plan.maps[1].args.tile_size, 512, "the map's own");
         assert_eq!(plan.maps[0].args.style.as_deref(), Some("omt"));
-        assert_eq!(plan.maps[1].args.style.as_deref(), Some("default"));
+        assert_eq!(
+            plan.maps[1].args.style, None,
+            "chosen by the source's schema"
+        );
         let cli = resolve(
             &args(&["--tile-size", "512", "--cache", "memory"]),
             &file,

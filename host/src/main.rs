@@ -14,6 +14,7 @@ mod mvt;
 mod net;
 mod renderer_cmd;
 mod routes;
+mod schema;
 mod seed;
 mod serve;
 mod service;
@@ -189,9 +190,34 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (style, location) = runtime.block_on(load_style(args.style.as_deref().unwrap_or("")))?;
     let data = std::fs::read(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let named = args
+        .style
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    // No style named: the built-in one for the tile's schema, told from its layers; said
+    // (with the render's warnings) once the tile is drawn, so that an error stays one line.
+    let mut chosen: Option<String> = None;
+    let style_name = match named {
+        Some(s) => s,
+        None => {
+            let layers = mvt::layer_names(&data, 64 << 20);
+            if layers.is_empty() {
+                "default"
+            } else {
+                let choice = schema::choose(Some(&layers));
+                let what = if choice.fits { "note" } else { "warning" };
+                let message = choice
+                    .message
+                    .replace("the source's layers", "the tile's layers");
+                chosen = Some(format!("rasterzen: {what}: {message}"));
+                choice.style
+            }
+        }
+    };
+    let (style, location) = runtime.block_on(load_style(style_name))?;
     if data.is_empty() {
         // An empty buffer is a valid tile with no layers (MVT conformance fixture 001), so it
         // renders (background only); but an empty *file* is usually a failed download: say so.
@@ -238,6 +264,9 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
         .render(&data, &request)
         .with_context(|| format!("{} ({})", args.input.display(), tile))?;
     warnings.extend(rendered.warnings);
+    if let Some(line) = chosen {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
     let mut seen = std::collections::HashSet::new();
     for w in warnings.iter().filter(|w| seen.insert(w.as_str())) {
         let _ = writeln!(std::io::stderr(), "rasterzen: warning: {w}");

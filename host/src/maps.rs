@@ -324,8 +324,26 @@ async fn build_map(
     let id = mp.id.as_str();
     let fail = |e: String| MapsError::Style(id.to_string(), config::one_line(&e));
     let args = &mp.args;
-    let style_name = args.style.clone().unwrap_or_else(|| "default".into());
     let info = source.info();
+    let style_name = match args
+        .style
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => s.to_string(),
+        None => {
+            // No style named: the built-in one for the source's schema, said in the log.
+            let choice = crate::schema::choose(info.vector_layers.as_deref());
+            let schema = choice.schema.map(crate::schema::Schema::name);
+            if choice.fits {
+                tracing::info!(map = id, style = choice.style, schema, "{}", choice.message);
+            } else {
+                tracing::warn!(map = id, style = choice.style, schema, "{}", choice.message);
+            }
+            choice.style.to_string()
+        }
+    };
     let source_label = sp.label.clone();
 
     let mut assets = HashMap::new();

@@ -51,6 +51,27 @@ pub fn check_framing(data: &[u8]) -> Result<(), MvtError> {
     Ok(())
 }
 
+/// The names of a tile's layers (raw or gzip, inflated up to `max` bytes), in tile order:
+/// field 1 of each `layers` message. Only the framing is read. Unreadable tiles have none.
+pub fn layer_names(data: &[u8], max: usize) -> Vec<String> {
+    let Ok(raw) = inflate(data, max) else {
+        return Vec::new();
+    };
+    let Ok(top) = fields(&raw) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for (_, body) in top.into_iter().filter(|(f, _)| *f == 3) {
+        let Some(layer) = body.and_then(|b| fields(b).ok()) else {
+            continue;
+        };
+        if let Some((_, Some(name))) = layer.into_iter().find(|(f, _)| *f == 1) {
+            names.push(String::from_utf8_lossy(name).into_owned());
+        }
+    }
+    names
+}
+
 /// A field number and its body if length-delimited.
 type Field<'a> = (u64, Option<&'a [u8]>);
 
@@ -130,6 +151,25 @@ mod tests {
             inflate(&[0x1f, 0x8b, 1, 2, 3], 100),
             Err(MvtError::Gzip(_))
         ));
+    }
+
+    #[test]
+    fn layer_names_of_real_tiles() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/");
+        let read = |p: &str| std::fs::read(format!("{root}{p}")).unwrap();
+        let berlin = layer_names(&read("fixtures/tiles/shortbread-berlin-14.mvt"), 64 << 20);
+        assert!(berlin.iter().any(|n| n == "streets"), "{berlin:?}");
+        assert_eq!(
+            crate::schema::Schema::detect(&berlin),
+            Some(crate::schema::Schema::Shortbread)
+        );
+        let monaco = layer_names(&read("reference/monaco-z14-omt/tile.mvt"), 64 << 20);
+        assert_eq!(
+            crate::schema::Schema::detect(&monaco),
+            Some(crate::schema::Schema::OpenMapTiles),
+            "{monaco:?}"
+        );
+        assert!(layer_names(b"not a tile", 1000).is_empty());
     }
 
     #[test]
