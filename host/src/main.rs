@@ -207,12 +207,9 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
             if layers.is_empty() {
                 "default"
             } else {
-                let choice = schema::choose(Some(&layers));
+                let choice = schema::choose(Some(&layers), "tile");
                 let what = if choice.fits { "note" } else { "warning" };
-                let message = choice
-                    .message
-                    .replace("the source's layers", "the tile's layers");
-                chosen = Some(format!("rasterzen: {what}: {message}"));
+                chosen = Some(format!("rasterzen: {what}: {}", choice.message));
                 choice.style
             }
         }

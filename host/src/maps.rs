@@ -334,7 +334,7 @@ async fn build_map(
         Some(s) => s.to_string(),
         None => {
             // No style named: the built-in one for the source's schema, said in the log.
-            let choice = crate::schema::choose(info.vector_layers.as_deref());
+            let choice = crate::schema::choose(info.vector_layers.as_deref(), "source");
             let schema = choice.schema.map(crate::schema::Schema::name);
             if choice.fits {
                 tracing::info!(map = id, style = choice.style, schema, "{}", choice.message);

@@ -119,16 +119,18 @@ pub struct Choice {
     pub message: String,
 }
 
-/// Chooses the built-in style for a source with these layer names (`None`: it lists none).
-pub fn choose(layers: Option<&[String]>) -> Choice {
+/// Chooses the built-in style for data with these layer names (`None`: it lists none);
+/// `whose` names the data in the message ("source", "tile").
+pub fn choose(layers: Option<&[String]>, whose: &str) -> Choice {
     let Some(layers) = layers else {
         return Choice {
             style: "default",
             schema: None,
             fits: true,
-            message: "the source lists no vector_layers: drawing the built-in style default \
-                      (Protomaps v2 / Tilezen schema); pass --style for another schema"
-                .into(),
+            message: format!(
+                "the {whose} lists no vector_layers: drawing the built-in style default \
+                 (Protomaps v2 / Tilezen schema); pass --style for another schema"
+            ),
         };
     };
     match Schema::detect(layers) {
@@ -138,7 +140,7 @@ pub fn choose(layers: Option<&[String]>) -> Choice {
                 schema: Some(schema),
                 fits: true,
                 message: format!(
-                    "the source's layers follow the {} schema: drawing the built-in style {style} (pass --style to choose another)",
+                    "the {whose}'s layers follow the {} schema: drawing the built-in style {style} (pass --style to choose another)",
                     schema.name()
                 ),
             },
@@ -147,7 +149,7 @@ pub fn choose(layers: Option<&[String]>) -> Choice {
                 schema: Some(schema),
                 fits: false,
                 message: format!(
-                    "the source's layers follow the {} schema, for which there is no built-in style: the built-in default draws little of it; pass --style with a style for that schema (e.g. VersaTiles' colorful for Shortbread, Protomaps' own from @protomaps/basemaps for Protomaps v4)",
+                    "the {whose}'s layers follow the {} schema, for which there is no built-in style: the built-in default draws little of it; pass --style with a style for that schema (e.g. VersaTiles' colorful for Shortbread, Protomaps' own from @protomaps/basemaps for Protomaps v4)",
                     schema.name()
                 ),
             },
@@ -157,7 +159,7 @@ pub fn choose(layers: Option<&[String]>) -> Choice {
             schema: None,
             fits: false,
             message: format!(
-                "the source's layers ({}) follow no schema we know: drawing the built-in style default, which may draw little of them; pass --style with a style made for this data",
+                "the {whose}'s layers ({}) follow no schema we know: drawing the built-in style default, which may draw little of them; pass --style with a style made for this data",
                 shorten(layers)
             ),
         },
@@ -208,16 +210,21 @@ mod tests {
     #[test]
     fn the_choice_says_what_it_chose_and_warns_when_nothing_fits() {
         let omt = names("transportation, water, place, poi");
-        let c = choose(Some(&omt));
+        let c = choose(Some(&omt), "source");
         assert_eq!((c.style, c.fits), ("omt", true));
-        assert!(c.message.contains("OpenMapTiles"), "{}", c.message);
+        assert!(
+            c.message
+                .contains("the source's layers follow the OpenMapTiles"),
+            "{}",
+            c.message
+        );
         let sb = names("streets, water_polygons, land, place_labels");
-        let c = choose(Some(&sb));
+        let c = choose(Some(&sb), "source");
         assert_eq!((c.style, c.fits), ("default", false));
         assert!(c.message.contains("--style"), "{}", c.message);
-        let c = choose(None);
+        let c = choose(None, "source");
         assert_eq!((c.style, c.fits), ("default", true));
-        let c = choose(Some(&names("a, b, c, d, e, f, g, h")));
+        let c = choose(Some(&names("a, b, c, d, e, f, g, h")), "tile");
         assert!(!c.fits);
         assert!(c.message.contains("… 8 in all"), "{}", c.message);
     }

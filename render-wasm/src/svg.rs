@@ -43,7 +43,7 @@ pub fn write_svg(scene: &Scene<'_>) -> String {
         // Pixel sizes → user units of the layer's transform.
         let user = |device_px: f64| device_px / (layer.xform.scale * k);
         match &layer.draw {
-            Draw::Labels(labels) => crate::labels::draw::svg(&mut w.out, labels),
+            Draw::Labels(labels) => crate::labels::draw::svg(&mut w.out, &mut w.defs, labels),
             Draw::Background {
                 color,
                 pattern,

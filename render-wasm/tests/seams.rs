@@ -659,9 +659,8 @@ fn a_label_across_a_seam_stitches_to_the_same_pixels_as_the_label_drawn_whole() 
                 };
                 &img[(y * px + x) * 4..(y * px + x) * 4 + 4]
             };
-            let (mut differ, mut inked, mut first) = (0usize, 0usize, None);
-            // Ink of C where the seam runs through it (3 px either side).
-            let mut on_seam = 0usize;
+            // The stitch's window over C: C's tile lies half a tile into the stitch.
+            let mut win = Vec::with_capacity(px * px * 4);
             for y in 0..px {
                 for x in 0..px {
                     let (sx, sy) = if south {
@@ -669,17 +668,23 @@ fn a_label_across_a_seam_stitches_to_the_same_pixels_as_the_label_drawn_whole() 
                     } else {
                         (x + px / 2, y)
                     };
-                    let whole = &c[(y * px + x) * 4..(y * px + x) * 4 + 4];
-                    if whole[3] > 0 {
-                        inked += 1;
-                        if (if south { y } else { x }).abs_diff(px / 2) <= 3 {
-                            on_seam += 1;
-                        }
+                    win.extend_from_slice(stitch(sx, sy));
+                }
+            }
+            let (mut differ, mut inked, mut first) = (0usize, 0usize, None);
+            // Ink of C where the seam runs through it (3 px either side).
+            let mut on_seam = 0usize;
+            for (i, (stitched, whole)) in win.chunks_exact(4).zip(c.chunks_exact(4)).enumerate() {
+                let (x, y) = (i % px, i / px);
+                if whole[3] > 0 {
+                    inked += 1;
+                    if (if south { y } else { x }).abs_diff(px / 2) <= 3 {
+                        on_seam += 1;
                     }
-                    if stitch(sx, sy) != whole {
-                        differ += 1;
-                        first.get_or_insert((x, y));
-                    }
+                }
+                if stitched != whole {
+                    differ += 1;
+                    first.get_or_insert((x, y));
                 }
             }
             println!(
@@ -688,17 +693,6 @@ fn a_label_across_a_seam_stitches_to_the_same_pixels_as_the_label_drawn_whole() 
             );
             if differ > 0 {
                 // For a look: the stitch's window over C, and C.
-                let mut win = Vec::with_capacity(px * px * 4);
-                for y in 0..px {
-                    for x in 0..px {
-                        let (sx, sy) = if south {
-                            (x, y + px / 2)
-                        } else {
-                            (x + px / 2, y)
-                        };
-                        win.extend_from_slice(stitch(sx, sy));
-                    }
-                }
                 let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
                 for (name, img) in [("stitched", &win), ("whole", &c)] {
                     let f = dir.join(format!("seam-{south}-{size}-{scale}-{name}.png"));

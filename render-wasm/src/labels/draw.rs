@@ -447,8 +447,9 @@ fn colour(out: &mut String, what: &str, c: Premul) {
     }
 }
 
-/// Writes a layer's labels as SVG (device px, no transform): icons, halos, then text.
-pub fn svg(out: &mut String, layer: &LabelLayer<'_>) {
+/// Writes a layer's labels as SVG (device px, no transform): icons, halos, then text; the
+/// blurred halos' filters go into the document's `defs`, once each.
+pub fn svg(out: &mut String, defs: &mut String, layer: &LabelLayer<'_>) {
     for l in &layer.labels {
         let Some(i) = &l.icon else { continue };
         let img = i.image.image;
@@ -485,7 +486,6 @@ pub fn svg(out: &mut String, layer: &LabelLayer<'_>) {
         .iter()
         .map(|l| path_data(&l.path, l.at))
         .collect();
-    let mut defined: Vec<String> = Vec::new();
     for (l, d) in layer.labels.iter().zip(&paths) {
         if let Some(h) = l.halo {
             if d.is_empty() {
@@ -495,15 +495,11 @@ pub fn svg(out: &mut String, layer: &LabelLayer<'_>) {
             // A blurred halo: a Gaussian of the smoothstep ramp's spread (σ = ramp / √5).
             let blur = r(f64::from(h.ramp) * 0.447);
             let id = format!(r#"id="halo-blur-{blur}""#);
-            if blur > 0.0 && !defined.contains(&id) {
-                // Once per SVG (a layer's first such halo looks through what is written).
-                if !out.contains(&id) {
-                    let _ = write!(
-                        out,
-                        r#"<filter {id} x="-50%" y="-50%" width="200%" height="200%"><feGaussianBlur stdDeviation="{blur}"/></filter>"#
-                    );
-                }
-                defined.push(id);
+            if blur > 0.0 && !defs.contains(&id) {
+                let _ = write!(
+                    defs,
+                    r#"<filter {id} x="-50%" y="-50%" width="200%" height="200%"><feGaussianBlur stdDeviation="{blur}"/></filter>"#
+                );
             }
             out.push_str("<path");
             colour(out, "fill", h.color);
