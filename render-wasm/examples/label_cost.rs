@@ -82,6 +82,13 @@ fn main() {
         &style,
         labels::build(&decoded, &style, &view, &sprites),
     );
+    if std::env::var_os("LABEL_COST_DRAW_ONLY").is_some() {
+        // For a profiler: nothing more than drawing the labelled scene, n times.
+        for _ in 0..n {
+            std::hint::black_box(raster::draw(&labelled));
+        }
+        return;
+    }
     let draw_with = time(&mut || {
         std::hint::black_box(raster::draw(&labelled));
     });

@@ -255,14 +255,91 @@ fn a_vertical_street_label_turns_with_it() {
 }
 
 #[test]
+fn variable_anchors_take_the_first_anchor_whose_text_fits() {
+    let duomo = (vec![("name", s("Duomo"))], pt(2048, 2048));
+    let t = tile(vec![duomo.clone()]);
+    let first_y = |p: &[PlacedLabel]| p[0].glyphs[0].origin.1;
+    let first_x = |p: &[PlacedLabel]| p[0].glyphs[0].origin.0;
+    let var = r#", "text-variable-anchor": ["top", "bottom"], "text-radial-offset": 1"#;
+    // Alone, the first anchor is taken. "top" hangs the text below the anchor as
+    // `text-anchor: top` with the same radial offset does, and further by text-padding:
+    // MapLibre moves a variable anchor's block by half its padded collision box.
+    let v = placed(&t, &style(&symbol("a", var)));
+    let fixed = placed(
+        &t,
+        &style(&symbol(
+            "a",
+            r#", "text-anchor": "top", "text-radial-offset": 1"#,
+        )),
+    );
+    assert_eq!(v.len(), 1);
+    assert!(
+        (first_y(&v) - first_y(&fixed) - 2.0).abs() < 1e-9,
+        "{v:?} {fixed:?}"
+    );
+    assert!((first_x(&v) - first_x(&fixed)).abs() < 1e-9);
+    assert!(first_y(&v) > 256.0, "below the anchor (256 px)");
+    assert!(st_warnings(var).is_empty(), "{:?}", st_warnings(var));
+
+    // A label of the layer above sits just below the anchor: "top" collides, so the text
+    // goes above it ("bottom").
+    let only = |id: &str, name: &str, layout: &str| {
+        format!(
+            r#"{{"id": "{id}", "type": "symbol", "source": "s", "source-layer": "l",
+                "filter": ["==", "name", "{name}"],
+                "layout": {{"text-field": "{{name}}"{layout}}}}}"#
+        )
+    };
+    let layers = |a: &str| {
+        format!(
+            "{},{}",
+            only("a", "Duomo", &format!("{var}{a}")),
+            only("b", "Blocker", "")
+        )
+    };
+    let below = (vec![("name", s("Blocker"))], pt(2048, 2048 + 22 * 8));
+    let above = (vec![("name", s("Blocker"))], pt(2048, 2048 - 22 * 8));
+    let t = tile(vec![duomo.clone(), below.clone()]);
+    let p = placed(&t, &style(&layers("")));
+    let a: Vec<_> = p.iter().filter(|l| l.layer == "a").cloned().collect();
+    assert_eq!(texts(&p), ["a:Duomo", "b:Blocker"]);
+    assert!(first_y(&a) < 256.0, "above the anchor: {a:?}");
+    // Blocked both ways: not placed, unless it may overlap; then at its first anchor.
+    let t = tile(vec![duomo, below, above]);
+    let p = placed(&t, &style(&layers("")));
+    assert_eq!(texts(&p), ["b:Blocker", "b:Blocker"]);
+    let p = placed(&t, &style(&layers(r#", "text-allow-overlap": true"#)));
+    let a: Vec<_> = p.iter().filter(|l| l.layer == "a").cloned().collect();
+    assert_eq!(a.len(), 1, "{p:?}");
+    assert!(first_y(&a) > 256.0, "at the first anchor: {a:?}");
+
+    // `text-variable-anchor-offset` (signed ems per anchor) equals the anchor list with
+    // `text-offset` (absolute ems pointed away from the anchor's side; x unused for "bottom").
+    let t = tile(vec![(vec![("name", s("Duomo"))], pt(2048, 2048))]);
+    let pairs = placed(
+        &t,
+        &style(&symbol(
+            "a",
+            r#", "text-variable-anchor-offset": ["bottom", [0, -1]]"#,
+        )),
+    );
+    let list = placed(
+        &t,
+        &style(&symbol(
+            "a",
+            r#", "text-variable-anchor": ["bottom"], "text-offset": [0.5, 1]"#,
+        )),
+    );
+    assert_eq!(pairs[0].glyphs, list[0].glyphs);
+    assert!(first_y(&pairs) < 256.0);
+}
+
+fn st_warnings(extra_layout: &str) -> Vec<String> {
+    style(&symbol("a", extra_layout)).warnings().to_vec()
+}
+
+#[test]
 fn unsupported_symbol_properties_are_warnings() {
-    let st = style(&symbol(
-        "a",
-        r#", "text-variable-anchor": ["top", "bottom"], "text-radial-offset": 1"#,
-    ));
-    let w = st.warnings().join("\n");
-    assert!(w.contains("text-variable-anchor is not supported"), "{w}");
-    assert!(w.contains("text-radial-offset is not supported"), "{w}");
     let st = style(
         r#"{"id": "a", "type": "symbol", "source": "s", "source-layer": "l",
             "layout": {"text-field": ["format", ["get", "name"], {"font-scale": 1.2}]}}"#,

@@ -75,7 +75,8 @@ fn drawn(
     );
     let s = i64::from(size) * 64;
     let (ox, oy) = (i64::from(t.1) * s, i64::from(t.2) * s);
-    labels
+    let n = labels.placed.len();
+    let list: BTreeMap<Key, World> = labels
         .placed
         .into_iter()
         .map(|l| {
@@ -117,7 +118,10 @@ fn drawn(
             };
             (key, w)
         })
-        .collect()
+        .collect();
+    // One label per anchor (a label's variable anchors are alternatives, never both drawn).
+    assert_eq!(list.len(), n, "{t:?} draws one anchor's label twice");
+    list
 }
 
 /// The tiles (x, y) a label's boxes touch.
@@ -218,6 +222,41 @@ fn every_label_crossing_a_seam_is_drawn_by_every_tile_it_touches() {
     }
     // The area has street names crossing tile edges at every zoom; a test that saw none
     // would prove nothing.
+    assert!(total > 50, "only {total} seam-crossing labels");
+}
+
+#[test]
+fn labels_with_variable_anchors_crossing_a_seam_are_drawn_by_every_tile_they_touch() {
+    // The built-in style with every point label given four anchors to try: a label's
+    // anchors are decided together, so whichever is taken, every tile it touches agrees.
+    let mut v: serde_json::Value =
+        serde_json::from_str(Style::builtin_json("default").unwrap()).unwrap();
+    let mut varied = 0;
+    for l in v["layers"].as_array_mut().unwrap() {
+        let point = l["layout"]["symbol-placement"].as_str().unwrap_or("point") == "point";
+        if l["type"] == "symbol" && point {
+            l["layout"]["text-variable-anchor"] =
+                serde_json::json!(["top", "bottom", "left", "right"]);
+            l["layout"]["text-radial-offset"] = serde_json::json!(0.6);
+            varied += 1;
+        }
+    }
+    assert!(
+        varied > 2,
+        "the default style's point label layers: {varied}"
+    );
+    let style = Style::from_json(&serde_json::to_string(&v).unwrap()).unwrap();
+    assert!(style.warnings().is_empty(), "{:?}", style.warnings());
+    let tiles = florence();
+    let mut total = 0;
+    for (zoom, size) in [(14, 512), (13, 256)] {
+        let (crossing, cut) = check(&tiles, zoom, &style, size, SeamMode::Region);
+        println!(
+            "variable anchors, z{zoom} @{size}px: {crossing} seam-crossing listings, {cut} cut"
+        );
+        assert_eq!(cut, 0, "z{zoom} @{size}: {cut} cut labels");
+        total += crossing;
+    }
     assert!(total > 50, "only {total} seam-crossing labels");
 }
 

@@ -1,7 +1,8 @@
 //! Placed labels → device-pixel glyph paths and icon quads, and the two writers' use of
-//! them: the PNG rasterizes glyphs with tiny-skia's anti-aliased path filler (halo = outline
-//! stroked with round joins, plus the glyph) and samples icons bilinearly, the SVG writes the
-//! same numbers as `<path>`s and `<image>`s. Both draw in the same order: a layer's icons,
+//! them: the PNG fills the glyphs with exact-area coverage and grows their halo from it by
+//! distance ([`coverage`]) and samples icons bilinearly; the SVG writes the same numbers as
+//! `<path>`s (the halo: the outline stroked `2 × width` with round joins, the same shape)
+//! and `<image>`s. Both draw in the same order: a layer's icons,
 //! then its halos, then its text (as MapLibre's passes).
 //!
 //! Seams: a label across a tile edge is drawn by each tile it touches, each in its own frame.
@@ -14,8 +15,7 @@
 
 use std::fmt::Write as _;
 
-use tiny_skia::{FillRule, LineCap, LineJoin, Mask, PathBuilder, Stroke, Transform};
-
+use super::coverage;
 use super::font::{self, Seg};
 use super::{GlyphPlace, IconPlace};
 use crate::raster::gpu::Canvas;
@@ -177,43 +177,58 @@ pub fn label<'a>(
     }
 }
 
-/// Rasterizes a layer's labels: all icons, all halos, then all text.
+/// Rasterizes a layer's labels: all icons, all halos, then all text. Each label's coverage
+/// (glyphs, and the halo grown from them) is computed once, for both passes.
 pub fn raster(canvas: &mut Canvas, layer: &LabelLayer<'_>) {
     for l in &layer.labels {
         if let Some(i) = &l.icon {
             paint_icon(canvas, l.at, i);
         }
     }
-    for l in &layer.labels {
-        if let Some(h) = l.halo {
-            paint_path(canvas, l.at, &l.path, h.color, Some(h));
+    let masks: Vec<Option<Masks>> = layer
+        .labels
+        .iter()
+        .map(|l| masks(canvas.width, canvas.height, l.at, &l.path, l.halo))
+        .collect();
+    for (l, m) in layer.labels.iter().zip(&masks) {
+        if let (Some(h), Some(m)) = (l.halo, m) {
+            if let Some(cov) = &m.halo {
+                blend(canvas, m, cov, h.color);
+            }
         }
     }
-    for l in &layer.labels {
-        paint_path(canvas, l.at, &l.path, l.color, None);
+    for (l, m) in layer.labels.iter().zip(&masks) {
+        if let Some(m) = m {
+            if l.color[3] > 0.0 {
+                blend(canvas, m, &m.glyph, l.color);
+            }
+        }
     }
 }
 
-/// Fills `path` (device px from `at`; and, with `halo`, its outline stroked `2 × width` wide,
-/// softened over its ramp) into a coverage mask over the path's bounds, then blends `color`
-/// through it where the mask is on the canvas.
-fn paint_path(
-    canvas: &mut Canvas,
-    at: (i64, i64),
-    path: &[Seg],
-    color: Premul,
-    halo: Option<Halo>,
-) {
-    let Some(b) = font::path_bounds(path) else {
-        return;
-    };
+/// A label's coverage over a rectangle of its frame: `w × h` px from (`x0`, `y0`) (device
+/// px from the label's `at`), glyphs and halo, 0..1.
+struct Masks {
+    left: i64,
+    top: i64,
+    w: usize,
+    h: usize,
+    glyph: Vec<f32>,
+    halo: Option<Vec<f32>>,
+}
+
+/// The coverage of `path` (device px from `at`) and, with `halo`, of its halo (within
+/// `width` of the glyphs, softened over its ramp), over the path's bounds grown by the
+/// halo; `None` when none of it is on the `cw × ch` canvas.
+fn masks(cw: usize, ch: usize, at: (i64, i64), path: &[Seg], halo: Option<Halo>) -> Option<Masks> {
+    let b = font::path_bounds(path)?;
     let grow = halo.map_or(0.0, |h| h.width + h.ramp.ceil()) + 2.0;
     // The mask's rectangle in the label's frame, whole pixels.
     let (mut x0, mut y0) = ((b[0] - grow).floor() as i64, (b[1] - grow).floor() as i64);
     let (mut x1, mut y1) = ((b[2] + grow).ceil() as i64, (b[3] + grow).ceil() as i64);
-    let (cw, ch) = (canvas.width as i64, canvas.height as i64);
+    let (cw, ch) = (cw as i64, ch as i64);
     if at.0 + x1 <= 0 || at.1 + y1 <= 0 || at.0 + x0 >= cw || at.1 + y0 >= ch {
-        return;
+        return None;
     }
     if (x1 - x0).saturating_mul(y1 - y0) > 4 * cw * ch {
         // A label many times the tile (a huge text-size): only the canvas's part of it, so
@@ -223,53 +238,40 @@ fn paint_path(
         x1 = x1.min(cw - at.0);
         y1 = y1.min(ch - at.1);
     }
-    let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
-    let Some(mut mask) = Mask::new(w, h) else {
-        return;
-    };
-    let (ox, oy) = (x0 as f32, y0 as f32);
-    let mut pb = PathBuilder::new();
-    for s in path {
-        match *s {
-            Seg::Move(x, y) => pb.move_to(x - ox, y - oy),
-            Seg::Line(x, y) => pb.line_to(x - ox, y - oy),
-            Seg::Quad(a, c, x, y) => pb.quad_to(a - ox, c - oy, x - ox, y - oy),
-            Seg::Cubic(a, c, d, e, x, y) => {
-                pb.cubic_to(a - ox, c - oy, d - ox, e - oy, x - ox, y - oy)
-            }
-            Seg::Close => pb.close(),
-        }
+    let (w, h) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    if w == 0 || h == 0 {
+        return None;
     }
-    let Some(p) = pb.finish() else { return };
-    if let Some(h) = halo {
-        let stroke = Stroke {
-            width: 2.0 * h.width,
-            line_join: LineJoin::Round,
-            line_cap: LineCap::Round,
-            ..Stroke::default()
-        };
-        if let Some(outline) = p.stroke(&stroke, 1.0) {
-            mask.fill_path(&outline, FillRule::Winding, true, Transform::identity());
+    let glyph = coverage::fill(path, (x0 as f32, y0 as f32), w, h);
+    let halo = halo.map(|hl| {
+        let m = coverage::halo(&glyph, w, h, hl.width);
+        if hl.ramp > 0.0 {
+            soften(&m, w, h, hl.ramp)
+        } else {
+            m
         }
-    }
-    mask.fill_path(&p, FillRule::Winding, true, Transform::identity());
-    let soft;
-    let data = match halo {
-        Some(halo) if halo.ramp > 0.0 => {
-            soft = soften(mask.data(), w as usize, h as usize, halo.ramp);
-            &soft[..]
-        }
-        _ => mask.data(),
-    };
-    let (left, top) = (at.0 + x0, at.1 + y0);
-    let xs = (-left).max(0) as usize..((cw - left).min(i64::from(w))).max(0) as usize;
-    for yy in (-top).max(0) as usize..((ch - top).min(i64::from(h))).max(0) as usize {
+    });
+    Some(Masks {
+        left: at.0 + x0,
+        top: at.1 + y0,
+        w,
+        h,
+        glyph,
+        halo,
+    })
+}
+
+/// Blends `color` through `cov` (one of `m`'s masks) where the mask is on the canvas.
+fn blend(canvas: &mut Canvas, m: &Masks, cov: &[f32], color: Premul) {
+    let (cw, ch) = (canvas.width as i64, canvas.height as i64);
+    let (left, top) = (m.left, m.top);
+    let xs = (-left).max(0) as usize..((cw - left).min(m.w as i64)).max(0) as usize;
+    for yy in (-top).max(0) as usize..((ch - top).min(m.h as i64)).max(0) as usize {
         for xx in xs.clone() {
-            let cov = data[yy * w as usize + xx];
-            if cov == 0 {
+            let k = cov[yy * m.w + xx];
+            if k <= 0.0 {
                 continue;
             }
-            let k = f32::from(cov) / 255.0;
             canvas.blend(
                 (left + xx as i64) as usize,
                 (top + yy as i64) as usize,
@@ -279,11 +281,11 @@ fn paint_path(
     }
 }
 
-/// `mask` (`w × h` coverage) convolved, along x and then along y, with the derivative of a
-/// smoothstep over `± ramp` px, integrated over each pixel: a straight edge becomes
+/// `mask` (`w × h` coverage, 0..1) convolved, along x and then along y, with the derivative
+/// of a smoothstep over `± ramp` px, integrated over each pixel: a straight edge becomes
 /// MapLibre's smoothstep fade centred where the edge was. f32 sums in a fixed order, no
 /// transcendental functions: the same bytes on every target.
-fn soften(mask: &[u8], w: usize, h: usize, ramp: f32) -> Vec<u8> {
+fn soften(mask: &[f32], w: usize, h: usize, ramp: f32) -> Vec<f32> {
     let smooth = |t: f32| {
         let t = ((t / ramp + 1.0) / 2.0).clamp(0.0, 1.0);
         t * t * (3.0 - 2.0 * t)
@@ -313,10 +315,9 @@ fn soften(mask: &[u8], w: usize, h: usize, ramp: f32) -> Vec<u8> {
         }
         out
     };
-    let src: Vec<f32> = mask.iter().map(|&v| f32::from(v)).collect();
-    let out = pass(&pass(&src, true), false);
-    out.iter()
-        .map(|&v| (v + 0.5).clamp(0.0, 255.0) as u8)
+    pass(&pass(mask, true), false)
+        .into_iter()
+        .map(|v| v.clamp(0.0, 1.0))
         .collect()
 }
 
@@ -529,6 +530,11 @@ pub fn svg(out: &mut String, defs: &mut String, layer: &LabelLayer<'_>) {
 mod tests {
     use super::*;
 
+    fn paint(c: &mut Canvas, path: &[Seg], color: Premul, halo: Option<Halo>) {
+        let m = masks(c.width, c.height, (0, 0), path, halo).unwrap();
+        blend(c, &m, m.halo.as_ref().unwrap_or(&m.glyph), color);
+    }
+
     #[test]
     fn paths_mostly_off_the_canvas_still_draw_their_visible_part() {
         // A label owned by the neighbour tile reaches in from the left edge.
@@ -540,7 +546,7 @@ mod tests {
             Seg::Close,
         ];
         let mut c = Canvas::new(8, 8);
-        paint_path(&mut c, (0, 0), &path, [1.0, 0.0, 0.0, 1.0], None);
+        paint(&mut c, &path, [1.0, 0.0, 0.0, 1.0], None);
         let a = c.data[(3 * 8) * 4 + 3];
         assert!((100..=160).contains(&a), "half-covered pixel: {a}");
         assert_eq!(c.data[(3 * 8 + 1) * 4 + 3], 0, "nothing right of the path");
@@ -550,34 +556,38 @@ mod tests {
             width: 1.0,
             ramp: 0.0,
         };
-        paint_path(&mut c, (0, 0), &path, halo.color, Some(halo));
+        paint(&mut c, &path, halo.color, Some(halo));
         assert_eq!(c.data[(3 * 8) * 4 + 3], 255, "the halo covers it");
+        assert!(
+            c.data[(3 * 8 + 1) * 4 + 3] > 100,
+            "and reaches a pixel further"
+        );
     }
 
     #[test]
     fn a_blurred_halo_edge_fades_symmetrically_over_its_ramp() {
         // A straight vertical edge: full coverage left of x = 10, none right of it.
         let (w, h) = (20usize, 9usize);
-        let mask: Vec<u8> = (0..w * h)
-            .map(|i| if i % w < 10 { 255 } else { 0 })
+        let mask: Vec<f32> = (0..w * h)
+            .map(|i| if i % w < 10 { 1.0 } else { 0.0 })
             .collect();
         assert_eq!(soften(&mask, w, h, 0.0), mask, "no ramp, no change");
         let ramp = 2.38; // text-halo-blur 1 at @2x
         let soft = soften(&mask, w, h, ramp);
-        let row: Vec<u8> = soft[4 * w..5 * w].to_vec();
+        let row: Vec<f32> = soft[4 * w..5 * w].to_vec();
         // Monotone non-increasing across the edge (away from the mask's own left border,
         // beyond which is nothing), fully on and off beyond the ramp.
         assert!(row[4..].windows(2).all(|p| p[0] >= p[1]), "{row:?}");
-        assert_eq!(row[6], 255, "{row:?}");
-        assert_eq!(row[13], 0, "{row:?}");
-        assert!(row[9] < 255 && row[10] > 0, "the edge is softened: {row:?}");
+        assert!(row[6] > 0.999, "{row:?}");
+        assert_eq!(row[13], 0.0, "{row:?}");
+        assert!(
+            row[9] < 1.0 && row[10] > 0.0,
+            "the edge is softened: {row:?}"
+        );
         // Symmetric about the edge: what leaves one side arrives on the other.
         for d in 0..4 {
             let (inside, outside) = (row[9 - d], row[10 + d]);
-            assert!(
-                (i32::from(inside) + i32::from(outside) - 255).abs() <= 1,
-                "{row:?}"
-            );
+            assert!((inside + outside - 1.0).abs() < 1e-5, "{row:?}");
         }
         // The vertical pass leaves a column of equal values unchanged (rows away from
         // the mask's top and bottom edges).

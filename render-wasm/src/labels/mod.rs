@@ -7,6 +7,7 @@
 //! | [`layout`] | anchors (point, polygon, line, line-center), `text-max-angle`, glyphs along lines |
 //! | [`placement`] | fixed-point collision index |
 //! | [`draw`] | glyph outlines as device-pixel paths for the PNG and SVG writers |
+//! | `coverage` | the PNG's glyph coverage (exact area) and halos grown from it by distance |
 //!
 //! Order of work, as MapLibre's: every symbol layer's features are laid out into candidates
 //! (one per anchor); candidates are placed greedily in one total order — layers from the top
@@ -17,6 +18,7 @@
 //! Coordinates: CSS px of the drawn tile (origin top-left, y down) for layout; fixed point
 //! (1/64 CSS px) for collisions; device px for drawing.
 
+mod coverage;
 pub mod draw;
 pub mod font;
 pub mod layout;
@@ -32,7 +34,7 @@ use crate::scene::{DrawLayer, View, UNITS_PER_CSS_PX};
 use crate::sprite::{ImageRef, Sprites};
 use crate::style::{
     FaceStyle, IconLayout, IconTextFit, LayerKind, Style, SymbolLayout, SymbolPaint,
-    SymbolPlacement, ZOrder,
+    SymbolPlacement, TextAnchor, TextJustify, ZOrder,
 };
 use layout::{LineAnchor, LineParams, P};
 use placement::{CollisionIndex, FBox};
@@ -100,6 +102,9 @@ struct Candidate<'a> {
     sort_key: f64,
     feature: usize,
     anchor_index: usize,
+    /// Which of the anchor's `text-variable-anchor`s this is (0 without them): the
+    /// candidates of one anchor are tried in this order and at most one is placed.
+    variant: usize,
     text: Rc<str>,
     anchor: P,
     face: FaceStyle,
@@ -281,35 +286,69 @@ pub fn layout_shared<'a>(
                 justify: lay.justify,
                 offset: [lay.offset[0] * font::ONE_EM, lay.offset[1] * font::ONE_EM],
             };
-            let key: ShapeKey = (
-                face,
-                Rc::clone(&text),
-                [
-                    params.max_width.to_bits(),
-                    params.line_height.to_bits(),
-                    params.spacing.to_bits(),
-                    params.offset[0].to_bits(),
-                    params.offset[1].to_bits(),
-                    0,
-                ],
-                lay.anchor as u8,
-                lay.justify as u8,
-            );
-            let shaping = if text.is_empty() {
-                None
-            } else {
-                shapes
-                    .entry(key)
-                    .or_insert_with(|| {
-                        shaping::shape_text(font::face(face), &text, &params).map(Rc::new)
-                    })
-                    .clone()
-            };
             let scale = lay.size / font::ONE_EM;
             // MapLibre lays collision boxes out with `text-size` at the tile's zoom + 1 (its
             // `layoutTextSize`, so that a label's box does not change between zooms of one tile)
             // while glyphs are drawn at the zoom's own size: the point-label box follows it.
             let box_scale = sl.text_size(&f, view.zoom + 1.0).unwrap_or(lay.size) / font::ONE_EM;
+            let mut shape = |params: &ShapeParams| -> Option<Rc<Shaping>> {
+                if text.is_empty() {
+                    return None;
+                }
+                let key: ShapeKey = (
+                    face,
+                    Rc::clone(&text),
+                    [
+                        params.max_width.to_bits(),
+                        params.line_height.to_bits(),
+                        params.spacing.to_bits(),
+                        params.offset[0].to_bits(),
+                        params.offset[1].to_bits(),
+                        0,
+                    ],
+                    params.anchor as u8,
+                    params.justify as u8,
+                );
+                shapes
+                    .entry(key)
+                    .or_insert_with(|| {
+                        shaping::shape_text(font::face(face), &text, params).map(Rc::new)
+                    })
+                    .clone()
+            };
+            let shaping = shape(&params);
+            // `text-variable-anchor`s (point labels): each anchor's block, shaped centred
+            // (justified to the anchor's side under `text-justify: auto`) and moved as
+            // MapLibre's calculateVariableLayoutShift moves it: by half the padded
+            // collision box towards the anchor's side, plus the anchor's offset.
+            let variants: Vec<Shaping> = if point && !lay.variable_anchors.is_empty() {
+                lay.variable_anchors
+                    .iter()
+                    .filter_map(|&(va, off)| {
+                        let justify = match lay.justify {
+                            TextJustify::Auto => va.justification(),
+                            j => j,
+                        };
+                        let s = shape(&ShapeParams {
+                            anchor: TextAnchor::Center,
+                            justify,
+                            offset: [0.0, 0.0],
+                            ..params
+                        })?;
+                        let (h, v) = va.alignment();
+                        let pad = if box_scale > 0.0 {
+                            2.0 * lay.padding / box_scale
+                        } else {
+                            0.0
+                        };
+                        let dx = -(h - 0.5) * (s.right - s.left + pad) + off[0];
+                        let dy = -(v - 0.5) * (s.bottom - s.top + pad) + off[1];
+                        Some(s.shifted(dx, dy))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             // The icon's image and its rectangle around the anchor (CSS px, unrotated).
             let icon: Option<(ImageRef<'a>, [f64; 4], &IconLayout)> =
                 lay.icon.as_ref().and_then(|il| match sprites.get(&il.image) {
@@ -345,60 +384,65 @@ pub fn layout_shared<'a>(
                 icon_ignore_placement: icon.is_some_and(|i| i.2.ignore_placement),
                 icon_optional: icon.is_some_and(|i| i.2.optional),
             };
-            let mut push =
-                |ai: usize, anchor: P, glyphs: Vec<GlyphPlace>, boxes: Vec<FBox>, line_u: P| {
-                    let boxes = if has_text { boxes } else { Vec::new() };
-                    let glyphs = if has_text { glyphs } else { Vec::new() };
-                    // Where ink can land: glyph outline bounds grown by the halo, its blur
-                    // and a pixel of anti-aliasing (seams need this, not the collision boxes:
-                    // a halo may reach past them).
-                    let grow = f64::from(paint.halo_width)
-                        + f64::from(draw::halo_ramp(paint.halo_blur, 1.0))
-                        + 1.0;
-                    let mut ink = ink_bounds(face, &glyphs, scale, grow);
-                    let icon = icon.map(|(image, rect, il)| {
-                        let u = rot(line_u, rotation(il.rotate));
-                        let place = IconPlace {
-                            image,
-                            anchor,
-                            u,
-                            rect,
-                        };
-                        let b = rotated_bounds(anchor, u, rect, il.padding);
-                        (place, b, il.image.clone())
-                    });
-                    if let Some((place, _, _)) = &icon {
-                        let r = rotated_bounds(place.anchor, place.u, place.rect, 1.0);
-                        ink = Some(ink.map_or(r, |i| union(i, r)));
-                    }
-                    let Some(ink) = ink else { return };
-                    if lay.avoid_edges {
-                        let edge = FBox::from_px(0.0, 0.0, tile_px, tile_px);
-                        if boxes.iter().chain(icon.as_ref().map(|i| &i.1)).any(|b| {
-                            b.x0 < edge.x0 || b.y0 < edge.y0 || b.x1 > edge.x1 || b.y1 > edge.y1
-                        }) {
-                            return;
-                        }
-                    }
-                    candidates.push(Candidate {
-                        owner: (0, 0),
-                        layer: li,
-                        sort_key,
-                        feature: fi,
-                        anchor_index: ai,
-                        text: Rc::clone(&text),
+            let mut push = |ai: usize,
+                            variant: usize,
+                            anchor: P,
+                            glyphs: Vec<GlyphPlace>,
+                            boxes: Vec<FBox>,
+                            line_u: P| {
+                let boxes = if has_text { boxes } else { Vec::new() };
+                let glyphs = if has_text { glyphs } else { Vec::new() };
+                // Where ink can land: glyph outline bounds grown by the halo, its blur
+                // and a pixel of anti-aliasing (seams need this, not the collision boxes:
+                // a halo may reach past them).
+                let grow = f64::from(paint.halo_width)
+                    + f64::from(draw::halo_ramp(paint.halo_blur, 1.0))
+                    + 1.0;
+                let mut ink = ink_bounds(face, &glyphs, scale, grow);
+                let icon = icon.map(|(image, rect, il)| {
+                    let u = rot(line_u, rotation(il.rotate));
+                    let place = IconPlace {
+                        image,
                         anchor,
-                        face,
-                        scale,
-                        glyphs,
-                        boxes,
-                        ink,
-                        icon,
-                        layout_flags: flags,
-                        by_y,
-                        paint: paint.clone(),
-                    });
-                };
+                        u,
+                        rect,
+                    };
+                    let b = rotated_bounds(anchor, u, rect, il.padding);
+                    (place, b, il.image.clone())
+                });
+                if let Some((place, _, _)) = &icon {
+                    let r = rotated_bounds(place.anchor, place.u, place.rect, 1.0);
+                    ink = Some(ink.map_or(r, |i| union(i, r)));
+                }
+                let Some(ink) = ink else { return };
+                if lay.avoid_edges {
+                    let edge = FBox::from_px(0.0, 0.0, tile_px, tile_px);
+                    if boxes.iter().chain(icon.as_ref().map(|i| &i.1)).any(|b| {
+                        b.x0 < edge.x0 || b.y0 < edge.y0 || b.x1 > edge.x1 || b.y1 > edge.y1
+                    }) {
+                        return;
+                    }
+                }
+                candidates.push(Candidate {
+                    owner: (0, 0),
+                    layer: li,
+                    sort_key,
+                    feature: fi,
+                    anchor_index: ai,
+                    variant,
+                    text: Rc::clone(&text),
+                    anchor,
+                    face,
+                    scale,
+                    glyphs,
+                    boxes,
+                    ink,
+                    icon,
+                    layout_flags: flags,
+                    by_y,
+                    paint: paint.clone(),
+                });
+            };
             let inside = |p: P| p.0 >= 0.0 && p.0 < tile_px && p.1 >= 0.0 && p.1 < tile_px;
             match (lay.placement, &feature.geometry) {
                 (SymbolPlacement::Point, g) => {
@@ -424,8 +468,14 @@ pub fn layout_shared<'a>(
                         if !inside(a) {
                             continue;
                         }
-                        let (g, b) = point_label(a, &shaping, scale, box_scale, &lay, &paint);
-                        push(ai, a, g, b, (1.0, 0.0));
+                        if variants.is_empty() {
+                            let (g, b) = point_label(a, &shaping, scale, box_scale, &lay, &paint);
+                            push(ai, 0, a, g, b, (1.0, 0.0));
+                        }
+                        for (vi, s) in variants.iter().enumerate() {
+                            let (g, b) = point_label(a, s, scale, box_scale, &lay, &paint);
+                            push(ai, vi, a, g, b, (1.0, 0.0));
+                        }
                     }
                 }
                 (SymbolPlacement::Line | SymbolPlacement::LineCenter, g) => {
@@ -501,7 +551,7 @@ pub fn layout_shared<'a>(
                                 seen.entry(Rc::clone(&text)).or_default().push(a.at);
                                 let (g, b) = line_label(&piece, &a, &shaping, scale, &lay, &paint);
                                 let (_, dir) = layout::along(&piece, &a, 0.0);
-                                push(ai, a.at, g, b, dir);
+                                push(ai, 0, a.at, g, b, dir);
                                 ai += 1;
                             }
                         }
@@ -649,8 +699,16 @@ fn global_order(candidates: &[Candidate<'_>]) -> Vec<usize> {
             .then(b.owner.0.cmp(&a.owner.0))
             .then(a.feature.cmp(&b.feature))
             .then(a.anchor_index.cmp(&b.anchor_index))
+            .then(a.variant.cmp(&b.variant))
     });
     order
+}
+
+/// Whether `b` is another variable anchor of `a`'s anchor (it follows `a` in the order).
+fn same_anchor(a: &Candidate<'_>, b: &Candidate<'_>) -> bool {
+    b.variant > 0
+        && (a.owner, a.layer, a.feature, a.anchor_index)
+            == (b.owner, b.layer, b.feature, b.anchor_index)
 }
 
 /// Greedy placement of the candidates listed in `order` (in that order): (text drawn, icon
@@ -658,7 +716,27 @@ fn global_order(candidates: &[Candidate<'_>]) -> Vec<usize> {
 fn greedy(candidates: &[Candidate<'_>], order: &[usize]) -> Vec<(bool, bool)> {
     let mut index = CollisionIndex::default();
     let mut placed = vec![(false, false); candidates.len()];
-    for &i in order {
+    let mut at = 0;
+    while at < order.len() {
+        // One anchor's candidates: more than one with `text-variable-anchor`s. MapLibre
+        // takes the first whose text fits, or (with text-allow-overlap) the first anyway.
+        let first = &candidates[order[at]];
+        let mut end = at + 1;
+        while end < order.len() && same_anchor(first, &candidates[order[end]]) {
+            end += 1;
+        }
+        let group = &order[at..end];
+        at = end;
+        let fits = |c: &Candidate<'_>| !c.glyphs.is_empty() && !index.collides(&c.boxes);
+        let i = if group.len() > 1 {
+            group
+                .iter()
+                .copied()
+                .find(|&k| fits(&candidates[k]))
+                .unwrap_or(group[0])
+        } else {
+            group[0]
+        };
         let c = &candidates[i];
         let f = c.layout_flags;
         let has_text = !c.glyphs.is_empty();

@@ -13,6 +13,8 @@
 //!
 //! Coordinates: as the label stage's (CSS px of the drawn tile; fixed point 1/64 px).
 
+use std::collections::HashMap;
+
 use super::placement::{FBox, FIXED};
 use super::{emit, global_order, greedy, layout_shared, Candidate, Candidates, Labels, ShapeCache};
 use crate::mvt::Tile;
@@ -87,6 +89,9 @@ fn shift(c: &mut Candidate<'_>, dx: i32, dy: i32, size: f64, s: i64) {
     }
 }
 
+/// One anchor of one feature of one layer of one owner tile.
+type AnchorKey = ((i32, i32), usize, usize, usize);
+
 /// Labels of the drawn tile decided together with its neighbours (see the module docs).
 /// Missing neighbours count as empty tiles. With no neighbours this is plain greedy
 /// placement of the tile's own labels.
@@ -137,16 +142,37 @@ pub fn build_block<'a>(
         })
     });
     let order = global_order(&all);
+    let spans: Vec<Option<[i64; 4]>> = all.iter().map(|c| touched(&all_boxes(c), s)).collect();
+    // The `text-variable-anchor`s of one anchor are decided together (at most one is
+    // placed), so over one region: that of the tiles any of them touches. Every tile one of
+    // them touches holds the owner in its block, so computes the same region.
+    let key = |c: &Candidate<'_>| (c.owner, c.layer, c.feature, c.anchor_index);
+    let mut group: HashMap<AnchorKey, [i64; 4]> = HashMap::new();
+    for (c, t) in all.iter().zip(&spans) {
+        if let Some(t) = *t {
+            group
+                .entry(key(c))
+                .and_modify(|g| {
+                    g[0] = g[0].min(t[0]);
+                    g[1] = g[1].min(t[1]);
+                    g[2] = g[2].max(t[2]);
+                    g[3] = g[3].max(t[3]);
+                })
+                .or_insert(t);
+        }
+    }
     let regions: Vec<Option<[i64; 4]>> = all
         .iter()
-        .map(|c| {
-            let t = touched(&all_boxes(c), s)?;
+        .zip(&spans)
+        .map(|(c, t)| {
+            let t = (*t)?;
             // Only labels touching the drawn tile are drawn here.
             if t[0] > 0 || t[2] < 0 || t[1] > 0 || t[3] < 0 {
                 return None;
             }
+            let g = group.get(&key(c)).copied().unwrap_or(t);
             Some(match mode {
-                SeamMode::Region => [t[2] - 1, t[3] - 1, t[0] + 1, t[1] + 1],
+                SeamMode::Region => [g[2] - 1, g[3] - 1, g[0] + 1, g[1] + 1],
                 SeamMode::Block => [-1, -1, 1, 1],
             })
         })

@@ -14,8 +14,8 @@ use super::compile::{
 };
 use super::expr::{Expr, Lit};
 use super::symbol::{
-    FontStack, IconTextFit, Pair, Quad, SymbolPlacement, SymbolSpec, TextAnchor, TextJustify,
-    TextTransform, TextValue, ZOrder,
+    AnchorList, AnchorOffsets, FontStack, IconTextFit, Pair, Quad, SymbolPlacement, SymbolSpec,
+    TextAnchor, TextJustify, TextTransform, TextValue, ZOrder,
 };
 use super::{
     FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, SpriteRef, Style, StyleError,
@@ -657,27 +657,9 @@ static SYMBOL: &[PSpec] = &[
         Use,
     )),
     spec("text-offset", L, Ty::Array, D::None, Use),
-    spec(
-        "text-radial-offset",
-        L,
-        Ty::Number,
-        D::Num(0.0),
-        Warn("text-radial-offset is not supported; text-offset is used"),
-    ),
-    spec(
-        "text-variable-anchor",
-        L,
-        Ty::Array,
-        D::None,
-        Warn("text-variable-anchor is not supported; text-anchor is used"),
-    ),
-    spec(
-        "text-variable-anchor-offset",
-        L,
-        Ty::Array,
-        D::None,
-        Warn("text-variable-anchor-offset is not supported; text-anchor and text-offset are used"),
-    ),
+    spec("text-radial-offset", L, Ty::Number, D::Num(0.0), Use),
+    spec("text-variable-anchor", L, Ty::Array, D::None, Use),
+    spec("text-variable-anchor-offset", L, Ty::Array, D::None, Use),
     spec("text-rotate", L, Ty::Number, D::Num(0.0), Use),
     range(
         spec("text-padding", L, Ty::Number, D::Num(2.0), Use),
@@ -985,6 +967,9 @@ impl LayerParser<'_, '_> {
                 let value = if spec.name == "text-field" || spec.name == "icon-image" {
                     rewritten = text_field_json(value);
                     &rewritten
+                } else if spec.name.starts_with("text-variable-anchor") {
+                    rewritten = anchor_list_json(value);
+                    &rewritten
                 } else {
                     value
                 };
@@ -1093,6 +1078,17 @@ impl LayerParser<'_, '_> {
                     justify: typed(&mut props, "text-justify", TextJustify::Center),
                     anchor: typed(&mut props, "text-anchor", TextAnchor::Center),
                     offset: typed(&mut props, "text-offset", Pair::default()),
+                    radial_offset: optional_typed(&mut props, "text-radial-offset", 0.0),
+                    variable_anchor: optional_typed(
+                        &mut props,
+                        "text-variable-anchor",
+                        AnchorList::default(),
+                    ),
+                    variable_anchor_offset: optional_typed(
+                        &mut props,
+                        "text-variable-anchor-offset",
+                        AnchorOffsets::default(),
+                    ),
                     rotate: typed(&mut props, "text-rotate", 0.0),
                     padding: typed(&mut props, "text-padding", 2.0),
                     max_angle: typed(&mut props, "text-max-angle", 45.0),
@@ -1404,6 +1400,21 @@ impl LayerParser<'_, '_> {
 /// `text-field` as MapLibre reads it: a string with `{token}`s is a template for
 /// `["concat", "a ", ["to-string", ["get", "token"]], ...]`; legacy function stops get the
 /// same treatment. Other values pass through.
+/// A `text-variable-anchor(-offset)` constant (`["top", "left"]`, `["top", [0, 1], …]`)
+/// reads like an expression whose operator is an anchor name: as a literal it is one value.
+fn anchor_list_json(v: &Json) -> Json {
+    match v {
+        Json::Array(a)
+            if a.first()
+                .and_then(Json::as_str)
+                .is_some_and(|s| TEXT_ANCHOR.contains(&s)) =>
+        {
+            serde_json::json!(["literal", v])
+        }
+        other => other.clone(),
+    }
+}
+
 fn text_field_json(v: &Json) -> Json {
     fn template(s: &str) -> Json {
         if !s.contains('{') {
@@ -1468,6 +1479,17 @@ fn text_field_json(v: &Json) -> Json {
 }
 
 /// Takes a compiled property out of `props` as a typed [`Prop`], or its default.
+/// [`typed`] for a property whose absence means something: `None` when the style lacks it.
+fn optional_typed<T: FromVal + Clone>(
+    props: &mut HashMap<&'static str, Compiled>,
+    name: &str,
+    default: T,
+) -> Option<Prop<T>> {
+    props
+        .contains_key(name)
+        .then(|| typed(props, name, default))
+}
+
 fn typed<T: FromVal + Clone>(
     props: &mut HashMap<&'static str, Compiled>,
     name: &str,

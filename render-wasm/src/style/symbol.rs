@@ -58,6 +58,123 @@ impl TextAnchor {
     }
 }
 
+impl TextAnchor {
+    fn from_name(s: &str) -> Option<TextAnchor> {
+        use TextAnchor::*;
+        Some(match s {
+            "center" => Center,
+            "left" => Left,
+            "right" => Right,
+            "top" => Top,
+            "bottom" => Bottom,
+            "top-left" => TopLeft,
+            "top-right" => TopRight,
+            "bottom-left" => BottomLeft,
+            "bottom-right" => BottomRight,
+            _ => return None,
+        })
+    }
+
+    /// MapLibre's `getAnchorJustification`: the side `text-justify: auto` takes.
+    pub fn justification(self) -> TextJustify {
+        match self.alignment().0 {
+            h if h < 0.5 => TextJustify::Left,
+            h if h > 0.5 => TextJustify::Right,
+            _ => TextJustify::Center,
+        }
+    }
+}
+
+/// MapLibre's vertical stand-in for the baseline, layout units: a variable anchor's offset
+/// from the top or bottom is measured to where glyphs appear to start ("ONE_EM - 17").
+const BASELINE_OFFSET: f64 = 7.0;
+
+/// A text block's offset for `anchor` from `text-offset` (`radial: false`; absolute values,
+/// pointed away from the anchor's side) or `text-radial-offset` (`radial: true`, `offset[0]`
+/// the radius), MapLibre's `evaluateVariableOffset`. Layout units in and out, y down.
+pub fn variable_offset(anchor: TextAnchor, offset: [f64; 2], radial: bool) -> [f64; 2] {
+    use TextAnchor::*;
+    if radial {
+        let r = offset[0].max(0.0);
+        let h = r / std::f64::consts::SQRT_2;
+        let y = match anchor {
+            TopRight | TopLeft => h - BASELINE_OFFSET,
+            BottomRight | BottomLeft => -h + BASELINE_OFFSET,
+            Bottom => -r + BASELINE_OFFSET,
+            Top => r - BASELINE_OFFSET,
+            _ => 0.0,
+        };
+        let x = match anchor {
+            TopRight | BottomRight => -h,
+            TopLeft | BottomLeft => h,
+            Left => r,
+            Right => -r,
+            _ => 0.0,
+        };
+        [x, y]
+    } else {
+        let (ox, oy) = (offset[0].abs(), offset[1].abs());
+        let y = match anchor {
+            TopRight | TopLeft | Top => oy - BASELINE_OFFSET,
+            BottomRight | BottomLeft | Bottom => -oy + BASELINE_OFFSET,
+            _ => 0.0,
+        };
+        let x = match anchor {
+            TopRight | BottomRight | Right => -ox,
+            TopLeft | BottomLeft | Left => ox,
+            _ => 0.0,
+        };
+        [x, y]
+    }
+}
+
+/// `text-variable-anchor`: the anchors to try, in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnchorList(pub Vec<TextAnchor>);
+
+impl FromVal for AnchorList {
+    fn from_val(v: &Val<'_>) -> Option<AnchorList> {
+        use super::expr::Lit;
+        match v {
+            Val::Array(a) => a
+                .iter()
+                .map(|l| match l {
+                    Lit::Str(s) => TextAnchor::from_name(s),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(AnchorList),
+            _ => None,
+        }
+    }
+}
+
+/// `text-variable-anchor-offset`: anchors to try, in order, each with its offset (ems).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnchorOffsets(pub Vec<(TextAnchor, [f64; 2])>);
+
+impl FromVal for AnchorOffsets {
+    fn from_val(v: &Val<'_>) -> Option<AnchorOffsets> {
+        use super::expr::Lit;
+        let Val::Array(a) = v else { return None };
+        if a.len() % 2 != 0 {
+            return None;
+        }
+        a.chunks(2)
+            .map(|pair| match pair {
+                [Lit::Str(s), Lit::Array(o)] => match o.as_slice() {
+                    [Lit::Num(x), Lit::Num(y)] if x.is_finite() && y.is_finite() => {
+                        Some((TextAnchor::from_name(s)?, [*x, *y]))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(AnchorOffsets)
+    }
+}
+
 /// `text-justify` (`auto` resolves to the anchor's side, as MapLibre does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextJustify {
@@ -232,6 +349,10 @@ pub(crate) struct SymbolSpec {
     pub justify: Prop<TextJustify>,
     pub anchor: Prop<TextAnchor>,
     pub offset: Prop<Pair>,
+    /// `None`: not set (MapLibre tells "not set" from 0 for it).
+    pub radial_offset: Option<Prop<f32>>,
+    pub variable_anchor: Option<Prop<AnchorList>>,
+    pub variable_anchor_offset: Option<Prop<AnchorOffsets>>,
     pub rotate: Prop<f32>,
     pub padding: Prop<f32>,
     pub max_angle: Prop<f32>,
@@ -302,8 +423,11 @@ pub struct SymbolLayout {
     pub letter_spacing: f64,
     pub justify: TextJustify,
     pub anchor: TextAnchor,
-    /// Ems, x right and y down.
+    /// Ems, x right and y down (`text-radial-offset` resolved into it when set).
     pub offset: [f64; 2],
+    /// `text-variable-anchor(-offset)` for point labels: the anchors to try in order, each
+    /// with its offset (layout units, [`variable_offset`] applied); empty: `anchor` alone.
+    pub variable_anchors: Vec<(TextAnchor, [f64; 2])>,
     /// Degrees clockwise.
     pub rotate: f64,
     /// CSS px around the collision box.
@@ -374,7 +498,46 @@ impl SymbolSpec {
         if text.is_empty() && icon.is_none() {
             return None;
         }
+        let em = 24.0;
         let offset = self.offset.eval(ctx, Pair::default()).0;
+        let mut offset = [f64::from(offset[0]), f64::from(offset[1])];
+        let anchor = self.anchor.eval(ctx, TextAnchor::Center);
+        let radial = self.radial_offset.as_ref().map(|p| f(p, 0.0));
+        // MapLibre's getTextVariableAnchorOffset: `-offset` wins, then the anchor list with
+        // the radial offset (when set) or `text-offset`.
+        let mut variable_anchors = Vec::new();
+        if let Some(list) = self
+            .variable_anchor_offset
+            .as_ref()
+            .map(|p| p.eval(ctx, AnchorOffsets::default()).0)
+            .filter(|l| !l.is_empty())
+        {
+            for (a, o) in list {
+                let mut o = [o[0] * em, o[1] * em];
+                match a.alignment().1 {
+                    v if v < 0.5 => o[1] -= BASELINE_OFFSET,
+                    v if v > 0.5 => o[1] += BASELINE_OFFSET,
+                    _ => {}
+                }
+                variable_anchors.push((a, o));
+            }
+        } else if let Some(list) = self
+            .variable_anchor
+            .as_ref()
+            .map(|p| p.eval(ctx, AnchorList::default()).0)
+            .filter(|l| !l.is_empty())
+        {
+            let (base, is_radial) = match radial {
+                Some(r) => ([r * em, 0.0], true),
+                None => ([offset[0] * em, offset[1] * em], false),
+            };
+            for a in list {
+                variable_anchors.push((a, variable_offset(a, base, is_radial)));
+            }
+        } else if let Some(r) = radial.filter(|&r| r != 0.0) {
+            let o = variable_offset(anchor, [r * em, 0.0], true);
+            offset = [o[0] / em, o[1] / em];
+        }
         Some(SymbolLayout {
             placement: self.placement.eval(ctx, SymbolPlacement::Point),
             spacing: f(&self.spacing, 250.0).max(1.0),
@@ -387,8 +550,9 @@ impl SymbolSpec {
             line_height: f(&self.line_height, 1.2),
             letter_spacing: f(&self.letter_spacing, 0.0),
             justify: self.justify.eval(ctx, TextJustify::Center),
-            anchor: self.anchor.eval(ctx, TextAnchor::Center),
-            offset: [f64::from(offset[0]), f64::from(offset[1])],
+            anchor,
+            offset,
+            variable_anchors,
             rotate: f(&self.rotate, 0.0),
             padding: f(&self.padding, 2.0).max(0.0),
             max_angle: f(&self.max_angle, 45.0),
