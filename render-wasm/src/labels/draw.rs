@@ -242,15 +242,18 @@ fn masks(cw: usize, ch: usize, at: (i64, i64), path: &[Seg], halo: Option<Halo>)
     if w == 0 || h == 0 {
         return None;
     }
-    let glyph = coverage::fill(path, (x0 as f32, y0 as f32), w, h);
+    let mut glyph = coverage::fill(path, (x0 as f32, y0 as f32), w, h);
     let halo = halo.map(|hl| {
         let m = coverage::halo(&glyph, w, h, hl.width);
-        if hl.ramp > 0.0 {
+        let mut m = if hl.ramp > 0.0 {
             soften(&m, w, h, hl.ramp)
         } else {
             m
-        }
+        };
+        levels(&mut m);
+        m
     });
+    levels(&mut glyph);
     Some(Masks {
         left: at.0 + x0,
         top: at.1 + y0,
@@ -259,6 +262,15 @@ fn masks(cw: usize, ch: usize, at: (i64, i64), path: &[Seg], halo: Option<Halo>)
         glyph,
         halo,
     })
+}
+
+/// Coverage rounded to sixteenths: as many levels as a 4 × 4 supersampling rasterizer's
+/// (tiny-skia's, which drew labels before). Exact coverage made the densest Florence tile's
+/// PNG 6 % larger (358 against 336 kB) for edge shades nobody sees; sixteenths, 337 kB.
+fn levels(m: &mut [f32]) {
+    for v in m {
+        *v = (*v * 16.0).round() / 16.0;
+    }
 }
 
 /// Blends `color` through `cov` (one of `m`'s masks) where the mask is on the canvas.
