@@ -180,6 +180,32 @@ fn median(budget: Duration, mut f: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
+/// Medians of several configurations measured in rounds (each round runs every one once),
+/// so that a machine slowing down or speeding up mid-run moves them all alike and their
+/// ratios hold: `budget` per configuration.
+fn interleaved(budget: Duration, fs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    for f in fs.iter_mut() {
+        f(); // warm caches and the allocator
+    }
+    let total = budget * fs.len() as u32;
+    let start = Instant::now();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); fs.len()];
+    while times[0].len() < 5 || (start.elapsed() < total && times[0].len() < 1000) {
+        for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
+            let at = Instant::now();
+            f();
+            t.push(at.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)
 }
@@ -377,25 +403,35 @@ fn main() {
             style: unlabelled.clone(),
             ..request.clone()
         };
-        let n0 = median(budget, || {
-            black_box(native.render(data, &plain).unwrap());
-        });
-        let w0 = median(budget, || {
-            black_box(wasm.render(data, &plain).unwrap());
-        });
-        let na = median(budget, || {
-            black_box(native.render(data, &request).unwrap());
-        });
-        let wa = median(budget, || {
-            black_box(wasm.render(data, &request).unwrap());
-        });
-        request.neighbours = around;
-        let nn = median(budget, || {
-            black_box(native.render(data, &request).unwrap());
-        });
-        let wn = median(budget, || {
-            black_box(wasm.render(data, &request).unwrap());
-        });
+        let with_neighbours = RenderRequest {
+            neighbours: around,
+            ..request.clone()
+        };
+        let t = interleaved(
+            budget,
+            &mut [
+                &mut || {
+                    black_box(native.render(data, &plain).unwrap());
+                },
+                &mut || {
+                    black_box(wasm.render(data, &plain).unwrap());
+                },
+                &mut || {
+                    black_box(native.render(data, &request).unwrap());
+                },
+                &mut || {
+                    black_box(wasm.render(data, &request).unwrap());
+                },
+                &mut || {
+                    black_box(native.render(data, &with_neighbours).unwrap());
+                },
+                &mut || {
+                    black_box(wasm.render(data, &with_neighbours).unwrap());
+                },
+            ],
+        );
+        let (n0, w0, na, wa, nn, wn) = (t[0], t[1], t[2], t[3], t[4], t[5]);
+        request = with_neighbours;
         assert_eq!(
             native.render(data, &request).unwrap().bytes,
             wasm.render(data, &request).unwrap().bytes,

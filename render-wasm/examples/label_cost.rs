@@ -63,6 +63,11 @@ fn main() {
     let lay = time(&mut || {
         std::hint::black_box(labels::layout(&decoded, &style, &view, &sprites));
     });
+    // As a first render lays it out: no shaping kept from an earlier one.
+    let lay_cold = time(&mut || {
+        labels::forget_shapings();
+        std::hint::black_box(labels::layout(&decoded, &style, &view, &sprites));
+    });
     let both = time(&mut || {
         let c = labels::layout(&decoded, &style, &view, &sprites);
         std::hint::black_box(labels::place(c, &style, &view));
@@ -97,7 +102,7 @@ fn main() {
         "full render (PNG): {with:.2} ms with labels, {without:.2} ms without: +{:.1} %",
         (with / without - 1.0) * 100.0
     );
-    println!("  label layout (shaping, anchors, boxes): {lay:.2} ms");
+    println!("  label layout (shaping, anchors, boxes): {lay:.2} ms ({lay_cold:.2} ms shaping every text afresh)");
     println!("  placement + glyph paths: {:.2} ms", both - lay);
     println!(
         "  drawing labels (raster): {:.2} ms",

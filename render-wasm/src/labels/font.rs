@@ -54,10 +54,14 @@ pub struct Face {
     /// pixels at 24 px (FreeType's size metrics); the baseline sits this far below a line's
     /// top in layout units.
     pub ascender: f64,
-    cache: Mutex<HashMap<u32, Arc<Vec<Seg>>>>,
+    /// Outlines and their bounds by glyph id.
+    cache: Mutex<HashMap<u32, Glyph>>,
     /// Shape plans by segment properties: compiling one costs more than shaping a label.
     plans: Mutex<Vec<Arc<ShapePlan>>>,
 }
+
+/// A glyph's outline (layout units) and its bounds.
+type Glyph = (Arc<Vec<Seg>>, Option<[f32; 4]>);
 
 impl std::fmt::Debug for Face {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -161,9 +165,14 @@ impl Face {
     /// `.notdef` (id 0) and missing glyphs are empty: MapLibre draws nothing for a glyph its
     /// font lacks.
     pub fn outline(&self, id: u32) -> Arc<Vec<Seg>> {
+        self.glyph(id).0
+    }
+
+    /// The glyph's outline and its bounds ([`Face::bounds`]), cached together.
+    fn glyph(&self, id: u32) -> Glyph {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(o) = cache.get(&id) {
-            return Arc::clone(o);
+        if let Some((o, b)) = cache.get(&id) {
+            return (Arc::clone(o), *b);
         }
         let mut pen = Pen {
             k: self.scale as f32,
@@ -177,9 +186,10 @@ impl Face {
                 }
             }
         }
+        let b = path_bounds(&pen.segs);
         let o = Arc::new(pen.segs);
-        cache.insert(id, Arc::clone(&o));
-        o
+        cache.insert(id, (Arc::clone(&o), b));
+        (o, b)
     }
 }
 
@@ -187,7 +197,7 @@ impl Face {
     /// The bounds of the glyph's outline points (control points included), layout units:
     /// x0, y0, x1, y1 (y down). `None` for empty glyphs.
     pub fn bounds(&self, id: u32) -> Option<[f32; 4]> {
-        path_bounds(&self.outline(id))
+        self.glyph(id).1
     }
 }
 

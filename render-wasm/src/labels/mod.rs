@@ -134,6 +134,37 @@ struct Flags {
 /// Shapings are cached per render by font, text and the parameters that change them.
 type ShapeKey = (FaceStyle, Rc<str>, [u64; 6], u8, u8);
 
+/// Shapings kept between the renders of one thread (or one component instance), at most
+/// this many: a tile's names are its neighbours' too, and `serve` lays out every tile's 8
+/// neighbours with it, so most of a tile's texts were shaped by an earlier render.
+const KEPT_SHAPINGS: usize = 4096;
+
+thread_local! {
+    static KEPT: std::cell::RefCell<ShapeCache> = std::cell::RefCell::new(ShapeCache::new());
+}
+
+/// The shaping for `key`, from the kept ones or made by `shape` (and kept). Shaping is a
+/// pure function of its key, so whether it was kept changes nothing but time.
+fn kept_shaping(key: ShapeKey, shape: impl FnOnce() -> Option<Rc<Shaping>>) -> Option<Rc<Shaping>> {
+    if let Some(s) = KEPT.with(|k| k.borrow().get(&key).cloned()) {
+        return s;
+    }
+    let s = shape();
+    KEPT.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() >= KEPT_SHAPINGS {
+            k.clear();
+        }
+        k.insert(key, s.clone());
+    });
+    s
+}
+
+/// Forgets the kept shapings (for benchmarks of a first render).
+pub fn forget_shapings() {
+    KEPT.with(|k| k.borrow_mut().clear());
+}
+
 /// Shaped texts, shared by the layouts of one render (the drawn tile and its neighbours
 /// often carry the same names): shaping is a pure function of its key.
 pub type ShapeCache = HashMap<ShapeKey, Option<Rc<Shaping>>>;
@@ -310,9 +341,11 @@ pub fn layout_shared<'a>(
                     params.justify as u8,
                 );
                 shapes
-                    .entry(key)
+                    .entry(key.clone())
                     .or_insert_with(|| {
-                        shaping::shape_text(font::face(face), &text, params).map(Rc::new)
+                        kept_shaping(key, || {
+                            shaping::shape_text(font::face(face), &text, params).map(Rc::new)
+                        })
                     })
                     .clone()
             };
