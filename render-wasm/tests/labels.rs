@@ -334,6 +334,74 @@ fn variable_anchors_take_the_first_anchor_whose_text_fits() {
     assert!(first_y(&pairs) < 256.0);
 }
 
+#[test]
+fn a_data_driven_text_font_picks_the_face_per_feature() {
+    let t = tile(vec![
+        (
+            vec![("name", s("Firenze")), ("kind", s("capital"))],
+            pt(1024, 2048),
+        ),
+        (
+            vec![("name", s("Firenze")), ("kind", s("town"))],
+            pt(3072, 2048),
+        ),
+    ]);
+    let width = |p: &PlacedLabel| p.boxes[0].x1 - p.boxes[0].x0;
+    let by_case = r#", "text-font": ["case", ["==", ["get", "kind"], "capital"],
+        ["literal", ["Noto Sans Bold"]], ["literal", ["Noto Sans Regular"]]]"#;
+    let st = style(&symbol("a", by_case));
+    assert!(st.warnings().is_empty(), "{:?}", st.warnings());
+    let p = placed(&t, &st);
+    assert_eq!(p.len(), 2);
+    let bold = placed(
+        &t,
+        &style(&symbol("a", r#", "text-font": ["Noto Sans Bold"]"#)),
+    );
+    let regular = placed(&t, &style(&symbol("a", "")));
+    // The capital is laid out in bold (wider), the town in the regular face.
+    assert_eq!(p[0].boxes, bold[0].boxes);
+    assert_eq!(p[1].boxes, regular[1].boxes);
+    assert!(width(&p[0]) > width(&p[1]));
+    // Zoom stops (a legacy function) work the same way.
+    let stops =
+        r#", "text-font": {"stops": [[10, ["Noto Sans Regular"]], [13, ["Noto Sans Bold"]]]}"#;
+    let st = style(&symbol("a", stops));
+    assert!(st.warnings().is_empty(), "{:?}", st.warnings());
+    assert_eq!(
+        placed(&t, &st)[0].boxes,
+        bold[0].boxes,
+        "z14: the bold stop"
+    );
+}
+
+#[test]
+fn is_supported_script_says_whether_the_renderer_can_draw_a_text() {
+    let t = tile(vec![
+        (
+            vec![("name", s("Firenze")), ("name_en", s("Florence"))],
+            pt(600, 2048),
+        ),
+        (
+            vec![("name", s("佛罗伦萨")), ("name_en", s("Florence"))],
+            pt(2048, 2048),
+        ),
+        (
+            vec![("name", s("فلورنسا")), ("name_en", s("Florence"))],
+            pt(3500, 2048),
+        ),
+    ]);
+    let st = style(
+        r#"{"id": "a", "type": "symbol", "source": "s", "source-layer": "l",
+            "layout": {"text-field": ["case", ["is-supported-script", ["get", "name"]],
+                ["get", "name"], ["get", "name_en"]]}}"#,
+    );
+    assert!(st.warnings().is_empty(), "{:?}", st.warnings());
+    let p = placed(&t, &st);
+    // Latin is drawn; CJK (no glyphs in the embedded faces) and Arabic (right to left, no
+    // bidi) fall back to the English name, as the style asks.
+    assert_eq!(texts(&p), ["a:Firenze", "a:Florence", "a:Florence"]);
+}
+
 fn st_warnings(extra_layout: &str) -> Vec<String> {
     style(&symbol("a", extra_layout)).warnings().to_vec()
 }

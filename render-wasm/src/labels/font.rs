@@ -89,6 +89,22 @@ fn load(style: FaceStyle, bytes: &'static [u8]) -> Face {
     }
 }
 
+/// Whether the renderer can draw `text` as its script needs: every character (but white
+/// space and controls) has a glyph in the embedded faces, and none is written right to left
+/// (there is no bidi reordering yet, as MapLibre has none without its RTL plugin and then
+/// answers `false` for such scripts too). The style expression `is-supported-script`.
+pub fn can_draw(text: &str) -> bool {
+    let charmap = face(FaceStyle::Regular).outlines.charmap();
+    text.chars().all(|c| {
+        if c.is_whitespace() || c.is_control() {
+            return true;
+        }
+        let rtl = matches!(u32::from(c),
+            0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF | 0x10800..=0x10FFF | 0x1E800..=0x1EFFF);
+        !rtl && charmap.map(c).is_some_and(|g| g.to_u32() != 0)
+    })
+}
+
 /// The embedded face standing in for a font stack.
 pub fn face(style: FaceStyle) -> &'static Face {
     static FACES: OnceLock<[Face; 3]> = OnceLock::new();

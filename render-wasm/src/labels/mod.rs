@@ -257,10 +257,6 @@ pub fn layout_shared<'a>(
         else {
             continue;
         };
-        let face = sl
-            .font_stack()
-            .map(|f| f.face)
-            .unwrap_or(FaceStyle::Regular);
         let xf = view.xform(layer.extent);
         let to_px = |p: crate::mvt::Point| {
             let (x, y) = xf.apply(p);
@@ -292,6 +288,7 @@ pub fn layout_shared<'a>(
             if paint.opacity <= 0.0 || lay.size <= 0.0 {
                 continue;
             }
+            let face = lay.face;
             // MapLibre: viewport-y z-order ignores the sort key; y order is for overlapping
             // labels only.
             let by_key = lay.z_order != ZOrder::ViewportY && sl.sort_key(&f, view.zoom).is_some();

@@ -180,7 +180,6 @@ const UNSUPPORTED_OPS: &[&str] = &[
     "distance",
     "number-format",
     "resolved-locale",
-    "is-supported-script",
     "global-state",
     "config",
     "elevation",
@@ -574,6 +573,11 @@ impl<'w> Compiler<'w> {
                     ));
                 }
                 Ok((Expr::Concat(parts), Ty::String))
+            }
+            "is-supported-script" => {
+                Self::arity(path, op, args, 1, 1)?;
+                let e = self.sub_expr(args, 0, path, Ty::String)?;
+                Ok((Expr::IsSupportedScript(e), Ty::Bool))
             }
             "downcase" | "upcase" => {
                 Self::arity(path, op, args, 1, 1)?;

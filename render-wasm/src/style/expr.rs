@@ -418,6 +418,8 @@ pub(crate) enum Expr {
     Concat(Vec<Expr>),
     Downcase(Box<Expr>),
     Upcase(Box<Expr>),
+    /// Whether the renderer can draw the string's script ([`crate::labels::font::can_draw`]).
+    IsSupportedScript(Box<Expr>),
     TypeOf(Box<Expr>),
     ToNumber(Vec<Expr>),
     ToString(Box<Expr>),
@@ -486,6 +488,7 @@ impl Expr {
             | Expr::Length(e)
             | Expr::Downcase(e)
             | Expr::Upcase(e)
+            | Expr::IsSupportedScript(e)
             | Expr::TypeOf(e)
             | Expr::ToString(e)
             | Expr::TypeIs(_, e)
@@ -589,6 +592,7 @@ impl Expr {
             | Expr::Length(e)
             | Expr::Downcase(e)
             | Expr::Upcase(e)
+            | Expr::IsSupportedScript(e)
             | Expr::TypeOf(e)
             | Expr::ToString(e)
             | Expr::TypeIs(_, e)
@@ -687,6 +691,7 @@ impl Expr {
             | Expr::Length(e)
             | Expr::Downcase(e)
             | Expr::Upcase(e)
+            | Expr::IsSupportedScript(e)
             | Expr::TypeOf(e)
             | Expr::ToString(e)
             | Expr::TypeIs(_, e)
@@ -1124,6 +1129,10 @@ impl Expr {
             },
             Expr::Upcase(e) => match e.eval(ctx)? {
                 Val::Str(s) => Ok(Val::Str(Cow::Owned(s.to_uppercase()))),
+                _ => Err(EvalError),
+            },
+            Expr::IsSupportedScript(e) => match e.eval(ctx)? {
+                Val::Str(s) => Ok(Val::Bool(crate::labels::font::can_draw(&s))),
                 _ => Err(EvalError),
             },
             Expr::TypeOf(e) => Ok(Val::Str(Cow::Owned(type_name(&e.eval(ctx)?)))),

@@ -14,8 +14,8 @@ use super::compile::{
 };
 use super::expr::{Expr, Lit};
 use super::symbol::{
-    AnchorList, AnchorOffsets, FontStack, IconTextFit, Pair, Quad, SymbolPlacement, SymbolSpec,
-    TextAnchor, TextJustify, TextTransform, TextValue, ZOrder,
+    AnchorList, AnchorOffsets, FontNames, FontStack, IconTextFit, Pair, Quad, SymbolPlacement,
+    SymbolSpec, TextAnchor, TextJustify, TextTransform, TextValue, ZOrder,
 };
 use super::{
     FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, SpriteRef, Style, StyleError,
@@ -1039,7 +1039,7 @@ impl LayerParser<'_, '_> {
                 translate: typed(&mut props, "line-translate", Vec::new()),
             },
             "symbol" => {
-                let font = self.text_font(layer);
+                let (font, font_expr) = self.text_font(layer);
                 // `text-overlap` (newer) wins over `text-allow-overlap` when both are set.
                 let allow_overlap = match props.remove("text-overlap") {
                     Some(Compiled::Const(Lit::Str(s))) => {
@@ -1071,6 +1071,7 @@ impl LayerParser<'_, '_> {
                         .contains_key("text-field")
                         .then(|| typed(&mut props, "text-field", TextValue::default())),
                     font,
+                    font_expr,
                     size: typed(&mut props, "text-size", 16.0),
                     max_width: typed(&mut props, "text-max-width", 10.0),
                     line_height: typed(&mut props, "text-line-height", 1.2),
@@ -1310,10 +1311,41 @@ impl LayerParser<'_, '_> {
     /// `text-font` → the embedded face standing in for it. A constant array (or `literal`) is
     /// read directly; for legacy functions and expressions the first font stack written in
     /// them is used, with a warning.
-    fn text_font(&mut self, layer: &Map<String, Json>) -> FontStack {
+    fn text_font(&mut self, layer: &Map<String, Json>) -> (FontStack, Option<Prop<FontNames>>) {
         let Some(v) = layer.get("layout").and_then(|l| l.get("text-font")) else {
-            return FontStack::default_stack();
+            return (FontStack::default_stack(), None);
         };
+        let constant = self.constant_text_font(v);
+        if let Some(c) = constant {
+            return (c, None);
+        }
+        // Data-driven or zoom-dependent (Protomaps' `["case", …, ["literal", [...]], …]`):
+        // compiled and evaluated per feature; the first stack written in it stands in where
+        // an evaluation fails.
+        let path = format!("{}.layout.text-font", self.path);
+        let spec = SYMBOL
+            .iter()
+            .find(|s| s.name == "text-font")
+            .expect("text-font is in the symbol table");
+        let fallback = self.first_text_font(v);
+        let before = self.compiler.warnings.len();
+        match self.property(v, &path, spec) {
+            Ok(Some(Compiled::Expr(e))) => (fallback, Some(Prop::Expr(Box::new(e)))),
+            Ok(Some(Compiled::Const(l))) => {
+                let names = FontNames::from_val(&l.as_val()).map(|n| FontStack::from_names(n.0));
+                (names.unwrap_or(fallback), None)
+            }
+            Ok(None) => (fallback, None),
+            Err(e) => {
+                self.compiler.warnings.truncate(before);
+                self.warn(format!("{path}: {e}; using {:?}", fallback.names));
+                (fallback, None)
+            }
+        }
+    }
+
+    /// A constant `text-font` (an array of names, or its `literal`).
+    fn constant_text_font(&mut self, v: &Json) -> Option<FontStack> {
         fn names(v: &Json) -> Option<Vec<String>> {
             let a = v.as_array()?;
             if a.is_empty() {
@@ -1328,7 +1360,7 @@ impl LayerParser<'_, '_> {
             )
         }
         if let Some(n) = names(v).filter(|n| !n.first().is_some_and(|s| is_operator(s))) {
-            return FontStack::from_names(n);
+            return Some(FontStack::from_names(n));
         }
         if let Some(Json::Array(a)) = v
             .as_array()
@@ -1336,8 +1368,26 @@ impl LayerParser<'_, '_> {
             .map(|a| &a[1])
         {
             if let Some(n) = names(&Json::Array(a.clone())) {
-                return FontStack::from_names(n);
+                return Some(FontStack::from_names(n));
             }
+        }
+        None
+    }
+
+    /// The first font stack written anywhere in a `text-font` function or expression.
+    fn first_text_font(&mut self, v: &Json) -> FontStack {
+        fn names(v: &Json) -> Option<Vec<String>> {
+            let a = v.as_array()?;
+            if a.is_empty() {
+                return None;
+            }
+            a.iter().map(|s| s.as_str().map(str::to_string)).collect()
+        }
+        fn is_operator(s: &str) -> bool {
+            matches!(
+                s,
+                "literal" | "get" | "step" | "match" | "case" | "coalesce" | "interpolate" | "zoom"
+            )
         }
         // The first array of strings anywhere inside (a stop value, a literal, a match arm).
         fn first(v: &Json) -> Option<Vec<String>> {
@@ -1354,20 +1404,9 @@ impl LayerParser<'_, '_> {
                 _ => None,
             }
         }
-        let path = self.path;
         match first(v) {
-            Some(n) => {
-                self.warn(format!(
-                    "{path}.layout.text-font: only constant font stacks are supported; using {n:?}"
-                ));
-                FontStack::from_names(n)
-            }
-            None => {
-                self.warn(format!(
-                    "{path}.layout.text-font: no font stack found; using the default"
-                ));
-                FontStack::default_stack()
-            }
+            Some(n) => FontStack::from_names(n),
+            None => FontStack::default_stack(),
         }
     }
 }
@@ -1397,9 +1436,6 @@ impl LayerParser<'_, '_> {
     }
 }
 
-/// `text-field` as MapLibre reads it: a string with `{token}`s is a template for
-/// `["concat", "a ", ["to-string", ["get", "token"]], ...]`; legacy function stops get the
-/// same treatment. Other values pass through.
 /// A `text-variable-anchor(-offset)` constant (`["top", "left"]`, `["top", [0, 1], …]`)
 /// reads like an expression whose operator is an anchor name: as a literal it is one value.
 fn anchor_list_json(v: &Json) -> Json {
@@ -1415,6 +1451,9 @@ fn anchor_list_json(v: &Json) -> Json {
     }
 }
 
+/// `text-field` as MapLibre reads it: a string with `{token}`s is a template for
+/// `["concat", "a ", ["to-string", ["get", "token"]], ...]`; legacy function stops get the
+/// same treatment. Other values pass through.
 fn text_field_json(v: &Json) -> Json {
     fn template(s: &str) -> Json {
         if !s.contains('{') {

@@ -265,6 +265,27 @@ impl FontStack {
     }
 }
 
+/// A `text-font` value evaluated per feature: the stack's names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FontNames(pub Vec<String>);
+
+impl FromVal for FontNames {
+    fn from_val(v: &Val<'_>) -> Option<FontNames> {
+        use super::expr::Lit;
+        match v {
+            Val::Array(a) if !a.is_empty() => a
+                .iter()
+                .map(|l| match l {
+                    Lit::Str(s) => Some(s.to_string()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(FontNames),
+            _ => None,
+        }
+    }
+}
+
 /// Signed pairs (`text-offset`, `text-translate`); the generic `Vec<f32>` conversion clamps
 /// at 0, which is right for dash arrays only.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -341,7 +362,10 @@ pub(crate) struct SymbolSpec {
     pub z_order: Prop<ZOrder>,
     /// `None`: the layer has no `text-field` (icons only; not drawn yet).
     pub field: Option<Prop<TextValue>>,
+    /// The layer's stack: a constant's, or the first written in `font_expr`.
     pub font: FontStack,
+    /// A data-driven or zoom-dependent `text-font`, evaluated per feature.
+    pub font_expr: Option<Prop<FontNames>>,
     pub size: Prop<f32>,
     pub max_width: Prop<f32>,
     pub line_height: Prop<f32>,
@@ -414,6 +438,8 @@ pub struct SymbolLayout {
     pub z_order: ZOrder,
     /// The text after `text-transform`; empty means no text.
     pub text: String,
+    /// The embedded face of this feature's `text-font`.
+    pub face: FaceStyle,
     pub icon: Option<IconLayout>,
     /// CSS px.
     pub size: f64,
@@ -538,7 +564,15 @@ impl SymbolSpec {
             let o = variable_offset(anchor, [r * em, 0.0], true);
             offset = [o[0] / em, o[1] / em];
         }
+        let face = match &self.font_expr {
+            Some(p) => {
+                let names = p.eval(ctx, FontNames(self.font.names.clone())).0;
+                FontStack::from_names(names).face
+            }
+            None => self.font.face,
+        };
         Some(SymbolLayout {
+            face,
             placement: self.placement.eval(ctx, SymbolPlacement::Point),
             spacing: f(&self.spacing, 250.0).max(1.0),
             avoid_edges: self.avoid_edges.eval(ctx, false),
