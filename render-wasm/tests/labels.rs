@@ -417,6 +417,26 @@ fn unsupported_symbol_properties_are_warnings() {
         "{:?}",
         st.warnings()
     );
+    // A section's text-font is drawn in the label's face: silent when they agree (as
+    // Protomaps' per-script stacks do for scripts drawn in Noto Sans), said when not.
+    let fmt = |section_font: &str| {
+        style(&format!(
+            r#"{{"id": "a", "type": "symbol", "source": "s", "source-layer": "l",
+                "layout": {{"text-font": ["Noto Sans Regular"],
+                    "text-field": ["format", ["get", "name"], {{}}, "\n", {{}}, ["get", "name:en"],
+                        {{"text-font": {section_font}}}]}}}}"#
+        ))
+        .warnings()
+        .to_vec()
+    };
+    let same = fmt(r#"["case", ["==", ["get", "script"], "Devanagari"],
+        ["literal", ["Noto Sans Devanagari Regular v1"]], ["literal", ["Noto Sans Regular"]]]"#);
+    assert!(same.is_empty(), "{same:?}");
+    let other = fmt(r#"["literal", ["Noto Sans Bold"]]"#);
+    assert!(
+        other.iter().any(|w| w.contains("picks another face")),
+        "{other:?}"
+    );
 }
 
 #[test]

@@ -129,6 +129,49 @@ fn json_kind(v: &Json) -> &'static str {
 }
 
 /// MapLibre's `isExpression` for property values: a non-empty array starting with a string.
+/// The embedded faces the font stacks written in a `text-font` value (a constant, a
+/// function's stops, an expression's literals) stand for, in the order written.
+pub(crate) fn faces_written(v: &Json) -> Vec<crate::style::FaceStyle> {
+    fn walk(v: &Json, out: &mut Vec<crate::style::FaceStyle>) {
+        match v {
+            Json::Array(a) => {
+                let names: Option<Vec<String>> =
+                    a.iter().map(|s| s.as_str().map(str::to_string)).collect();
+                match names {
+                    Some(n) if !n.is_empty() && !is_operator(&n[0]) => {
+                        out.push(crate::style::FontStack::from_names(n).face)
+                    }
+                    _ => a.iter().for_each(|x| walk(x, out)),
+                }
+            }
+            Json::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    fn is_operator(s: &str) -> bool {
+        matches!(
+            s,
+            "literal"
+                | "get"
+                | "step"
+                | "match"
+                | "case"
+                | "coalesce"
+                | "interpolate"
+                | "zoom"
+                | "=="
+                | "!="
+                | "has"
+                | "all"
+                | "any"
+                | "!"
+        )
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    out
+}
+
 pub(crate) fn is_expression(v: &Json) -> bool {
     matches!(v, Json::Array(a) if matches!(a.first(), Some(Json::String(_))))
 }
@@ -167,6 +210,9 @@ pub(crate) struct FnSpec {
 
 pub(crate) struct Compiler<'w> {
     pub warnings: &'w mut Vec<String>,
+    /// `format` sections' `text-font`s seen: (path, the faces the stacks written in it stand
+    /// for; empty when none could be read). The layer compares them with its own face.
+    pub section_fonts: Vec<(String, Vec<crate::style::FaceStyle>)>,
     /// `let` bindings in scope, innermost last (`None`: a hidden slot, see `let`).
     scope: Vec<(Option<String>, Ty)>,
 }
@@ -191,6 +237,7 @@ impl<'w> Compiler<'w> {
     pub(crate) fn new(warnings: &'w mut Vec<String>) -> Self {
         Compiler {
             warnings,
+            section_fonts: Vec::new(),
             scope: Vec::new(),
         }
     }
@@ -555,21 +602,31 @@ impl<'w> Compiler<'w> {
                     .collect::<CResult<Vec<_>>>()?;
                 Ok((Expr::Concat(v), Ty::String))
             }
-            // Formatted text: the sections' strings in order. Section options (`font-scale`,
-            // `text-font`, `text-color`) are not applied yet, which is said once per use.
+            // Formatted text: the sections' strings in order. A section's `text-font` is
+            // drawn in the label's face (the layer checks that they agree); `font-scale` and
+            // `text-color` are not applied yet, which is said once per use.
             "format" => {
                 Self::arity(path, op, args, 1, usize::MAX)?;
                 let mut parts = Vec::new();
                 let mut options = false;
                 for i in 0..args.len() {
                     match &args[i] {
-                        Json::Object(o) => options |= !o.is_empty(),
+                        Json::Object(o) => {
+                            for (k, v) in o {
+                                if k == "text-font" {
+                                    self.section_fonts
+                                        .push((format!("{path}[{}]", i + 1), faces_written(v)));
+                                } else {
+                                    options = true;
+                                }
+                            }
+                        }
                         _ => parts.push(self.sub(args, i, path, Ty::Value)?.0),
                     }
                 }
                 if options {
                     self.warnings.push(format!(
-                        "{path}: \"format\" section options (font-scale, text-font, text-color) are not applied"
+                        "{path}: \"format\" section options font-scale and text-color are not applied"
                     ));
                 }
                 Ok((Expr::Concat(parts), Ty::String))

@@ -14,8 +14,8 @@ use super::compile::{
 };
 use super::expr::{Expr, Lit};
 use super::symbol::{
-    AnchorList, AnchorOffsets, FontNames, FontStack, IconTextFit, Pair, Quad, SymbolPlacement,
-    SymbolSpec, TextAnchor, TextJustify, TextTransform, TextValue, ZOrder,
+    AnchorList, AnchorOffsets, FaceStyle, FontNames, FontStack, IconTextFit, Pair, Quad,
+    SymbolPlacement, SymbolSpec, TextAnchor, TextJustify, TextTransform, TextValue, ZOrder,
 };
 use super::{
     FromVal, LayerKind, LineCap, LineJoin, PaintSpec, Prop, SpriteRef, Style, StyleError,
@@ -1040,6 +1040,29 @@ impl LayerParser<'_, '_> {
             },
             "symbol" => {
                 let (font, font_expr) = self.text_font(layer);
+                // `format` sections' fonts: drawn in the label's face, so say where they
+                // would pick another.
+                let layer_faces: Vec<FaceStyle> = match layer
+                    .get("layout")
+                    .and_then(|l| l.get("text-font"))
+                    .filter(|_| font_expr.is_some())
+                {
+                    Some(v) => compile::faces_written(v),
+                    None => vec![font.face],
+                };
+                for (at, faces) in std::mem::take(&mut self.compiler.section_fonts) {
+                    let same = !faces.is_empty()
+                        && !layer_faces.is_empty()
+                        && faces
+                            .iter()
+                            .chain(&layer_faces)
+                            .all(|f| *f == layer_faces[0]);
+                    if !same {
+                        self.warn(format!(
+                            "{at}: this \"format\" section's text-font picks another face than the layer's; it is drawn in the layer's"
+                        ));
+                    }
+                }
                 // `text-overlap` (newer) wins over `text-allow-overlap` when both are set.
                 let allow_overlap = match props.remove("text-overlap") {
                     Some(Compiled::Const(Lit::Str(s))) => {
