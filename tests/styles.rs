@@ -279,7 +279,10 @@ fn style_check_reports_layers_sprites_and_missing_source_layers() {
         .iter_mut()
         .find(|l| l["type"] == "symbol")
         .unwrap();
-    first_symbol["layout"]["text-variable-anchor"] = serde_json::json!(["top", "bottom"]);
+    if first_symbol.get("paint").is_none() {
+        first_symbol["paint"] = serde_json::json!({});
+    }
+    first_symbol["paint"]["icon-translate"] = serde_json::json!([2, 2]);
     let styles = scratch.0.join("basic-no-sprite.json");
     std::fs::write(&styles, doc.to_string()).unwrap();
     let o = run(&["style", "check", styles.to_str().unwrap(), "--json"], &[]);
@@ -292,7 +295,7 @@ fn style_check_reports_layers_sprites_and_missing_source_layers() {
     assert!(layers
         .iter()
         .any(|l| l["type"] == "symbol" && l["status"] == "approximated"));
-    // --strict fails on warnings (text-variable-anchor is one).
+    // --strict fails on warnings (icon-translate is one).
     let o = run(
         &["style", "check", styles.to_str().unwrap(), "--strict"],
         &[],

@@ -332,6 +332,24 @@ fn variable_anchors_take_the_first_anchor_whose_text_fits() {
     );
     assert_eq!(pairs[0].glyphs, list[0].glyphs);
     assert!(first_y(&pairs) < 256.0);
+
+    // The shift is along the map's axes, whatever text-rotate turns the text by: "left" with
+    // the text turned upright still puts it right of the anchor (256, 256).
+    let turned = placed(
+        &t,
+        &style(&symbol(
+            "a",
+            r#", "text-variable-anchor": ["left"], "text-rotate": 90"#,
+        )),
+    );
+    let b = &turned[0].boxes[0];
+    let (x0, x1) = (f64::from(b.x0) / 64.0, f64::from(b.x1) / 64.0);
+    // The padded box starts at the anchor (shifted by half its width), as MapLibre's does.
+    assert!(x0 >= 256.0 && x1 - x0 < 40.0, "{x0}..{x1}: {turned:?}");
+    assert!(
+        turned[0].glyphs.iter().all(|g| g.origin.0 > 256.0),
+        "{turned:?}"
+    );
 }
 
 #[test]

@@ -33,7 +33,8 @@ impl Accumulator {
 
     /// Adds the signed area a line from `p0` to `p1` sweeps to the cells it crosses (the
     /// area between it and the row's right end, positive going down). Clamped into the
-    /// mask horizontally; rows outside are skipped.
+    /// mask horizontally (what lies left of it counts for its first cell); rows outside are
+    /// skipped.
     fn line(&mut self, p0: (f32, f32), p1: (f32, f32)) {
         if p0.1 == p1.1 {
             return;
@@ -60,8 +61,31 @@ impl Accumulator {
             let dy = bottom - top;
             let x_next = x + dxdy * dy;
             let d = dy * dir;
-            let (x0, x1) = if x < x_next { (x, x_next) } else { (x_next, x) };
-            let (x0, x1) = (x0.clamp(0.0, wmax), x1.clamp(0.0, wmax));
+            let (lo, hi) = if x < x_next { (x, x_next) } else { (x_next, x) };
+            x = x_next;
+            y += 1;
+            // The part of the crossing left of the mask covers every cell of the row (cell
+            // 0 takes it all); the part right of it covers none. x runs linearly with y, so
+            // each part's share of `d` is its share of the x extent.
+            if hi <= 0.0 {
+                row[0] += d;
+                continue;
+            }
+            if lo >= wmax {
+                continue;
+            }
+            let (mut d, mut x0, mut x1) = (d, lo, hi);
+            let span = hi - lo;
+            if lo < 0.0 {
+                let left = d * (-lo / span);
+                row[0] += left;
+                d -= left;
+                x0 = 0.0;
+            }
+            if hi > wmax {
+                d -= d * ((hi - wmax) / (hi - x0));
+                x1 = wmax;
+            }
             let x0_floor = x0.floor();
             let x0i = x0_floor as usize;
             let x1_ceil = x1.ceil();
@@ -91,8 +115,6 @@ impl Accumulator {
                 }
                 row[x1i] += d * am;
             }
-            x = x_next;
-            y += 1;
         }
     }
 
@@ -153,8 +175,16 @@ impl Accumulator {
                 acc += c;
                 // What the sum leaves after a closed outline's cells cancel is rounding,
                 // not coverage: below a 1/1024 it is none (the halo grows from any).
-                let a = acc.abs().min(1.0);
-                *o = if a < 1.0 / 1024.0 { 0.0 } else { a };
+                // Likewise a hair below 1 is inside (not an edge the halo grows from); and
+                // a NaN from a degenerate outline is nothing.
+                let a = acc.abs();
+                *o = if a.is_nan() || a < 1.0 / 1024.0 {
+                    0.0
+                } else if a > 1.0 - 1.0 / 1024.0 {
+                    1.0
+                } else {
+                    a
+                };
             }
         }
         out
@@ -181,16 +211,19 @@ pub fn fill(path: &[Seg], origin: (f32, f32), w: usize, h: usize) -> Vec<f32> {
                 let p = at(x, y);
                 acc.line(pen, p);
                 pen = p;
+                open = true;
             }
             Seg::Quad(a, b, x, y) => {
                 let p = at(x, y);
                 acc.quad(pen, at(a, b), p);
                 pen = p;
+                open = true;
             }
             Seg::Cubic(a, b, c, d, x, y) => {
                 let p = at(x, y);
                 acc.cubic(pen, at(a, b), at(c, d), p);
                 pen = p;
+                open = true;
             }
             Seg::Close => {
                 acc.line(pen, start);
@@ -205,12 +238,19 @@ pub fn fill(path: &[Seg], origin: (f32, f32), w: usize, h: usize) -> Vec<f32> {
     acc.finish()
 }
 
+/// The widest halo drawn, device px.
+pub const MAX_HALO_PX: f32 = 48.0;
+
 /// The halo of glyph coverage `glyph` (`w × h`): pixels within `width` device px of the
 /// glyphs, anti-aliased over one pixel. The distance of a pixel to the glyphs is the least,
 /// over the glyphs' edge pixels q, of |p − q| + (0.5 − coverage(q)): a partly covered
 /// pixel's centre lies about that far outside the edge (exact for straight edges along the
 /// grid, within ~0.2 px elsewhere), and round at corners, as a stroke's round joins are.
 pub fn halo(glyph: &[f32], w: usize, h: usize, width: f32) -> Vec<f32> {
+    // The work is the glyphs' edge pixels times the disk's area: a halo is drawn at most
+    // this wide (device px; MapLibre's own cannot reach past its glyph quads' SDF buffer,
+    // an eighth of the text size, either), so a hostile style cannot make it quadratic.
+    let width = width.min(MAX_HALO_PX);
     let reach = (width + 1.0).ceil() as isize;
     // The disk of offsets that can matter, with their lengths.
     let mut disk: Vec<(isize, isize, f32)> = Vec::new();
@@ -299,6 +339,36 @@ mod tests {
         let c = fill(&path, (0.0, 0.0), w, h);
         assert_eq!(c[4 * w + 4], 0.0, "the hole");
         assert_eq!(c[2 * w + 4], 1.0, "around it");
+    }
+
+    #[test]
+    fn outlines_past_the_mask_sides_cover_as_if_the_mask_went_on() {
+        // A slanted edge from x = -10 to x = 1 down one row: in a mask wide enough to hold
+        // it, pixel 10 (x 0..1) is 1 - 1/22 covered; a mask starting at x = 0 must agree.
+        let tri = vec![
+            Seg::Move(-10.0, 0.0),
+            Seg::Line(1.0, 1.0),
+            Seg::Line(6.0, 1.0),
+            Seg::Line(6.0, 0.0),
+            Seg::Close,
+        ];
+        let wide = fill(&tri, (-12.0, 0.0), 20, 1);
+        let clipped = fill(&tri, (0.0, 0.0), 3, 1);
+        assert!(
+            (wide[12] - clipped[0]).abs() < 1e-5,
+            "{} {}",
+            wide[12],
+            clipped[0]
+        );
+        assert!(
+            (clipped[0] - (1.0 - 1.0 / 22.0)).abs() < 1e-5,
+            "{}",
+            clipped[0]
+        );
+        assert_eq!(clipped[1], 1.0);
+        // And past the right side: nothing spills back.
+        let right = fill(&rect(2.0, 0.0, 50.0, 1.0), (0.0, 0.0), 4, 1);
+        assert_eq!(right, vec![0.0, 0.0, 1.0, 1.0]);
     }
 
     #[test]

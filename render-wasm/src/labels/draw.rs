@@ -178,26 +178,25 @@ pub fn label<'a>(
 }
 
 /// Rasterizes a layer's labels: all icons, all halos, then all text. Each label's coverage
-/// (glyphs, and the halo grown from them) is computed once, for both passes.
+/// (glyphs, and the halo grown from them) is computed once: its halo is blended at once, its
+/// glyphs' coverage kept (a byte a pixel) for the text pass.
 pub fn raster(canvas: &mut Canvas, layer: &LabelLayer<'_>) {
     for l in &layer.labels {
         if let Some(i) = &l.icon {
             paint_icon(canvas, l.at, i);
         }
     }
-    let masks: Vec<Option<Masks>> = layer
-        .labels
-        .iter()
-        .map(|l| masks(canvas.width, canvas.height, l.at, &l.path, l.halo))
-        .collect();
-    for (l, m) in layer.labels.iter().zip(&masks) {
-        if let (Some(h), Some(m)) = (l.halo, m) {
+    let mut glyphs: Vec<Option<Masks>> = Vec::with_capacity(layer.labels.len());
+    for l in &layer.labels {
+        let m = masks(canvas.width, canvas.height, l.at, &l.path, l.halo);
+        if let (Some(h), Some(m)) = (l.halo, &m) {
             if let Some(cov) = &m.halo {
                 blend(canvas, m, cov, h.color);
             }
         }
+        glyphs.push(m.map(|m| Masks { halo: None, ..m }));
     }
-    for (l, m) in layer.labels.iter().zip(&masks) {
+    for (l, m) in layer.labels.iter().zip(&glyphs) {
         if let Some(m) = m {
             if l.color[3] > 0.0 {
                 blend(canvas, m, &m.glyph, l.color);
@@ -206,15 +205,15 @@ pub fn raster(canvas: &mut Canvas, layer: &LabelLayer<'_>) {
     }
 }
 
-/// A label's coverage over a rectangle of its frame: `w × h` px from (`x0`, `y0`) (device
-/// px from the label's `at`), glyphs and halo, 0..1.
+/// A label's coverage over a rectangle of its frame: `w × h` px from (`left`, `top`) (device
+/// px of the canvas), glyphs and halo, in sixteenths ([`levels`]).
 struct Masks {
     left: i64,
     top: i64,
     w: usize,
     h: usize,
-    glyph: Vec<f32>,
-    halo: Option<Vec<f32>>,
+    glyph: Vec<u8>,
+    halo: Option<Vec<u8>>,
 }
 
 /// The coverage of `path` (device px from `at`) and, with `halo`, of its halo (within
@@ -222,7 +221,7 @@ struct Masks {
 /// halo; `None` when none of it is on the `cw × ch` canvas.
 fn masks(cw: usize, ch: usize, at: (i64, i64), path: &[Seg], halo: Option<Halo>) -> Option<Masks> {
     let b = font::path_bounds(path)?;
-    let grow = halo.map_or(0.0, |h| h.width + h.ramp.ceil()) + 2.0;
+    let grow = halo.map_or(0.0, |h| h.width.min(coverage::MAX_HALO_PX) + h.ramp.ceil()) + 2.0;
     // The mask's rectangle in the label's frame, whole pixels.
     let (mut x0, mut y0) = ((b[0] - grow).floor() as i64, (b[1] - grow).floor() as i64);
     let (mut x1, mut y1) = ((b[2] + grow).ceil() as i64, (b[3] + grow).ceil() as i64);
@@ -242,48 +241,45 @@ fn masks(cw: usize, ch: usize, at: (i64, i64), path: &[Seg], halo: Option<Halo>)
     if w == 0 || h == 0 {
         return None;
     }
-    let mut glyph = coverage::fill(path, (x0 as f32, y0 as f32), w, h);
+    let glyph = coverage::fill(path, (x0 as f32, y0 as f32), w, h);
     let halo = halo.map(|hl| {
         let m = coverage::halo(&glyph, w, h, hl.width);
-        let mut m = if hl.ramp > 0.0 {
-            soften(&m, w, h, hl.ramp)
+        if hl.ramp > 0.0 {
+            levels(&soften(&m, w, h, hl.ramp))
         } else {
-            m
-        };
-        levels(&mut m);
-        m
+            levels(&m)
+        }
     });
-    levels(&mut glyph);
     Some(Masks {
         left: at.0 + x0,
         top: at.1 + y0,
         w,
         h,
-        glyph,
+        glyph: levels(&glyph),
         halo,
     })
 }
 
-/// Coverage rounded to sixteenths: as many levels as a 4 × 4 supersampling rasterizer's
-/// (tiny-skia's, which drew labels before). Exact coverage made the densest Florence tile's
-/// PNG 6 % larger (358 against 336 kB) for edge shades nobody sees; sixteenths, 337 kB.
-fn levels(m: &mut [f32]) {
-    for v in m {
-        *v = (*v * 16.0).round() / 16.0;
-    }
+/// Coverage rounded to sixteenths (0..=16): as many levels as a 4 × 4 supersampling
+/// rasterizer's (tiny-skia's, which drew labels before). Exact coverage made the densest
+/// Florence tile's PNG 6 % larger (358 against 336 kB) for edge shades nobody sees;
+/// sixteenths, 337 kB.
+fn levels(m: &[f32]) -> Vec<u8> {
+    m.iter().map(|v| (v * 16.0).round() as u8).collect()
 }
 
 /// Blends `color` through `cov` (one of `m`'s masks) where the mask is on the canvas.
-fn blend(canvas: &mut Canvas, m: &Masks, cov: &[f32], color: Premul) {
+fn blend(canvas: &mut Canvas, m: &Masks, cov: &[u8], color: Premul) {
     let (cw, ch) = (canvas.width as i64, canvas.height as i64);
     let (left, top) = (m.left, m.top);
     let xs = (-left).max(0) as usize..((cw - left).min(m.w as i64)).max(0) as usize;
     for yy in (-top).max(0) as usize..((ch - top).min(m.h as i64)).max(0) as usize {
         for xx in xs.clone() {
-            let k = cov[yy * m.w + xx];
-            if k <= 0.0 {
+            let c = cov[yy * m.w + xx];
+            if c == 0 {
                 continue;
             }
+            let k = f32::from(c) / 16.0;
             canvas.blend(
                 (left + xx as i64) as usize,
                 (top + yy as i64) as usize,

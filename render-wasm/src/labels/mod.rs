@@ -351,7 +351,7 @@ pub fn layout_shared<'a>(
             // (justified to the anchor's side under `text-justify: auto`) and moved as
             // MapLibre's calculateVariableLayoutShift moves it: by half the padded
             // collision box towards the anchor's side, plus the anchor's offset.
-            let variants: Vec<Shaping> = if point && !lay.variable_anchors.is_empty() {
+            let variants: Vec<(Rc<Shaping>, P)> = if point && !lay.variable_anchors.is_empty() {
                 lay.variable_anchors
                     .iter()
                     .filter_map(|&(va, off)| {
@@ -371,9 +371,14 @@ pub fn layout_shared<'a>(
                         } else {
                             0.0
                         };
-                        let dx = -(h - 0.5) * (s.right - s.left + pad) + off[0];
-                        let dy = -(v - 0.5) * (s.bottom - s.top + pad) + off[1];
-                        Some(s.shifted(dx, dy))
+                        // The collision box is the turned block's bounds (text-rotate); the
+                        // shift is along the map's axes, not turned with the text.
+                        let u = rotation(lay.rotate);
+                        let (bw, bh) = (s.right - s.left, s.bottom - s.top);
+                        let (c, si) = (u.0.abs(), u.1.abs());
+                        let dx = -(h - 0.5) * (c * bw + si * bh + pad) + off[0];
+                        let dy = -(v - 0.5) * (si * bw + c * bh + pad) + off[1];
+                        Some((s, (dx, dy)))
                     })
                     .collect()
             } else {
@@ -499,11 +504,19 @@ pub fn layout_shared<'a>(
                             continue;
                         }
                         if variants.is_empty() {
-                            let (g, b) = point_label(a, &shaping, scale, box_scale, &lay, &paint);
+                            let (g, b) = point_label(
+                                a,
+                                &shaping,
+                                (0.0, 0.0),
+                                scale,
+                                box_scale,
+                                &lay,
+                                &paint,
+                            );
                             push(ai, 0, a, g, b, (1.0, 0.0));
                         }
-                        for (vi, s) in variants.iter().enumerate() {
-                            let (g, b) = point_label(a, s, scale, box_scale, &lay, &paint);
+                        for (vi, (s, shift)) in variants.iter().enumerate() {
+                            let (g, b) = point_label(a, s, *shift, scale, box_scale, &lay, &paint);
                             push(ai, vi, a, g, b, (1.0, 0.0));
                         }
                     }
@@ -1014,17 +1027,21 @@ fn rot(u: P, v: P) -> P {
 }
 
 /// A point label: glyphs around the anchor (rotated by `text-rotate`) at `scale`, one
-/// collision box at `box_scale` (CSS px per layout unit of each).
+/// collision box at `box_scale` (CSS px per layout unit of each); `shift` (layout units,
+/// the map's axes: a variable anchor's) moves both, each at its own scale.
 fn point_label(
     anchor: P,
     s: &Shaping,
+    shift: P,
     scale: f64,
     box_scale: f64,
     lay: &SymbolLayout,
     paint: &SymbolPaint,
 ) -> (Vec<GlyphPlace>, Vec<FBox>) {
     let t = (f64::from(paint.translate[0]), f64::from(paint.translate[1]));
-    let o = (anchor.0 + t.0, anchor.1 + t.1);
+    let at = (anchor.0 + t.0, anchor.1 + t.1);
+    let o = (at.0 + shift.0 * scale, at.1 + shift.1 * scale);
+    let ob = (at.0 + shift.0 * box_scale, at.1 + shift.1 * box_scale);
     let u = rotation(lay.rotate);
     let glyphs = s
         .glyphs
@@ -1048,7 +1065,7 @@ fn point_label(
     ]
     .map(|(x, y)| {
         let d = rot(u, (x * box_scale, y * box_scale));
-        (o.0 + d.0, o.1 + d.1)
+        (ob.0 + d.0, ob.1 + d.1)
     });
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     for c in corners {

@@ -38,27 +38,6 @@ pub struct Shaping {
     pub bottom: f64,
 }
 
-impl Shaping {
-    /// The same block moved by `(dx, dy)` layout units.
-    pub fn shifted(&self, dx: f64, dy: f64) -> Shaping {
-        Shaping {
-            glyphs: self
-                .glyphs
-                .iter()
-                .map(|g| Positioned {
-                    x: g.x + dx,
-                    baseline: g.baseline + dy,
-                    ..*g
-                })
-                .collect(),
-            left: self.left + dx,
-            right: self.right + dx,
-            top: self.top + dy,
-            bottom: self.bottom + dy,
-        }
-    }
-}
-
 /// How to lay out a text block; lengths in layout units.
 #[derive(Debug, Clone, Copy)]
 pub struct ShapeParams {

@@ -128,7 +128,6 @@ fn json_kind(v: &Json) -> &'static str {
     }
 }
 
-/// MapLibre's `isExpression` for property values: a non-empty array starting with a string.
 /// The embedded faces the font stacks written in a `text-font` value (a constant, a
 /// function's stops, an expression's literals) stand for, in the order written.
 pub(crate) fn faces_written(v: &Json) -> Vec<crate::style::FaceStyle> {
@@ -141,6 +140,13 @@ pub(crate) fn faces_written(v: &Json) -> Vec<crate::style::FaceStyle> {
                     Some(n) if !n.is_empty() && !is_operator(&n[0]) => {
                         out.push(crate::style::FontStack::from_names(n).face)
                     }
+                    // A `match`'s labels are values of its input, not fonts: only its
+                    // outputs (every other argument from the fourth, and the fallback).
+                    _ if a.first().and_then(Json::as_str) == Some("match") => a
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i >= 3 && (i % 2 == 1 || *i == a.len() - 1))
+                        .for_each(|(_, x)| walk(x, out)),
                     _ => a.iter().for_each(|x| walk(x, out)),
                 }
             }
@@ -172,6 +178,7 @@ pub(crate) fn faces_written(v: &Json) -> Vec<crate::style::FaceStyle> {
     out
 }
 
+/// MapLibre's `isExpression` for property values: a non-empty array starting with a string.
 pub(crate) fn is_expression(v: &Json) -> bool {
     matches!(v, Json::Array(a) if matches!(a.first(), Some(Json::String(_))))
 }

@@ -1358,7 +1358,18 @@ impl LayerParser<'_, '_> {
                 let names = FontNames::from_val(&l.as_val()).map(|n| FontStack::from_names(n.0));
                 (names.unwrap_or(fallback), None)
             }
-            Ok(None) => (fallback, None),
+            Ok(None) => {
+                // Said as "using the default"; what stands in is the first stack written.
+                let said: Vec<String> = self.compiler.warnings.drain(before..).collect();
+                for w in said {
+                    let w = w.replace(
+                        "; using the default",
+                        &format!("; using {:?}", fallback.names),
+                    );
+                    self.warn(w);
+                }
+                (fallback, None)
+            }
             Err(e) => {
                 self.compiler.warnings.truncate(before);
                 self.warn(format!("{path}: {e}; using {:?}", fallback.names));
