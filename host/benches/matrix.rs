@@ -409,34 +409,18 @@ fn main() {
         };
         // Each engine's three in rounds of their own (a wasm run between native ones would
         // leave the native ones cold caches).
-        let n = interleaved(
-            budget,
-            &mut [
-                &mut || {
-                    black_box(native.render(data, &plain).unwrap());
-                },
-                &mut || {
-                    black_box(native.render(data, &request).unwrap());
-                },
-                &mut || {
-                    black_box(native.render(data, &with_neighbours).unwrap());
-                },
-            ],
-        );
-        let w = interleaved(
-            budget,
-            &mut [
-                &mut || {
-                    black_box(wasm.render(data, &plain).unwrap());
-                },
-                &mut || {
-                    black_box(wasm.render(data, &request).unwrap());
-                },
-                &mut || {
-                    black_box(wasm.render(data, &with_neighbours).unwrap());
-                },
-            ],
-        );
+        let rounds = |r: &dyn Renderer| {
+            let run = |req: &RenderRequest| {
+                black_box(r.render(data, req).unwrap());
+            };
+            interleaved(
+                budget,
+                &mut [&mut || run(&plain), &mut || run(&request), &mut || {
+                    run(&with_neighbours)
+                }],
+            )
+        };
+        let (n, w) = (rounds(&native), rounds(&wasm));
         let (n0, na, nn, w0, wa, wn) = (n[0], n[1], n[2], w[0], w[1], w[2]);
         request = with_neighbours;
         assert_eq!(

@@ -128,35 +128,18 @@ fn json_kind(v: &Json) -> &'static str {
     }
 }
 
-/// The embedded faces the font stacks written in a `text-font` value (a constant, a
-/// function's stops, an expression's literals) stand for, in the order written.
-pub(crate) fn faces_written(v: &Json) -> Vec<crate::style::FaceStyle> {
-    fn walk(v: &Json, out: &mut Vec<crate::style::FaceStyle>) {
-        match v {
-            Json::Array(a) => {
-                let names: Option<Vec<String>> =
-                    a.iter().map(|s| s.as_str().map(str::to_string)).collect();
-                match names {
-                    Some(n) if !n.is_empty() && !is_operator(&n[0]) => {
-                        out.push(crate::style::FontStack::from_names(n).face)
-                    }
-                    // A `match`'s labels are values of its input, not fonts: only its
-                    // outputs (every other argument from the fourth, and the fallback).
-                    _ if a.first().and_then(Json::as_str) == Some("match") => a
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i >= 3 && (i % 2 == 1 || *i == a.len() - 1))
-                        .for_each(|(_, x)| walk(x, out)),
-                    _ => a.iter().for_each(|x| walk(x, out)),
-                }
-            }
-            Json::Object(o) => o.values().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    fn is_operator(s: &str) -> bool {
-        matches!(
-            s,
+/// A non-empty array of strings, as written.
+pub(crate) fn strings(v: &Json) -> Option<Vec<String>> {
+    let a = v.as_array().filter(|a| !a.is_empty())?;
+    a.iter().map(|s| s.as_str().map(str::to_string)).collect()
+}
+
+/// A font stack as written: a non-empty array of strings whose first is not an operator
+/// a `text-font` expression would start with.
+pub(crate) fn font_stack_written(v: &Json) -> Option<Vec<String>> {
+    strings(v).filter(|n| {
+        !matches!(
+            n[0].as_str(),
             "literal"
                 | "get"
                 | "step"
@@ -172,10 +155,40 @@ pub(crate) fn faces_written(v: &Json) -> Vec<crate::style::FaceStyle> {
                 | "any"
                 | "!"
         )
+    })
+}
+
+/// The font stacks written in a `text-font` value (a constant, a function's stops, an
+/// expression's literals), in the order written.
+pub(crate) fn font_stacks_written(v: &Json) -> Vec<Vec<String>> {
+    fn walk(v: &Json, out: &mut Vec<Vec<String>>) {
+        match v {
+            Json::Array(a) => match font_stack_written(v) {
+                Some(n) => out.push(n),
+                // A `match`'s labels are values of its input, not fonts: only its outputs
+                // (every other argument from the fourth, and the fallback).
+                None if a.first().and_then(Json::as_str) == Some("match") => a
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i >= 3 && (i % 2 == 1 || *i == a.len() - 1))
+                    .for_each(|(_, x)| walk(x, out)),
+                None => a.iter().for_each(|x| walk(x, out)),
+            },
+            Json::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
     }
     let mut out = Vec::new();
     walk(v, &mut out);
     out
+}
+
+/// The embedded faces the font stacks written in a `text-font` value stand for.
+pub(crate) fn faces_written(v: &Json) -> Vec<crate::style::FaceStyle> {
+    font_stacks_written(v)
+        .into_iter()
+        .map(|n| crate::style::FontStack::from_names(n).face)
+        .collect()
 }
 
 /// MapLibre's `isExpression` for property values: a non-empty array starting with a string.

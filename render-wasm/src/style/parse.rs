@@ -1331,14 +1331,15 @@ fn lit_text(l: &Lit) -> String {
 }
 
 impl LayerParser<'_, '_> {
-    /// `text-font` → the embedded face standing in for it. A constant array (or `literal`) is
-    /// read directly; for legacy functions and expressions the first font stack written in
-    /// them is used, with a warning.
+    /// `text-font` → the embedded face standing in for it, and the compiled value when it is
+    /// a legacy function or an expression (evaluated per feature; the first font stack
+    /// written in it stands in where that fails). A constant array (or `literal`) is read
+    /// directly.
     fn text_font(&mut self, layer: &Map<String, Json>) -> (FontStack, Option<Prop<FontNames>>) {
         let Some(v) = layer.get("layout").and_then(|l| l.get("text-font")) else {
             return (FontStack::default_stack(), None);
         };
-        let constant = self.constant_text_font(v);
+        let constant = constant_text_font(v);
         if let Some(c) = constant {
             return (c, None);
         }
@@ -1350,7 +1351,7 @@ impl LayerParser<'_, '_> {
             .iter()
             .find(|s| s.name == "text-font")
             .expect("text-font is in the symbol table");
-        let fallback = self.first_text_font(v);
+        let fallback = first_text_font(v);
         let before = self.compiler.warnings.len();
         match self.property(v, &path, spec) {
             Ok(Some(Compiled::Expr(e))) => (fallback, Some(Prop::Expr(Box::new(e)))),
@@ -1375,72 +1376,6 @@ impl LayerParser<'_, '_> {
                 self.warn(format!("{path}: {e}; using {:?}", fallback.names));
                 (fallback, None)
             }
-        }
-    }
-
-    /// A constant `text-font` (an array of names, or its `literal`).
-    fn constant_text_font(&mut self, v: &Json) -> Option<FontStack> {
-        fn names(v: &Json) -> Option<Vec<String>> {
-            let a = v.as_array()?;
-            if a.is_empty() {
-                return None;
-            }
-            a.iter().map(|s| s.as_str().map(str::to_string)).collect()
-        }
-        fn is_operator(s: &str) -> bool {
-            matches!(
-                s,
-                "literal" | "get" | "step" | "match" | "case" | "coalesce" | "interpolate" | "zoom"
-            )
-        }
-        if let Some(n) = names(v).filter(|n| !n.first().is_some_and(|s| is_operator(s))) {
-            return Some(FontStack::from_names(n));
-        }
-        if let Some(Json::Array(a)) = v
-            .as_array()
-            .filter(|a| a.len() == 2 && a[0] == "literal")
-            .map(|a| &a[1])
-        {
-            if let Some(n) = names(&Json::Array(a.clone())) {
-                return Some(FontStack::from_names(n));
-            }
-        }
-        None
-    }
-
-    /// The first font stack written anywhere in a `text-font` function or expression.
-    fn first_text_font(&mut self, v: &Json) -> FontStack {
-        fn names(v: &Json) -> Option<Vec<String>> {
-            let a = v.as_array()?;
-            if a.is_empty() {
-                return None;
-            }
-            a.iter().map(|s| s.as_str().map(str::to_string)).collect()
-        }
-        fn is_operator(s: &str) -> bool {
-            matches!(
-                s,
-                "literal" | "get" | "step" | "match" | "case" | "coalesce" | "interpolate" | "zoom"
-            )
-        }
-        // The first array of strings anywhere inside (a stop value, a literal, a match arm).
-        fn first(v: &Json) -> Option<Vec<String>> {
-            match v {
-                Json::Array(a) => {
-                    if let Some(n) = names(v) {
-                        if !n.iter().any(|s| is_operator(s)) {
-                            return Some(n);
-                        }
-                    }
-                    a.iter().find_map(first)
-                }
-                Json::Object(o) => o.values().find_map(first),
-                _ => None,
-            }
-        }
-        match first(v) {
-            Some(n) => FontStack::from_names(n),
-            None => FontStack::default_stack(),
         }
     }
 }
@@ -1468,6 +1403,26 @@ impl LayerParser<'_, '_> {
             }
         }
     }
+}
+
+/// A constant `text-font` (an array of names, or its `literal`).
+fn constant_text_font(v: &Json) -> Option<FontStack> {
+    let literal = || {
+        v.as_array()
+            .filter(|a| a.len() == 2 && a[0] == "literal")
+            .and_then(|a| compile::strings(&a[1]))
+    };
+    compile::font_stack_written(v)
+        .or_else(literal)
+        .map(FontStack::from_names)
+}
+
+/// The first font stack written anywhere in a `text-font` function or expression.
+fn first_text_font(v: &Json) -> FontStack {
+    compile::font_stacks_written(v)
+        .into_iter()
+        .next()
+        .map_or_else(FontStack::default_stack, FontStack::from_names)
 }
 
 /// A `text-variable-anchor(-offset)` constant (`["top", "left"]`, `["top", [0, 1], …]`)
