@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::mvt::{FeatureRef, Geometry, Layer, Point, Polygon, Tile};
 use crate::sprite::{ImageRef, Sprites};
-use crate::style::{Color, LayerKind, LineCap, LineJoin, Paint, Style, StyleLayer};
+use crate::style::{Color, LayerKind, LineCap, LineJoin, Paint, Style, StyleLayer, TagMemo};
 use crate::TileId;
 
 /// MapLibre tile units per CSS pixel.
@@ -422,6 +422,9 @@ fn add_layer<'a>(
     let window = view.window(layer.extent);
     let kind = style_layer.kind();
     let mut selected: Vec<(f64, FeatureRef<'a>)> = Vec::new();
+    // Filter and sort key, then paint: worked out once per distinct tag list.
+    let mut selection = TagMemo::new(style_layer, layer);
+    let mut paints = TagMemo::new(style_layer, layer);
     for feature in &layer.features {
         let wanted = matches!(
             (kind, &feature.geometry),
@@ -438,10 +441,13 @@ fn add_layer<'a>(
             continue;
         }
         let f = FeatureRef::new(layer, feature);
-        if !style_layer.matches(&f, zoom) {
+        let Some(key) = selection.get(feature, || {
+            style_layer
+                .matches(&f, zoom)
+                .then(|| style_layer.sort_key(&f, zoom).unwrap_or(0.0))
+        }) else {
             continue;
-        }
-        let key = style_layer.sort_key(&f, zoom).unwrap_or(0.0);
+        };
         selected.push((key, f));
     }
     if selected.is_empty() {
@@ -468,7 +474,7 @@ fn add_layer<'a>(
                     antialias,
                     pattern,
                     translate: t,
-                } = style_layer.paint(Some(f), zoom)
+                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };
@@ -539,7 +545,7 @@ fn add_layer<'a>(
                     blur,
                     pattern,
                     translate: t,
-                } = style_layer.paint(Some(f), zoom)
+                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };
@@ -595,7 +601,7 @@ fn add_layer<'a>(
                     stroke_opacity,
                     blur,
                     translate: t,
-                } = style_layer.paint(Some(f), zoom)
+                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };
@@ -649,7 +655,7 @@ fn add_layer<'a>(
                     vertical_gradient,
                     pattern,
                     translate: t,
-                } = style_layer.paint(Some(f), zoom)
+                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };

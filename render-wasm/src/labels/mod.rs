@@ -267,6 +267,7 @@ pub fn layout_shared<'a>(
         // `symbol-placement: line`: lines of one text joined end to end first, as MapLibre's
         // mergeLines does; a feature merged into an earlier one is gone.
         let merged = merged_lines(layer, sl, view.zoom);
+        let mut filter = crate::style::TagMemo::for_filter(sl, layer);
         for (fi, feature) in layer.features.iter().enumerate() {
             let merged_geometry = match merged.get(&fi) {
                 Some(None) => continue,
@@ -279,7 +280,7 @@ pub fn layout_shared<'a>(
                 continue;
             }
             let f = FeatureRef::new(layer, feature);
-            if !sl.matches(&f, view.zoom) {
+            if !filter.get(feature, || sl.matches(&f, view.zoom)) {
                 continue;
             }
             let Some((lay, paint)) = sl.symbol(&f, view.zoom) else {
@@ -628,6 +629,7 @@ fn merged_lines(
     let mut out: Vec<Entry> = Vec::new();
     let mut left: HashMap<Key, usize> = HashMap::new();
     let mut right: HashMap<Key, usize> = HashMap::new();
+    let mut filter = crate::style::TagMemo::for_filter(sl, layer);
     let key = |t: &Rc<str>, l: &[Point], on_right: bool| -> Option<Key> {
         let p = if on_right { l.last() } else { l.first() }?;
         Some((Rc::clone(t), p.x, p.y))
@@ -637,7 +639,7 @@ fn merged_lines(
             continue;
         };
         let f = FeatureRef::new(layer, feature);
-        if !sl.matches(&f, zoom) {
+        if !filter.get(feature, || sl.matches(&f, zoom)) {
             continue;
         }
         let Some((lay, _)) = sl.symbol(&f, zoom) else {

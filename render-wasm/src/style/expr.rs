@@ -459,6 +459,37 @@ pub(crate) struct Deps {
 }
 
 impl Expr {
+    /// Adds the names of the feature properties the value can depend on to `out`; `false`
+    /// when those are not known from the expression alone (it reads the feature id, or a
+    /// property whose name is computed). Otherwise those properties, the geometry type and
+    /// the zoom decide the value, so features agreeing on them share it.
+    pub(crate) fn feature_keys(&self, out: &mut Vec<Box<str>>) -> bool {
+        let key = |k: &Key, out: &mut Vec<Box<str>>| match k {
+            Key::Prop(p) => {
+                out.push(p.clone());
+                true
+            }
+            Key::Type => true,
+            Key::Id => false,
+        };
+        let here = match self {
+            Expr::Id | Expr::GetDyn(_) | Expr::HasDyn(_) => false,
+            Expr::Get(k) | Expr::Has(k) | Expr::PropEq { key: k, .. } => {
+                out.push(k.clone());
+                true
+            }
+            Expr::LegacyHas(k) | Expr::LegacyCmp { key: k, .. } | Expr::LegacyIn { key: k, .. } => {
+                key(k, out)
+            }
+            _ => true,
+        };
+        let mut known = here;
+        if known {
+            self.for_each_child(&mut |c| known = known && c.feature_keys(out));
+        }
+        known
+    }
+
     pub(crate) fn deps(&self) -> Deps {
         let mut d = Deps::default();
         self.collect_deps(&mut d);

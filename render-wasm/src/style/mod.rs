@@ -21,11 +21,13 @@
 mod color;
 mod compile;
 mod expr;
+mod memo;
 mod parse;
 mod report;
 mod symbol;
 
 pub use color::Color;
+pub use memo::TagMemo;
 pub use report::{LayerReport, LayerStatus};
 pub use symbol::{
     FaceStyle, FontStack, IconLayout, IconTextFit, SymbolLayout, SymbolPaint, SymbolPlacement,
@@ -538,6 +540,11 @@ pub struct StyleLayer {
     /// The colour and opacity do not depend on the feature (MapLibre passes them as uniforms:
     /// exact floats, and eligible for its opaque pass).
     uniform_color: bool,
+    /// The feature properties the filter, sort key, paint properties and shared
+    /// subexpressions read, sorted; `None` when not known (see [`StyleLayer::feature_keys`]).
+    feature_keys: Option<Vec<Box<str>>>,
+    /// The same for the filter alone.
+    filter_keys: Option<Vec<Box<str>>>,
 }
 
 fn opacity(v: f32) -> f32 {
@@ -582,9 +589,26 @@ impl StyleLayer {
         visible: bool,
         filter: Option<Expr>,
         sort_key: Option<Expr>,
-        paint: PaintSpec,
+        mut paint: PaintSpec,
         shared: Vec<Expr>,
     ) -> StyleLayer {
+        let sorted = |mut keys: Vec<Box<str>>| {
+            keys.sort();
+            keys.dedup();
+            keys
+        };
+        let mut keys = Vec::new();
+        let filter_keys = filter
+            .iter()
+            .all(|e| e.feature_keys(&mut keys))
+            .then(|| sorted(keys.clone()));
+        let known = filter
+            .iter()
+            .chain(&sort_key)
+            .chain(&shared)
+            .all(|e| e.feature_keys(&mut keys))
+            && paint.exprs_mut().iter().all(|e| e.feature_keys(&mut keys));
+        let feature_keys = known.then(|| sorted(keys));
         let uniform_color = match &paint {
             PaintSpec::Background { .. } => true,
             PaintSpec::Fill { color, opacity, .. }
@@ -609,7 +633,23 @@ impl StyleLayer {
             paint,
             shared,
             uniform_color,
+            feature_keys,
+            filter_keys,
         }
+    }
+
+    /// [`StyleLayer::feature_keys`] for the filter alone.
+    pub fn filter_keys(&self) -> Option<&[Box<str>]> {
+        self.filter_keys.as_deref()
+    }
+
+    /// The feature properties that decide [`StyleLayer::matches`], [`StyleLayer::sort_key`]
+    /// and [`StyleLayer::paint`] (with the geometry type and the zoom): features agreeing on
+    /// them get the same results, so a render may work those out once per distinct set of
+    /// values ([`TagMemo`]). `None` when an expression reads the feature id or a property
+    /// whose name it computes.
+    pub fn feature_keys(&self) -> Option<&[Box<str>]> {
+        self.feature_keys.as_deref()
     }
 
     pub fn id(&self) -> &str {
