@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use crate::mvt::{FeatureRef, Geometry, Layer, Point, Polygon, Tile};
 use crate::sprite::{ImageRef, Sprites};
-use crate::style::{Color, LayerKind, LineCap, LineJoin, Paint, Style, StyleLayer, TagMemo};
+use crate::style::{
+    Color, Groupings, LayerKind, LineCap, LineJoin, Paint, Style, StyleLayer, TagMemo,
+};
 use crate::TileId;
 
 /// MapLibre tile units per CSS pixel.
@@ -279,7 +281,12 @@ fn times(c: Premul, k: f32) -> Premul {
 
 /// Builds the scene for `tile` drawn with `style`; sprite images come from `sprites`.
 pub fn build<'a>(tile: &'a Tile, style: &'a Style, view: &View, sprites: &'a Sprites) -> Scene<'a> {
-    let layers: HashMap<&str, &Layer> = tile.layers.iter().map(|l| (l.name.as_str(), l)).collect();
+    // Each tile layer's index, made when a style layer first draws it.
+    let mut layers: HashMap<&str, (&Layer, Option<LayerIndex>)> = tile
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), (l, None)))
+        .collect();
     let mut scene = Scene {
         pixels: view.pixels(),
         scale: view.scale,
@@ -363,10 +370,16 @@ pub fn build<'a>(tile: &'a Tile, style: &'a Style, view: &View, sprites: &'a Spr
             }
             continue;
         }
-        if let Some(layer) = style_layer.source_layer().and_then(|name| layers.get(name)) {
+        if let Some((layer, index)) = style_layer
+            .source_layer()
+            .and_then(|name| layers.get_mut(name))
+        {
+            let layer: &Layer = layer;
+            let index = index.get_or_insert_with(|| LayerIndex::new(layer, view));
             if let Some(draw) = add_layer(
                 style_layer,
                 layer,
+                index,
                 view,
                 sprites,
                 &mut missing,
@@ -410,22 +423,47 @@ fn find_image<'a>(
     found
 }
 
+/// What every style layer drawing one tile layer needs of its features, worked out once per
+/// render: which features' bounding boxes meet the visible window, and the values of the
+/// properties style expressions read ([`TagMemo`]). A 300-layer style reads the same street
+/// layer a hundred times.
+struct LayerIndex {
+    in_window: Vec<bool>,
+    groupings: Groupings,
+}
+
+impl LayerIndex {
+    fn new(layer: &Layer, view: &View) -> LayerIndex {
+        let window = view.window(layer.extent);
+        LayerIndex {
+            in_window: layer
+                .features
+                .iter()
+                .map(|f| intersects(&f.geometry, &window))
+                .collect(),
+            groupings: Groupings::new(),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn add_layer<'a>(
     style_layer: &'a StyleLayer,
     layer: &'a Layer,
+    index: &mut LayerIndex,
     view: &View,
     sprites: &'a Sprites,
     missing: &mut HashSet<String>,
     warnings: &mut Vec<String>,
 ) -> Option<DrawLayer<'a>> {
     let zoom = view.zoom;
-    let window = view.window(layer.extent);
     let kind = style_layer.kind();
-    let mut selected: Vec<(f64, FeatureRef<'a>)> = Vec::new();
-    // Filter and sort key, then paint: worked out once per distinct tag list.
-    let mut selection = TagMemo::new(style_layer, layer);
-    let mut paints = TagMemo::new(style_layer, layer);
-    for feature in &layer.features {
+    // (sort key, index in the tile layer, feature)
+    let mut selected: Vec<(f64, usize, FeatureRef<'a>)> = Vec::new();
+    // Filter and sort key, then paint: worked out once per distinct set of values read.
+    let mut selection = TagMemo::new(style_layer, layer, &mut index.groupings);
+    let mut paints = TagMemo::new(style_layer, layer, &mut index.groupings);
+    for (fi, feature) in layer.features.iter().enumerate() {
         let wanted = matches!(
             (kind, &feature.geometry),
             (
@@ -437,18 +475,18 @@ fn add_layer<'a>(
                     Geometry::Points(_) | Geometry::Lines(_) | Geometry::Polygons(_)
                 )
         );
-        if !wanted || !intersects(&feature.geometry, &window) {
+        if !wanted || !index.in_window[fi] {
             continue;
         }
         let f = FeatureRef::new(layer, feature);
-        let Some(key) = selection.get(feature, || {
+        let Some(key) = selection.get(fi, || {
             style_layer
                 .matches(&f, zoom)
                 .then(|| style_layer.sort_key(&f, zoom).unwrap_or(0.0))
         }) else {
             continue;
         };
-        selected.push((key, f));
+        selected.push((key, fi, f));
     }
     if selected.is_empty() {
         return None;
@@ -463,7 +501,7 @@ fn add_layer<'a>(
             let mut translate = [0.0, 0.0];
             let mut opaque_uniform = uniform;
             let mut any_outline = false;
-            for (i, (_, f)) in selected.iter().enumerate() {
+            for (i, &(_, fi, ref f)) in selected.iter().enumerate() {
                 let Geometry::Polygons(polygons) = &f.feature.geometry else {
                     continue;
                 };
@@ -474,7 +512,7 @@ fn add_layer<'a>(
                     antialias,
                     pattern,
                     translate: t,
-                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
+                } = paints.get(fi, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };
@@ -525,7 +563,7 @@ fn add_layer<'a>(
         LayerKind::Line => {
             let mut features = Vec::with_capacity(selected.len());
             let mut translate = [0.0, 0.0];
-            for (i, (_, f)) in selected.iter().enumerate() {
+            for (i, &(_, fi, ref f)) in selected.iter().enumerate() {
                 let geometry = match &f.feature.geometry {
                     Geometry::Lines(l) => LineGeom::Lines(l),
                     Geometry::Polygons(p) => LineGeom::Rings(p),
@@ -545,7 +583,7 @@ fn add_layer<'a>(
                     blur,
                     pattern,
                     translate: t,
-                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
+                } = paints.get(fi, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };
@@ -591,7 +629,7 @@ fn add_layer<'a>(
         LayerKind::Circle => {
             let mut features = Vec::with_capacity(selected.len());
             let mut translate = [0.0, 0.0];
-            for (i, (_, f)) in selected.iter().enumerate() {
+            for (i, &(_, fi, ref f)) in selected.iter().enumerate() {
                 let Paint::Circle {
                     color,
                     opacity,
@@ -601,7 +639,7 @@ fn add_layer<'a>(
                     stroke_opacity,
                     blur,
                     translate: t,
-                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
+                } = paints.get(fi, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };
@@ -643,7 +681,7 @@ fn add_layer<'a>(
             let mut features = Vec::with_capacity(selected.len());
             let mut translate = [0.0, 0.0];
             let mut opaque = uniform;
-            for (i, (_, f)) in selected.iter().enumerate() {
+            for (i, &(_, fi, ref f)) in selected.iter().enumerate() {
                 let Geometry::Polygons(polygons) = &f.feature.geometry else {
                     continue;
                 };
@@ -655,7 +693,7 @@ fn add_layer<'a>(
                     vertical_gradient,
                     pattern,
                     translate: t,
-                } = paints.get(f.feature, || style_layer.paint(Some(f), zoom))
+                } = paints.get(fi, || style_layer.paint(Some(f), zoom))
                 else {
                     continue;
                 };

@@ -33,8 +33,8 @@ use crate::mvt::{FeatureRef, Geometry, Tile};
 use crate::scene::{DrawLayer, View, UNITS_PER_CSS_PX};
 use crate::sprite::{ImageRef, Sprites};
 use crate::style::{
-    FaceStyle, IconLayout, IconTextFit, LayerKind, Style, SymbolLayout, SymbolPaint,
-    SymbolPlacement, TextAnchor, TextJustify, ZOrder,
+    FaceStyle, Groupings, IconLayout, IconTextFit, LayerKind, Style, SymbolLayout, SymbolPaint,
+    SymbolPlacement, TagMemo, TextAnchor, TextJustify, ZOrder,
 };
 use layout::{LineAnchor, LineParams, P};
 use placement::{CollisionIndex, FBox};
@@ -247,16 +247,19 @@ pub fn layout_shared<'a>(
     let mut warnings: Vec<String> = Vec::new();
     let mut missing: std::collections::BTreeSet<String> = Default::default();
     let mut candidates: Vec<Candidate<'a>> = Vec::new();
+    // The groupings filters read, per tile layer (see TagMemo).
+    let mut groupings: Vec<Groupings> = tile.layers.iter().map(|_| Groupings::new()).collect();
     for (li, sl) in style.layers().iter().enumerate() {
         if sl.kind() != LayerKind::Symbol || !sl.visible_at(view.zoom) {
             continue;
         }
-        let Some(layer) = sl
+        let Some(at) = sl
             .source_layer()
-            .and_then(|n| tile.layers.iter().find(|l| l.name == n))
+            .and_then(|n| tile.layers.iter().position(|l| l.name == n))
         else {
             continue;
         };
+        let (layer, groupings) = (&tile.layers[at], &mut groupings[at]);
         let xf = view.xform(layer.extent);
         let to_px = |p: crate::mvt::Point| {
             let (x, y) = xf.apply(p);
@@ -266,8 +269,8 @@ pub fn layout_shared<'a>(
         let mut seen: HashMap<Rc<str>, Vec<P>> = HashMap::new();
         // `symbol-placement: line`: lines of one text joined end to end first, as MapLibre's
         // mergeLines does; a feature merged into an earlier one is gone.
-        let merged = merged_lines(layer, sl, view.zoom);
-        let mut filter = crate::style::TagMemo::for_filter(sl, layer);
+        let merged = merged_lines(layer, sl, view.zoom, groupings);
+        let mut filter = TagMemo::for_filter(sl, layer, groupings);
         for (fi, feature) in layer.features.iter().enumerate() {
             let merged_geometry = match merged.get(&fi) {
                 Some(None) => continue,
@@ -280,7 +283,7 @@ pub fn layout_shared<'a>(
                 continue;
             }
             let f = FeatureRef::new(layer, feature);
-            if !filter.get(feature, || sl.matches(&f, view.zoom)) {
+            if !filter.get(fi, || sl.matches(&f, view.zoom)) {
                 continue;
             }
             let Some((lay, paint)) = sl.symbol(&f, view.zoom) else {
@@ -620,6 +623,7 @@ fn merged_lines(
     layer: &crate::mvt::Layer,
     sl: &crate::style::StyleLayer,
     zoom: f64,
+    groupings: &mut Groupings,
 ) -> HashMap<usize, Option<Geometry>> {
     use crate::mvt::Point;
     type Key = (Rc<str>, i64, i64);
@@ -629,7 +633,7 @@ fn merged_lines(
     let mut out: Vec<Entry> = Vec::new();
     let mut left: HashMap<Key, usize> = HashMap::new();
     let mut right: HashMap<Key, usize> = HashMap::new();
-    let mut filter = crate::style::TagMemo::for_filter(sl, layer);
+    let mut filter = TagMemo::for_filter(sl, layer, groupings);
     let key = |t: &Rc<str>, l: &[Point], on_right: bool| -> Option<Key> {
         let p = if on_right { l.last() } else { l.first() }?;
         Some((Rc::clone(t), p.x, p.y))
@@ -639,7 +643,7 @@ fn merged_lines(
             continue;
         };
         let f = FeatureRef::new(layer, feature);
-        if !filter.get(feature, || sl.matches(&f, zoom)) {
+        if !filter.get(fi, || sl.matches(&f, zoom)) {
             continue;
         }
         let Some((lay, _)) = sl.symbol(&f, zoom) else {

@@ -8,42 +8,97 @@
 //! value tables, so equal value indices for the keys read mean equal values: the results
 //! are those the expressions would give, bit for bit.
 
+use std::rc::Rc;
+
 use rustc_hash::FxHashMap;
 
 use super::StyleLayer;
-use crate::mvt::{Feature, GeomType, Layer};
+use crate::mvt::Layer;
 
-/// At most this many keys read (and present in the tile layer) for a layer to be memoized.
-const MAX_KEYS: usize = 8;
+/// Every feature of one tile layer sorted into groups that agree on the geometry type and
+/// on the values of some keys: made once per render and set of keys, however many style
+/// layers read them (a 300-layer style reads `kind` of every street a hundred times).
+struct Grouping {
+    /// Per feature, its group.
+    of: Vec<u32>,
+    groups: usize,
+}
 
-/// Lookups after which a memo that rarely hits stops looking.
-const TRIAL: u32 = 64;
+/// The groupings of one tile layer's features made so far in a render, by the keys read
+/// (indices into the layer's `keys`, sorted).
+#[derive(Default)]
+pub struct Groupings {
+    groupings: FxHashMap<Vec<u32>, Rc<Grouping>>,
+}
 
-/// For each key read: 0 when the feature lacks it, else 1 + the index of its value.
-type Key = (GeomType, [u32; MAX_KEYS]);
+impl Groupings {
+    pub fn new() -> Groupings {
+        Groupings::default()
+    }
 
-/// One style layer's results over one tile layer (see the module docs). `T` is what one
-/// feature's evaluation gives.
+    fn grouping(&mut self, layer: &Layer, keys: Vec<u32>) -> Rc<Grouping> {
+        let made = self.groupings.entry(keys).or_insert_with_key(|keys| {
+            let mut ids: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
+            let mut key = Vec::with_capacity(keys.len() + 1);
+            let of = layer
+                .features
+                .iter()
+                .map(|f| {
+                    key.clear();
+                    key.push(f.geom_type as u32);
+                    // 0 when the feature lacks the key, else 1 + its value's index.
+                    key.extend(
+                        keys.iter()
+                            .map(|&k| f.tags.iter().find(|t| t.0 == k).map_or(0, |t| t.1 + 1)),
+                    );
+                    match ids.get(&key) {
+                        Some(&id) => id,
+                        None => {
+                            let id = ids.len() as u32;
+                            ids.insert(key.clone(), id);
+                            id
+                        }
+                    }
+                })
+                .collect();
+            Rc::new(Grouping {
+                of,
+                groups: ids.len(),
+            })
+        });
+        Rc::clone(made)
+    }
+}
+
+/// One style layer's results over one tile layer (see the module docs), one evaluation per
+/// group of features. `T` is what one feature's evaluation gives.
 pub struct TagMemo<T> {
-    /// Indices into the tile layer's `keys` of the properties read; `None`: no memo.
-    keys: Option<Vec<u32>>,
-    lookups: u32,
-    misses: u32,
-    map: FxHashMap<Key, T>,
+    /// `None`: evaluated per feature (the keys are not known, or few features share values).
+    grouping: Option<Rc<Grouping>>,
+    results: Vec<Option<T>>,
 }
 
 impl<T: Clone> TagMemo<T> {
-    /// A memo for `style_layer`'s results over the features of `tile_layer`.
-    pub fn new(style_layer: &StyleLayer, tile_layer: &Layer) -> Self {
-        TagMemo::with_keys(style_layer.feature_keys(), tile_layer)
+    /// A memo for `style_layer`'s results over the features of `tile_layer`, whose
+    /// groupings are `groupings`.
+    pub fn new(style_layer: &StyleLayer, tile_layer: &Layer, groupings: &mut Groupings) -> Self {
+        TagMemo::with_keys(style_layer.feature_keys(), tile_layer, groupings)
     }
 
     /// A memo for the filter alone ([`StyleLayer::matches`]).
-    pub fn for_filter(style_layer: &StyleLayer, tile_layer: &Layer) -> Self {
-        TagMemo::with_keys(style_layer.filter_keys(), tile_layer)
+    pub fn for_filter(
+        style_layer: &StyleLayer,
+        tile_layer: &Layer,
+        groupings: &mut Groupings,
+    ) -> Self {
+        TagMemo::with_keys(style_layer.filter_keys(), tile_layer, groupings)
     }
 
-    fn with_keys(names: Option<&[Box<str>]>, tile_layer: &Layer) -> Self {
+    fn with_keys(
+        names: Option<&[Box<str>]>,
+        tile_layer: &Layer,
+        groupings: &mut Groupings,
+    ) -> Self {
         let keys = names.and_then(|names| {
             let mut keys = Vec::with_capacity(names.len());
             for name in names {
@@ -61,43 +116,31 @@ impl<T: Clone> TagMemo<T> {
                     (Some(_), Some(_)) => return None,
                 }
             }
-            (keys.len() <= MAX_KEYS).then_some(keys)
+            keys.sort_unstable();
+            Some(keys)
         });
+        // Fewer than one feature in four sharing its group with an earlier one: per feature.
+        let grouping = keys
+            .map(|k| groupings.grouping(tile_layer, k))
+            .filter(|g| g.groups * 4 <= tile_layer.features.len() * 3);
         TagMemo {
-            keys,
-            lookups: 0,
-            misses: 0,
-            map: FxHashMap::default(),
+            results: vec![None; grouping.as_ref().map_or(0, |g| g.groups)],
+            grouping,
         }
     }
 
-    /// `eval()` for this feature, or the result of an earlier feature of the same geometry
-    /// type with the same values for the keys read.
-    pub fn get(&mut self, feature: &Feature, eval: impl FnOnce() -> T) -> T {
-        let Some(keys) = &self.keys else {
+    /// `eval()` for `feature`, the `index`th of the tile layer, or the result of an earlier
+    /// feature of its group.
+    #[inline]
+    pub fn get(&mut self, index: usize, eval: impl FnOnce() -> T) -> T {
+        let Some(grouping) = &self.grouping else {
             return eval();
         };
-        let mut values = [0u32; MAX_KEYS];
-        for (slot, &k) in values.iter_mut().zip(keys) {
-            if let Some(&(_, v)) = feature.tags.iter().find(|t| t.0 == k) {
-                *slot = v + 1;
-            }
+        let slot = &mut self.results[grouping.of[index] as usize];
+        match slot {
+            Some(v) => v.clone(),
+            None => slot.insert(eval()).clone(),
         }
-        let key = (feature.geom_type, values);
-        self.lookups += 1;
-        if let Some(v) = self.map.get(&key) {
-            return v.clone();
-        }
-        self.misses += 1;
-        let v = eval();
-        // Fewer than one lookup in four hit: stop memoizing this layer.
-        if self.lookups >= TRIAL && self.misses * 4 > self.lookups * 3 {
-            self.keys = None;
-            self.map = FxHashMap::default();
-            return v;
-        }
-        self.map.insert(key, v.clone());
-        v
     }
 }
 
@@ -166,19 +209,19 @@ mod tests {
                     continue;
                 };
                 for zoom in [12.0, 14.0, 16.5] {
-                    let mut paints = TagMemo::new(sl, layer);
-                    let mut filters = TagMemo::for_filter(sl, layer);
-                    let mut selection = TagMemo::new(sl, layer);
+                    let mut groupings = Groupings::new();
+                    let mut paints = TagMemo::new(sl, layer, &mut groupings);
+                    let mut filters = TagMemo::for_filter(sl, layer, &mut groupings);
+                    let mut selection = TagMemo::new(sl, layer, &mut groupings);
                     let mut evaluated = 0;
-                    for feature in &layer.features {
+                    for (i, feature) in layer.features.iter().enumerate() {
                         let f = FeatureRef::new(layer, feature);
                         let own = sl.matches(&f, zoom);
-                        assert_eq!(filters.get(feature, || sl.matches(&f, zoom)), own);
-                        let key = selection.get(feature, || {
-                            sl.matches(&f, zoom).then(|| sl.sort_key(&f, zoom))
-                        });
+                        assert_eq!(filters.get(i, || sl.matches(&f, zoom)), own);
+                        let key = selection
+                            .get(i, || sl.matches(&f, zoom).then(|| sl.sort_key(&f, zoom)));
                         assert_eq!(key, own.then(|| sl.sort_key(&f, zoom)));
-                        let paint = paints.get(feature, || {
+                        let paint = paints.get(i, || {
                             evaluated += 1;
                             sl.paint(Some(&f), zoom)
                         });

@@ -27,7 +27,7 @@ mod report;
 mod symbol;
 
 pub use color::Color;
-pub use memo::TagMemo;
+pub use memo::{Groupings, TagMemo};
 pub use report::{LayerReport, LayerStatus};
 pub use symbol::{
     FaceStyle, FontStack, IconLayout, IconTextFit, SymbolLayout, SymbolPaint, SymbolPlacement,
