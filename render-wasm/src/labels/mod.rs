@@ -169,6 +169,29 @@ pub fn forget_shapings() {
 /// often carry the same names): shaping is a pure function of its key.
 pub type ShapeCache = HashMap<ShapeKey, Option<Rc<Shaping>>>;
 
+/// What the layouts of one render share: shapings, and per tile layer the feature groupings
+/// filters read and each line layer's merged lines. When overzooming, the drawn tile and its
+/// neighbours are mostly cut from one data tile: its lines are merged once, not nine times.
+/// Tile layers are known by address, so a cache must not outlive the tiles it saw (one
+/// render's, all borrowed for the whole block).
+#[derive(Default)]
+pub struct LayoutCache {
+    shapes: ShapeCache,
+    groupings: HashMap<*const crate::mvt::Layer, Groupings>,
+    /// By tile layer, style layer index and zoom bits.
+    merged: HashMap<(*const crate::mvt::Layer, usize, u64), Rc<MergedLines>>,
+}
+
+impl LayoutCache {
+    pub fn new() -> LayoutCache {
+        LayoutCache::default()
+    }
+}
+
+/// Per feature of a line layer whose lines [`merged_lines`] changed, its new geometry, or
+/// `None` when it was merged into another.
+type MergedLines = HashMap<usize, Option<Geometry>>;
+
 /// Whether any anchor of a feature with this geometry can fall in the tile (`tile_px` square,
 /// CSS px): every anchor lies on or inside the geometry (points, a line's points, a polygon's
 /// pole of inaccessibility), so a feature whose bounding box misses the square places nothing
@@ -232,23 +255,26 @@ pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View, sprites: &'a Sprite
 /// Lays out every symbol layer's features: text shaping, anchors, glyph positions and
 /// collision boxes (no decisions yet).
 pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites) -> Candidates<'a> {
-    layout_shared(tile, style, view, sprites, &mut ShapeCache::new())
+    layout_shared(tile, style, view, sprites, &mut LayoutCache::new())
 }
 
-/// [`layout`], shaping through `shapes` (shared by the tiles of one render).
+/// [`layout`], through `cache` (shared by the tiles of one render).
 pub fn layout_shared<'a>(
     tile: &Tile,
     style: &Style,
     view: &View,
     sprites: &'a Sprites,
-    shapes: &mut ShapeCache,
+    cache: &mut LayoutCache,
 ) -> Candidates<'a> {
+    let LayoutCache {
+        shapes,
+        groupings: all_groupings,
+        merged: all_merged,
+    } = cache;
     let tile_px = f64::from(view.size);
     let mut warnings: Vec<String> = Vec::new();
     let mut missing: std::collections::BTreeSet<String> = Default::default();
     let mut candidates: Vec<Candidate<'a>> = Vec::new();
-    // The groupings filters read, per tile layer (see TagMemo).
-    let mut groupings: Vec<Groupings> = tile.layers.iter().map(|_| Groupings::new()).collect();
     for (li, sl) in style.layers().iter().enumerate() {
         if sl.kind() != LayerKind::Symbol || !sl.visible_at(view.zoom) {
             continue;
@@ -259,7 +285,8 @@ pub fn layout_shared<'a>(
         else {
             continue;
         };
-        let (layer, groupings) = (&tile.layers[at], &mut groupings[at]);
+        let layer = &tile.layers[at];
+        let groupings = all_groupings.entry(layer as *const _).or_default();
         let xf = view.xform(layer.extent);
         let to_px = |p: crate::mvt::Point| {
             let (x, y) = xf.apply(p);
@@ -269,7 +296,11 @@ pub fn layout_shared<'a>(
         let mut seen: HashMap<Rc<str>, Vec<P>> = HashMap::new();
         // `symbol-placement: line`: lines of one text joined end to end first, as MapLibre's
         // mergeLines does; a feature merged into an earlier one is gone.
-        let merged = merged_lines(layer, sl, view.zoom, groupings);
+        let merged = Rc::clone(
+            all_merged
+                .entry((layer as *const _, li, view.zoom.to_bits()))
+                .or_insert_with(|| Rc::new(merged_lines(layer, sl, view.zoom, groupings))),
+        );
         let mut filter = TagMemo::for_filter(sl, layer, groupings);
         for (fi, feature) in layer.features.iter().enumerate() {
             let merged_geometry = match merged.get(&fi) {
@@ -624,7 +655,7 @@ fn merged_lines(
     sl: &crate::style::StyleLayer,
     zoom: f64,
     groupings: &mut Groupings,
-) -> HashMap<usize, Option<Geometry>> {
+) -> MergedLines {
     use crate::mvt::Point;
     type Key = (Rc<str>, i64, i64);
     /// A feature, its lines (`None` once merged into another) and whether they changed.

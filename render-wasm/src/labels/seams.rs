@@ -16,7 +16,9 @@
 use std::collections::HashMap;
 
 use super::placement::{FBox, FIXED};
-use super::{emit, global_order, greedy, layout_shared, Candidate, Candidates, Labels, ShapeCache};
+use super::{
+    emit, global_order, greedy, layout_shared, Candidate, Candidates, Labels, LayoutCache,
+};
 use crate::mvt::Tile;
 use crate::scene::View;
 use crate::sprite::Sprites;
@@ -105,8 +107,8 @@ pub fn build_block<'a>(
 ) -> Labels<'a> {
     let s = (f64::from(view.size) * FIXED) as i64;
     let size = f64::from(view.size);
-    let mut shapes = ShapeCache::new();
-    let own = layout_shared(centre, style, view, sprites, &mut shapes);
+    let mut cache = LayoutCache::new();
+    let own = layout_shared(centre, style, view, sprites, &mut cache);
     let warnings = own.warnings;
     let mut all: Vec<Candidate<'a>> = own.list;
     let n = 1u64 << view.tile.z.min(31);
@@ -127,7 +129,7 @@ pub fn build_block<'a>(
         };
         // Laid out as that tile lays itself out: from its ancestor's data when overzooming.
         let nv = View::new(id, id.ancestor(view.data_tile.z), view.size, view.scale);
-        for mut c in layout_shared(nb.tile, style, &nv, sprites, &mut shapes).list {
+        for mut c in layout_shared(nb.tile, style, &nv, sprites, &mut cache).list {
             shift(&mut c, nb.dx, nb.dy, size, s);
             all.push(c);
         }

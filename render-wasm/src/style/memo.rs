@@ -15,6 +15,10 @@ use rustc_hash::FxHashMap;
 use super::StyleLayer;
 use crate::mvt::Layer;
 
+/// At most this many keys read (and present in the tile layer) for a style layer to be
+/// evaluated per group.
+const MAX_KEYS: usize = 8;
+
 /// Every feature of one tile layer sorted into groups that agree on the geometry type and
 /// on the values of some keys: made once per render and set of keys, however many style
 /// layers read them (a 300-layer style reads `kind` of every street a hundred times).
@@ -36,29 +40,23 @@ impl Groupings {
         Groupings::default()
     }
 
+    /// `keys`: at most [`MAX_KEYS`].
     fn grouping(&mut self, layer: &Layer, keys: Vec<u32>) -> Rc<Grouping> {
         let made = self.groupings.entry(keys).or_insert_with_key(|keys| {
-            let mut ids: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
-            let mut key = Vec::with_capacity(keys.len() + 1);
+            let mut ids: FxHashMap<[u32; MAX_KEYS + 1], u32> = FxHashMap::default();
             let of = layer
                 .features
                 .iter()
                 .map(|f| {
-                    key.clear();
-                    key.push(f.geom_type as u32);
-                    // 0 when the feature lacks the key, else 1 + its value's index.
-                    key.extend(
-                        keys.iter()
-                            .map(|&k| f.tags.iter().find(|t| t.0 == k).map_or(0, |t| t.1 + 1)),
-                    );
-                    match ids.get(&key) {
-                        Some(&id) => id,
-                        None => {
-                            let id = ids.len() as u32;
-                            ids.insert(key.clone(), id);
-                            id
-                        }
+                    // The geometry type, then per key 0 when the feature lacks it, else 1 +
+                    // its value's index.
+                    let mut key = [0; MAX_KEYS + 1];
+                    key[0] = f.geom_type as u32;
+                    for (slot, &k) in key[1..].iter_mut().zip(keys) {
+                        *slot = f.tags.iter().find(|t| t.0 == k).map_or(0, |t| t.1 + 1);
                     }
+                    let next = ids.len() as u32;
+                    *ids.entry(key).or_insert(next)
                 })
                 .collect();
             Rc::new(Grouping {
@@ -117,7 +115,7 @@ impl<T: Clone> TagMemo<T> {
                 }
             }
             keys.sort_unstable();
-            Some(keys)
+            (keys.len() <= MAX_KEYS).then_some(keys)
         });
         // Fewer than one feature in four sharing its group with an earlier one: per feature.
         let grouping = keys
