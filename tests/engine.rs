@@ -230,3 +230,86 @@ fn a_shipped_precompiled_renderer_is_loaded_not_compiled() {
     );
     assert!(s.log_text().contains("load=Compiled"), "{}", s.log_text());
 }
+
+/// The cache key's renderer part is the build, not only the version: a rebuilt renderer under
+/// the same version string (a host upgraded in place over a kept fs or S3 cache) never serves
+/// the tiles the old build cached, and the native engine shares the embedded component's keys
+/// (their bytes agree).
+#[test]
+fn two_builds_of_one_version_never_share_cached_tiles() {
+    use sha2::Digest;
+    let scratch = Scratch::new("build-id");
+    let original = std::fs::read(repo().join("target/rasterzen-renderer.wasm"))
+        .expect("target/rasterzen-renderer.wasm: run ./build.sh first");
+    // Another build of the same version: the same component with a custom section appended
+    // (id 0, size, name, payload), as a rebuild that changed nothing the version says.
+    let name = b"rasterzen-rebuilt";
+    let payload = b"another build";
+    let mut rebuilt = original.clone();
+    rebuilt.push(0);
+    rebuilt.push((1 + name.len() + payload.len()) as u8);
+    rebuilt.push(name.len() as u8);
+    rebuilt.extend_from_slice(name);
+    rebuilt.extend_from_slice(payload);
+    let rebuilt_path = scratch.0.join("rebuilt.wasm");
+    std::fs::write(&rebuilt_path, &rebuilt).unwrap();
+    let cache = scratch.0.join("tiles");
+    let spec = format!("fs:{}", cache.display());
+    let compiled = scratch.0.join("compiled").display().to_string();
+    let tile = "/png/14/8704/5971.png";
+    // The renderer segment of every cached tile's key (SOURCE/RENDERER/STYLE/...).
+    let segments = || -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for source in std::fs::read_dir(&cache).unwrap() {
+            for r in std::fs::read_dir(source.unwrap().path()).unwrap() {
+                out.insert(r.unwrap().file_name().to_string_lossy().into_owned());
+            }
+        }
+        out
+    };
+    let hex = |b: &[u8]| -> String {
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    };
+    // (version header, cache header) of one request.
+    let fetch = |url: String| -> (String, String) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let r = reqwest::get(url).await.unwrap();
+            assert_eq!(r.status(), 200);
+            let h = |n: &str| r.headers()[n].to_str().unwrap().to_string();
+            (h("x-rasterzen-renderer"), h("x-rasterzen-cache"))
+        })
+    };
+    let mut versions = Vec::new();
+    // The embedded component; the native engine (a hit: the same build's key); the rebuilt
+    // component (a miss, though its version is the same).
+    for (engine, renderer, cached) in [
+        ("wasm", None, "miss"),
+        ("native", None, "hit"),
+        ("wasm", Some(rebuilt_path.to_str().unwrap()), "miss"),
+    ] {
+        let mut args = vec!["--cache", spec.as_str(), "--engine", engine];
+        if let Some(r) = renderer {
+            args.extend(["--renderer", r]);
+        }
+        let s = Server::start(&args, &[("RASTERZEN_COMPILED_CACHE", compiled.as_str())]);
+        let (version, cache) = fetch(s.url(tile));
+        assert_eq!(cache, cached, "{engine} {renderer:?}");
+        versions.push(version);
+    }
+    assert!(
+        versions.iter().all(|v| *v == versions[0]),
+        "one version string: {versions:?}"
+    );
+    let want: std::collections::BTreeSet<String> = [&original, &rebuilt]
+        .iter()
+        .map(|c| format!("{}-{}", versions[0], &hex(c)[..8]))
+        .collect();
+    assert_eq!(segments(), want);
+}

@@ -222,7 +222,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
-    /// The key prefix to remove, e.g. `firenze-3f2a9c1b04d2/0.1.0/` (a source's tiles of one renderer version).
+    /// The key prefix to remove, e.g. `firenze-3f2a9c1b04d2/0.1.0-` (a source's tiles of every build of one renderer version; `0.1.0-5e0c1f3a/` for one build).
     pub prefix: Option<String>,
     /// Remove every cached tile.
     #[arg(long, conflicts_with = "prefix")]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! request → checks (coordinates, zoom range, bounds, overzoom limit, renderer pin, style)
-//!         → cache key (source, renderer version, style hash, format, size, scale, z/x/y)
+//!         → cache key (source, renderer build, style hash, format, size, scale, z/x/y)
 //!         → cache tiers → on a miss, single flight (one render per key at a time)
 //!         → source (the ancestor at maxzoom when overzooming) → bounded render pool
 //!         → cache put (a fault is logged, never returned) → response
@@ -554,7 +554,7 @@ impl Service {
     }
 
     /// The cache key of a rendered tile (the one place it is built: `serve` and `seed` agree).
-    /// `labelled`: the style draws labels, so the tile is drawn with its neighbours; the style
+    /// `renderer`: the renderer's [`build_id`](crate::engine::Renderer::build_id). `labelled`: the style draws labels, so the tile is drawn with its neighbours; the style
     /// part of the key then says so (`HASH+nb`), and tiles cached by hosts that drew labels
     /// without neighbours (cut at seams) are never served for them. `encoding`: the renderer's
     /// PNG made into WebP or JPEG (`None` for the renderer's own bytes).
@@ -713,7 +713,7 @@ impl Service {
             && self.style_labelled(&renderer, &style_name, &style).await;
         let encoding = req.kind.encoding();
         let key = self.cache_key_as(
-            renderer.version(),
+            renderer.build_id(),
             &style_hash,
             labelled,
             format,

@@ -37,12 +37,13 @@ pub enum CacheError {
 
 /// Everything that decides a rendered tile's bytes. Its [`path`](CacheKey::path) is the key in
 /// every tier: `SOURCE/RENDERER/STYLE/FORMAT-SIZE@SCALEx/Z/X/Y.EXT`, so a prefix selects a
-/// source, a renderer version, a style, … for `rasterzen cache purge`.
+/// source, a renderer build (`VERSION-` selects every build of a version), a style, … for
+/// `rasterzen cache purge`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     /// The source's id (name and a hash of its location).
     pub source: String,
-    /// The renderer's version string.
+    /// The renderer's build: `VERSION-SHA8` ([`crate::engine::Renderer::build_id`]).
     pub renderer: String,
     /// The style's hash (16 hex chars), `-` for GeoJSON (which has no style).
     pub style: String,

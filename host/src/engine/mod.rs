@@ -157,6 +157,11 @@ pub enum EngineError {
 pub trait Renderer: Send + Sync {
     /// The renderer's version string.
     fn version(&self) -> &str;
+    /// What identifies the renderer's build in cache keys: `VERSION-SHA8`, the version and
+    /// the first 8 hex digits of its component's sha256. Two builds under one version string
+    /// (a rebuilt host whose renderer changed, a registry holding a rebuilt `.wasm` elsewhere)
+    /// never share cached tiles.
+    fn build_id(&self) -> &str;
     /// Renders `data` (raw or gzip MVT).
     fn render(&self, data: &[u8], request: &RenderRequest) -> Result<Rendered, EngineError>;
     /// The stable hash of the effective style (16 hex chars).

@@ -19,6 +19,17 @@ use std::time::Duration;
 
 use super::{EngineError, RenderRequest, Rendered, Renderer, StyleInfo, StyleSpec};
 
+/// [`Renderer::build_id`] of the in-process renderer: that of the component built into this
+/// binary from the same sources (their bytes agree, so both engines share cached tiles), or
+/// `VERSION-native` in a binary without one.
+fn native_build_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| match super::wasm::embedded_sha256() {
+        Some(sha) => super::wasm::build_id(rasterzen_render::version(), sha),
+        None => format!("{}-native", rasterzen_render::version()),
+    })
+}
+
 /// The bare in-process renderer (no deadline, no budget): benchmarks and [`Guarded`] use it.
 #[derive(Debug, Default)]
 pub struct NativeRenderer;
@@ -26,6 +37,10 @@ pub struct NativeRenderer;
 impl Renderer for NativeRenderer {
     fn version(&self) -> &str {
         rasterzen_render::version()
+    }
+
+    fn build_id(&self) -> &str {
+        native_build_id()
     }
 
     fn render(&self, data: &[u8], r: &RenderRequest) -> Result<Rendered, EngineError> {
@@ -179,6 +194,10 @@ type Abandoned = Arc<Mutex<bool>>;
 impl Renderer for Guarded {
     fn version(&self) -> &str {
         rasterzen_render::version()
+    }
+
+    fn build_id(&self) -> &str {
+        native_build_id()
     }
 
     fn render(&self, data: &[u8], r: &RenderRequest) -> Result<Rendered, EngineError> {

@@ -308,6 +308,8 @@ pub struct WasmRenderer {
     engine: Engine,
     pre: Pre,
     version: String,
+    /// `version-` and 8 hex digits of `sha256` ([`Renderer::build_id`]).
+    build_id: String,
     sha256: String,
     limits: Limits,
     pool: std::sync::Mutex<Vec<Pooled>>,
@@ -392,6 +394,7 @@ impl WasmRenderer {
             engine,
             pre,
             version: String::new(),
+            build_id: String::new(),
             sha256,
             limits,
             pool: std::sync::Mutex::new(Vec::new()),
@@ -400,6 +403,7 @@ impl WasmRenderer {
             Instance::Current(r) => r.rasterzen_renderer_render().call_version(store),
             Instance::V1_0(r) => r.rasterzen_renderer_render().call_version(store),
         })?;
+        renderer.build_id = build_id(&renderer.version, &renderer.sha256);
         Ok((renderer, path))
     }
 
@@ -592,6 +596,10 @@ fn load_component(
 impl Renderer for WasmRenderer {
     fn version(&self) -> &str {
         &self.version
+    }
+
+    fn build_id(&self) -> &str {
+        &self.build_id
     }
 
     fn render(&self, data: &[u8], r: &RenderRequest) -> Result<Rendered, EngineError> {
@@ -809,6 +817,18 @@ fn hex(bytes: &[u8]) -> String {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// [`Renderer::build_id`] of a renderer of this `version` whose component has `sha256`.
+pub fn build_id(version: &str, sha256: &str) -> String {
+    format!("{version}-{}", &sha256[..8.min(sha256.len())])
+}
+
+/// The sha256 (hex) of [`embedded_component`], worked out once.
+pub fn embedded_sha256() -> Option<&'static str> {
+    static SHA: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SHA.get_or_init(|| embedded_component().map(|c| hex(&Sha256::digest(c))))
+        .as_deref()
 }
 
 /// The component built into this binary by `build.sh`, if any.

@@ -168,7 +168,7 @@ impl Seeder {
 
     pub fn key(&self, v: &Variant, tile: TileId) -> String {
         self.service.cache_key_as(
-            self.renderer.version(),
+            self.renderer.build_id(),
             &v.style_hash,
             v.labelled,
             v.format(),
