@@ -1,0 +1,115 @@
+//! The renderer's stages one by one, fastest of N runs each (the machine may be shared), for
+//! A/B runs of two builds:
+//! `cargo run --release -p rasterzen-render --example stage_cost -- TILE.mvt Z/X/Y [STYLE.json|builtin] [N]`
+//!
+//! Prints decode, scene, labels (layout + placement) and drawing (the scene without labels)
+//! for the tile, then the labels of a tile two zooms deeper overzoomed from it (its top-left
+//! quarter's inner tile) alone and with its 8 neighbours, all cut from the same data, as
+//! `serve` draws overzoomed labelled tiles.
+
+use std::time::Instant;
+
+use rasterzen_render::labels::seams::{build_block, Neighbour, SeamMode};
+use rasterzen_render::{labels, mvt, raster, scene, sprite, style::Style, TileId};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: stage_cost TILE.mvt Z/X/Y [STYLE.json|builtin-name] [N]");
+        std::process::exit(2);
+    }
+    let data = std::fs::read(&args[1]).expect("read tile");
+    let zxy: Vec<u32> = args[2]
+        .split('/')
+        .map(|s| s.parse().expect("Z/X/Y"))
+        .collect();
+    let tile = TileId {
+        z: zxy[0] as u8,
+        x: zxy[1],
+        y: zxy[2],
+    };
+    let name = args.get(3).cloned().unwrap_or_else(|| "default".into());
+    let style = if name.ends_with(".json") {
+        Style::from_json(&std::fs::read_to_string(&name).expect("read style")).expect("style")
+    } else {
+        Style::builtin(&name).expect("a built-in style")
+    };
+    let n: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(30);
+    let time = |f: &mut dyn FnMut()| {
+        f();
+        let mut best = f64::MAX;
+        for _ in 0..n {
+            let t = Instant::now();
+            f();
+            best = best.min(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        best
+    };
+    let limits = mvt::DecodeLimits::default();
+    let decoded = mvt::decode_bytes(&data, &limits).expect("decode");
+    let view = scene::View::new(tile, tile, 512, 1);
+    let sprites = sprite::Sprites::new();
+    let decode = time(&mut || {
+        std::hint::black_box(mvt::decode_bytes(&data, &limits).unwrap());
+    });
+    let scene_ms = time(&mut || {
+        std::hint::black_box(scene::build(&decoded, &style, &view, &sprites));
+    });
+    let labels_ms = time(&mut || {
+        std::hint::black_box(labels::build(&decoded, &style, &view, &sprites));
+    });
+    let plain = scene::build(&decoded, &style, &view, &sprites);
+    let draw = time(&mut || {
+        std::hint::black_box(raster::draw(&plain));
+    });
+    println!(
+        "tile {tile} style {name}, 512 px, fastest of {n}: decode {decode:.2} ms, scene {scene_ms:.2} ms, labels {labels_ms:.2} ms, drawing without labels {draw:.2} ms"
+    );
+
+    let deep = TileId {
+        z: tile.z + 2,
+        x: tile.x * 4 + 1,
+        y: tile.y * 4 + 1,
+    };
+    let deep_view = scene::View::new(deep, tile, 512, 1);
+    let around: Vec<Neighbour<'_>> = [
+        (-1, -1),
+        (0, -1),
+        (1, -1),
+        (-1, 0),
+        (1, 0),
+        (-1, 1),
+        (0, 1),
+        (1, 1),
+    ]
+    .iter()
+    .map(|&(dx, dy)| Neighbour {
+        dx,
+        dy,
+        tile: &decoded,
+    })
+    .collect();
+    let alone = time(&mut || {
+        std::hint::black_box(build_block(
+            &decoded,
+            &[],
+            &style,
+            &deep_view,
+            &sprites,
+            SeamMode::Region,
+        ));
+    });
+    let with = time(&mut || {
+        std::hint::black_box(build_block(
+            &decoded,
+            &around,
+            &style,
+            &deep_view,
+            &sprites,
+            SeamMode::Region,
+        ));
+    });
+    println!(
+        "labels of {deep} overzoomed from it: {alone:.2} ms alone, {with:.2} ms with its 8 neighbours"
+    );
+}
