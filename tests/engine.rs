@@ -99,13 +99,19 @@ fn a_component_of_interface_1_0_still_renders() {
 }
 
 fn get(url: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = get_with_headers(url);
+    (status, body)
+}
+
+fn get_with_headers(url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let r = reqwest::get(url).await.unwrap();
-        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, headers, r.bytes().await.unwrap().to_vec())
     })
 }
 
@@ -275,16 +281,10 @@ fn two_builds_of_one_version_never_share_cached_tiles() {
     };
     // (version header, cache header) of one request.
     let fetch = |url: String| -> (String, String) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let r = reqwest::get(url).await.unwrap();
-            assert_eq!(r.status(), 200);
-            let h = |n: &str| r.headers()[n].to_str().unwrap().to_string();
-            (h("x-rasterzen-renderer"), h("x-rasterzen-cache"))
-        })
+        let (status, headers, _) = get_with_headers(&url);
+        assert_eq!(status, 200);
+        let h = |n: &str| headers[n].to_str().unwrap().to_string();
+        (h("x-rasterzen-renderer"), h("x-rasterzen-cache"))
     };
     let mut versions = Vec::new();
     // The embedded component; the native engine (a hit: the same build's key); the rebuilt

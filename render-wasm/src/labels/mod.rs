@@ -296,12 +296,13 @@ pub fn layout_shared<'a>(
         let mut seen: HashMap<Rc<str>, Vec<P>> = HashMap::new();
         // `symbol-placement: line`: lines of one text joined end to end first, as MapLibre's
         // mergeLines does; a feature merged into an earlier one is gone.
+        // The filter, once per group of features: for merging and for laying out.
+        let mut filter = TagMemo::for_filter(sl, layer, groupings);
         let merged = Rc::clone(
             all_merged
                 .entry((layer as *const _, li, view.zoom.to_bits()))
-                .or_insert_with(|| Rc::new(merged_lines(layer, sl, view.zoom, groupings))),
+                .or_insert_with(|| Rc::new(merged_lines(layer, sl, view.zoom, &mut filter))),
         );
-        let mut filter = TagMemo::for_filter(sl, layer, groupings);
         for (fi, feature) in layer.features.iter().enumerate() {
             let merged_geometry = match merged.get(&fi) {
                 Some(None) => continue,
@@ -648,13 +649,14 @@ pub fn layout_shared<'a>(
 /// MapLibre's `mergeLines` (symbol/merge_lines.ts) over a layer's features laid out with
 /// `symbol-placement: line`: a line whose first point is the last point of an earlier line of
 /// the same text is appended to it (and prepended when the other way round; both, joining
-/// three); only each feature's first line takes part, as there. Returns, per feature that
-/// changed, its new geometry, or `None` when it was merged into another.
+/// three); only each feature's first line takes part, as there. `filter`: the layer's filter
+/// over these features. Returns, per feature that changed, its new geometry, or `None` when it
+/// was merged into another.
 fn merged_lines(
     layer: &crate::mvt::Layer,
     sl: &crate::style::StyleLayer,
     zoom: f64,
-    groupings: &mut Groupings,
+    filter: &mut TagMemo<bool>,
 ) -> MergedLines {
     use crate::mvt::Point;
     type Key = (Rc<str>, i64, i64);
@@ -664,7 +666,6 @@ fn merged_lines(
     let mut out: Vec<Entry> = Vec::new();
     let mut left: HashMap<Key, usize> = HashMap::new();
     let mut right: HashMap<Key, usize> = HashMap::new();
-    let mut filter = TagMemo::for_filter(sl, layer, groupings);
     let key = |t: &Rc<str>, l: &[Point], on_right: bool| -> Option<Key> {
         let p = if on_right { l.last() } else { l.first() }?;
         Some((Rc::clone(t), p.x, p.y))

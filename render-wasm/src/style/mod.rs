@@ -597,16 +597,15 @@ impl StyleLayer {
             keys.dedup();
             keys
         };
+        // The filter's keys, then those of everything else on top of them.
         let mut keys = Vec::new();
-        let filter_keys = filter
-            .iter()
-            .all(|e| e.feature_keys(&mut keys))
-            .then(|| sorted(keys.clone()));
-        let known = filter
-            .iter()
-            .chain(&sort_key)
-            .chain(&shared)
-            .all(|e| e.feature_keys(&mut keys))
+        let filter_known = filter.iter().all(|e| e.feature_keys(&mut keys));
+        let filter_keys = filter_known.then(|| sorted(keys.clone()));
+        let known = filter_known
+            && sort_key
+                .iter()
+                .chain(&shared)
+                .all(|e| e.feature_keys(&mut keys))
             && paint.exprs_mut().iter().all(|e| e.feature_keys(&mut keys));
         let feature_keys = known.then(|| sorted(keys));
         let uniform_color = match &paint {
