@@ -435,3 +435,123 @@ fn hot_swap_with_an_s3_registry() {
         "{failures} of {requests} requests failed during swaps"
     );
 }
+
+/// The sha256 of `bytes`, hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Publish precompiles a version for both Lambda CPU baselines; a host with an empty compiled
+/// cache (a Lambda cold start, a fresh server) loads it from that artifact instead of compiling
+/// it; a damaged artifact costs a warning and a compile, never the version; and
+/// `--registry-artifacts false` makes the host compile it itself.
+#[test]
+fn published_versions_load_precompiled_and_a_damaged_artifact_only_costs_a_compile() {
+    let scratch = Scratch::new("registry-artifacts");
+    let reg = scratch.0.join("registry");
+    let reg_s = reg.to_str().unwrap().to_string();
+    let (ok, out) = renderer_cmd(
+        &[
+            "publish",
+            // Not the built-in renderer: its compiled artifact must come from the registry, not
+            // from a compile of the built-in one into the same cache.
+            component("variant").to_str().unwrap(),
+            "--registry",
+            &reg_s,
+            "--activate",
+        ],
+        &[],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("precompiled for x86_64, aarch64"),
+        "publish precompiles for both baselines by default: {out}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.join("versions/0.2.0-variant.json")).unwrap())
+            .unwrap();
+    let compiled = manifest["compiled"].as_array().expect("artifacts listed");
+    let arches: Vec<&str> = compiled
+        .iter()
+        .map(|c| c["arch"].as_str().unwrap())
+        .collect();
+    assert_eq!(arches, ["x86_64", "aarch64"]);
+    for c in compiled {
+        let file = reg.join("compiled").join(c["file"].as_str().unwrap());
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(sha256_hex(&bytes), c["sha256"].as_str().unwrap());
+        assert_eq!(bytes.len() as u64, c["size_bytes"].as_u64().unwrap());
+    }
+    let (ok, out) = renderer_cmd(&["list", "--registry", &reg_s], &[]);
+    assert!(ok && out.contains("x86_64,aarch64"), "{out}");
+
+    // Each server gets its own empty compiled cache, as a fresh Lambda sandbox has.
+    let serve = |cache: &str, extra: &[&str]| {
+        let cache = scratch.0.join(cache);
+        let cache = cache.to_str().unwrap().to_string();
+        let mut args = vec![
+            "--renderers",
+            &reg_s,
+            "--cache",
+            "none",
+            "--compiled-cache",
+            &cache,
+        ];
+        args.extend_from_slice(extra);
+        let server = Server::start(&args, &[]);
+        let got = get(&server.url(TILE));
+        assert_eq!((got.status, got.renderer.as_str()), (200, "0.2.0-variant"));
+        (server, got.body)
+    };
+    let loaded = |server: &Server, path: &str| {
+        let log = server.log_text();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("renderer version loaded") && l.contains(path)),
+            "expected a {path} load:\n{log}"
+        );
+        log
+    };
+
+    let (server, from_artifact) = serve("cache-a", &[]);
+    let log = loaded(&server, "Deserialized");
+    assert!(
+        !log.contains("renderer component loaded"),
+        "with a registry version to serve, the built-in renderer is not loaded too:\n{log}"
+    );
+    drop(server);
+
+    // Damage the host's artifact in the registry: the host notices, compiles, and still serves
+    // the same pixels.
+    let host_arch = if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    let entry = compiled.iter().find(|c| c["arch"] == host_arch).unwrap();
+    let file = reg.join("compiled").join(entry["file"].as_str().unwrap());
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let (server, compiled_here) = serve("cache-b", &[]);
+    let log = loaded(&server, "Compiled");
+    assert!(
+        log.contains("does not match the sha256"),
+        "the damaged artifact is named in a warning:\n{log}"
+    );
+    assert_eq!(
+        compiled_here, from_artifact,
+        "the same renderer, the same tile"
+    );
+    drop(server);
+
+    // Artifacts turned off: the host compiles without reading them.
+    let (server, _) = serve("cache-c", &["--registry-artifacts", "false"]);
+    let log = loaded(&server, "Compiled");
+    assert!(!log.contains("does not match"), "{log}");
+}

@@ -4,7 +4,8 @@
 //! component's per-call overhead. Prints Markdown tables.
 //!
 //! Run: `./build.sh && cargo bench -p rasterzen --bench matrix` (`-- --quick` for fewer runs,
-//! `-- --labels` for only the section on what labels cost).
+//! `-- --labels` for only the section on what labels cost, `-- --only TEXT` for only the rows
+//! whose tile · style name contains TEXT).
 //!
 //! Every figure is the median of repeated runs in this one process, so ratios in a table were
 //! measured side by side under the same machine load.
@@ -215,6 +216,11 @@ fn main() {
     // `--labels`: only the section on what labels cost (the rest takes minutes).
     let labels_only = std::env::args().any(|a| a == "--labels");
     let budget = Duration::from_millis(if quick { 300 } else { 1500 });
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
     let component = root().join("target/rasterzen-renderer.wasm");
     let (wasm, _) = WasmRenderer::load_file(&component, None, Limits::default())
         .expect("build the component first: ./build.sh component");
@@ -226,7 +232,10 @@ fn main() {
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     }
     let mut sizes = Vec::new();
-    for case in if labels_only { Vec::new() } else { cases() } {
+    let selected = cases()
+        .into_iter()
+        .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())));
+    for case in selected.filter(|_| !labels_only) {
         let style = Style::from_json(&case.style_json).unwrap();
         let decoded = mvt::decode_bytes(&case.data, &mvt::DecodeLimits::render()).unwrap();
         let mut sprites = Sprites::new();

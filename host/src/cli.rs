@@ -351,6 +351,11 @@ pub struct EngineArgs {
     /// Where precompiled renderers are cached (default ~/.cache/rasterzen/compiled; /tmp on Lambda).
     #[arg(long, env = "RASTERZEN_COMPILED_CACHE")]
     pub compiled_cache: Option<PathBuf>,
+    /// Load renderer versions from a registry through the precompiled artifacts published beside
+    /// them (checked against their manifest's sha256), instead of compiling each version here.
+    /// They are native code: trust the registry's writers as you trust this binary's.
+    #[arg(long, env = "RASTERZEN_REGISTRY_ARTIFACTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub registry_artifacts: bool,
 }
 
 #[derive(Debug, Args)]

@@ -229,10 +229,11 @@ impl Shared {
             Option<crate::engine::registry::PointerTag>,
         )>,
     )> {
-        let mut renderer = crate::build_renderer(&args.engine)?;
-        // With a registry, its active version replaces the built-in renderer, and a watcher
-        // swaps in whatever is activated later. A registry that cannot be read (or whose active
-        // version fails to load) leaves the built-in renderer serving, with the reason logged.
+        // With a registry, its active version is the renderer, and a watcher swaps in whatever
+        // is activated later. A registry that cannot be read (or whose active version fails to
+        // load) leaves the built-in renderer serving, with the reason logged. The built-in one is
+        // loaded only then: a cold start on a registry version pays for one renderer, not two.
+        let mut renderer: Option<Arc<dyn Renderer>> = None;
         let mut registry_start = None;
         let mut registry = None;
         if let Some(spec) = args.renderers.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -241,7 +242,7 @@ impl Shared {
             match reg.active().await {
                 Ok(Some((version, t))) => match reg.load(&version).await {
                     Ok(r) => {
-                        renderer = r;
+                        renderer = Some(r);
                         tag = Some(t);
                     }
                     Err(e) => {
@@ -258,6 +259,10 @@ impl Shared {
             registry = Some(Arc::clone(&reg));
             registry_start = Some((reg, tag));
         }
+        let renderer = match renderer {
+            Some(r) => r,
+            None => crate::build_renderer(&args.engine)?,
+        };
         tracing::info!(version = renderer.version(), engine = ?args.engine.engine, "renderer ready");
         crate::net::set_body_budget(args.upstream_memory_mb.max(1).saturating_mul(1 << 20));
         let cache_spec = crate::serve::cache_spec(args);

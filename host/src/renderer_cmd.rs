@@ -55,6 +55,14 @@ pub struct PublishArgs {
     /// Also make it the active version.
     #[arg(long, env = "RASTERZEN_ACTIVATE")]
     pub activate: bool,
+    /// The CPU architectures to precompile it for (repeat the flag or separate with commas), so
+    /// hosts of those kinds load it without compiling: a Lambda cold start or a swap then costs
+    /// milliseconds instead of 0.4–2 s.
+    #[arg(long = "arch", value_enum, value_delimiter = ',', default_values_t = [crate::engine::wasm::Arch::X86_64, crate::engine::wasm::Arch::Aarch64])]
+    pub arches: Vec<crate::engine::wasm::Arch>,
+    /// Store no precompiled artifacts: every host compiles the version itself.
+    #[arg(long, conflicts_with = "arches")]
+    pub no_precompile: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -82,7 +90,7 @@ pub fn open_registry_for(spec: &str, engine: &EngineArgs) -> anyhow::Result<Regi
         .compiled_cache
         .clone()
         .unwrap_or_else(crate::engine::wasm::default_compiled_cache);
-    Ok(Registry::open(spec, Some(cache), limits)?)
+    Ok(Registry::open(spec, Some(cache), limits)?.use_artifacts(engine.registry_artifacts))
 }
 
 pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
@@ -96,12 +104,24 @@ pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
                 let bytes = std::fs::read(&args.file)
                     .with_context(|| format!("cannot read {}", args.file.display()))?;
                 let registry = open_registry(&args.registry)?;
+                let arches = if args.no_precompile {
+                    Vec::new()
+                } else {
+                    args.arches.clone()
+                };
                 let manifest = registry
-                    .publish(bytes, args.activate)
+                    .publish(bytes, args.activate, &arches)
                     .await
                     .with_context(|| format!("{} was not published", args.file.display()))?;
+                let precompiled = if manifest.compiled.is_empty() {
+                    "not precompiled".to_string()
+                } else {
+                    let arches: Vec<&str> =
+                        manifest.compiled.iter().map(|c| c.arch.as_str()).collect();
+                    format!("precompiled for {}", arches.join(", "))
+                };
                 println!(
-                    "published {} (sha256 {}, interface {}){}",
+                    "published {} (sha256 {}, interface {}, {precompiled}){}",
                     manifest.version,
                     &manifest.sha256[..16],
                     manifest.interface_version,
@@ -120,12 +140,18 @@ pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
                     } else {
                         " "
                     };
+                    let arches: Vec<&str> = m.compiled.iter().map(|c| c.arch.as_str()).collect();
                     println!(
-                        "{mark} {:<24} {}  {:>9} bytes  sha256 {}",
+                        "{mark} {:<24} {}  {:>9} bytes  sha256 {}  precompiled: {}",
                         m.version,
                         m.published_at,
                         m.size_bytes,
-                        &m.sha256[..16]
+                        &m.sha256[..16],
+                        if arches.is_empty() {
+                            "none".to_string()
+                        } else {
+                            arches.join(",")
+                        }
                     );
                 }
             }

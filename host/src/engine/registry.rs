@@ -7,7 +7,17 @@
 //! <root>/versions/<version>.wasm   the component
 //! <root>/versions/<version>.json   its manifest (version, sha256, interface, publish time, size)
 //! <root>/active                    the active version, as text
+//! <root>/compiled/<artifact>.cwasm  the component precompiled for a CPU baseline (x86-64-v2,
+//!                                   Armv8.1-A), named as hosts look artifacts up
 //! ```
+//!
+//! Precompiled artifacts spare every host that loads a version the Cranelift compile (0.4–2 s of
+//! a Lambda cold start or a swap). A host copies the one for its own engine into its compiled
+//! cache after checking it against the sha256 the manifest records; one that fails to load there
+//! (another CPU, a damaged file) costs a warning and a compile, never the version. A
+//! precompiled artifact is native code the host runs unsandboxed, so write access to the
+//! registry is trusted like write access to the host's binary (SECURITY.md);
+//! `--registry-artifacts false` makes hosts compile every version themselves.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::wasm::{Limits, WasmRenderer};
+use super::wasm::{artifact_name, hex, precompile, shared_engine, Arch, Limits, WasmRenderer};
 use super::{RenderRequest, Renderer, StyleSpec};
 
 /// What the registry records about one version.
@@ -30,6 +40,23 @@ pub struct Manifest {
     pub interface_version: String,
     /// Publish time, RFC 3339 UTC.
     pub published_at: String,
+    pub size_bytes: u64,
+    /// The precompiled artifacts stored under `compiled/` (none in registries written before
+    /// they existed, or published with `--no-precompile`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compiled: Vec<CompiledArtifact>,
+}
+
+/// One precompiled artifact of a version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CompiledArtifact {
+    /// The CPU architecture it was compiled for (`x86_64`, `aarch64`).
+    pub arch: String,
+    /// Its file name under `compiled/`: the component's sha256 and the engine's compatibility
+    /// hash ([`super::wasm::artifact_name`]).
+    pub file: String,
+    /// sha256 of the artifact, hex; a host refuses a copy that does not match.
+    pub sha256: String,
     pub size_bytes: u64,
 }
 
@@ -61,6 +88,8 @@ enum Store {
 pub struct Registry {
     store: Store,
     compiled_cache: Option<PathBuf>,
+    /// Whether loads use the registry's precompiled artifacts.
+    use_artifacts: bool,
     limits: Limits,
     loaded: Mutex<HashMap<String, Arc<WasmRenderer>>>,
 }
@@ -87,9 +116,17 @@ impl Registry {
         Ok(Registry {
             store,
             compiled_cache,
+            use_artifacts: true,
             limits,
             loaded: Mutex::default(),
         })
+    }
+
+    /// Whether [`Registry::load`] uses the registry's precompiled artifacts (default) or
+    /// compiles every version itself.
+    pub fn use_artifacts(mut self, yes: bool) -> Registry {
+        self.use_artifacts = yes;
+        self
     }
 
     fn describe(&self) -> String {
@@ -235,8 +272,15 @@ impl Registry {
     ///
     /// Validation: it compiles, imports nothing, exports this host's WIT interface, reports a
     /// version, and renders a smoke tile to a PNG of the right size. A broken upload is refused
-    /// before anything is written.
-    pub async fn publish(&self, bytes: Vec<u8>, activate: bool) -> Result<Manifest, RegistryError> {
+    /// before anything is written. Then it is precompiled for each of `arches` (stored under
+    /// `compiled/`, listed in the manifest), so hosts of those architectures load it without
+    /// compiling.
+    pub async fn publish(
+        &self,
+        bytes: Vec<u8>,
+        activate: bool,
+        arches: &[Arch],
+    ) -> Result<Manifest, RegistryError> {
         let limits = self.limits;
         let cache = self.compiled_cache.clone();
         let (renderer, bytes) = tokio::task::spawn_blocking(move || {
@@ -258,12 +302,31 @@ impl Registry {
                 "version {version:?} is not a valid name (letters, digits, . _ + -)"
             )));
         }
+        let mut compiled = Vec::new();
+        for &arch in arches {
+            let (file, artifact) = self.precompiled(&bytes, renderer.sha256(), arch).await?;
+            compiled.push(CompiledArtifact {
+                arch: arch.name().to_string(),
+                sha256: hex(&Sha256::digest(&artifact)),
+                size_bytes: artifact.len() as u64,
+                file: file.clone(),
+            });
+            // Artifacts before the manifest that lists them: a host never sees a listed artifact
+            // that is not there yet.
+            self.put(
+                &format!("compiled/{file}"),
+                artifact,
+                "application/octet-stream",
+            )
+            .await?;
+        }
         let manifest = Manifest {
             version: version.clone(),
             sha256: renderer.sha256().to_string(),
             interface_version: rasterzen_render::INTERFACE_VERSION.to_string(),
             published_at: rfc3339_now(),
             size_bytes: bytes.len() as u64,
+            compiled,
         };
         self.put(
             &format!("versions/{version}.wasm"),
@@ -286,6 +349,74 @@ impl Registry {
             self.activate(&version).await?;
         }
         Ok(manifest)
+    }
+
+    /// `bytes` precompiled for `arch`: the artifact validation just left in the compiled cache
+    /// when `arch` is this host's, else a fresh compile (a cross-compile for another CPU).
+    async fn precompiled(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        arch: Arch,
+    ) -> Result<(String, Vec<u8>), RegistryError> {
+        if Arch::host() == Some(arch) {
+            let name = artifact_name(shared_engine(), sha256);
+            if let Some(dir) = &self.compiled_cache {
+                if let Ok(artifact) = tokio::fs::read(dir.join(&name)).await {
+                    return Ok((name, artifact));
+                }
+            }
+        }
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || precompile(&bytes, Some(arch)))
+            .await
+            .map_err(|e| RegistryError::Refused(format!("precompiling crashed: {e}")))?
+            .map_err(|e| {
+                RegistryError::Refused(format!("cannot precompile for {}: {e}", arch.name()))
+            })
+    }
+
+    /// Puts the registry's precompiled artifact of `manifest` for this host's engine into the
+    /// compiled cache, if the registry has one and the cache lacks it. Best effort: without it
+    /// the load compiles (and says so).
+    async fn fetch_artifact(&self, manifest: &Manifest) {
+        let Some(dir) = self.compiled_cache.as_ref().filter(|_| self.use_artifacts) else {
+            return;
+        };
+        let name = artifact_name(shared_engine(), &manifest.sha256);
+        let path = dir.join(&name);
+        if path.is_file() {
+            return;
+        }
+        let version = &manifest.version;
+        let Some(listed) = manifest.compiled.iter().find(|c| c.file == name) else {
+            tracing::info!(version = %version, "the registry has no precompiled artifact of this version for this host's engine; compiling it (publish it with this host's release to add one)");
+            return;
+        };
+        let artifact = match self.get(&format!("compiled/{name}")).await {
+            Ok(Some((artifact, _))) => artifact,
+            Ok(None) => {
+                tracing::warn!(version = %version, artifact = %name, "the manifest lists a precompiled artifact the registry does not hold; compiling instead");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(version = %version, error = %e, "cannot read the precompiled artifact; compiling instead");
+                return;
+            }
+        };
+        if hex(&Sha256::digest(&artifact)) != listed.sha256 {
+            tracing::warn!(version = %version, artifact = %name, "the registry's precompiled artifact does not match the sha256 of its manifest; compiling instead (publish the version again to replace it)");
+            return;
+        }
+        let written = async {
+            tokio::fs::create_dir_all(dir).await?;
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            tokio::fs::write(&tmp, &artifact).await?;
+            tokio::fs::rename(&tmp, &path).await
+        };
+        if let Err(e) = written.await {
+            tracing::warn!(version = %version, cache = %dir.display(), error = %e, "cannot store the registry's precompiled artifact in the compiled cache; compiling instead");
+        }
     }
 
     /// Every published version, oldest first, and the active one.
@@ -354,14 +485,17 @@ impl Registry {
             .get(&format!("versions/{version}.wasm"))
             .await?
             .ok_or_else(|| RegistryError::UnknownVersion(version.into()))?;
+        let started = std::time::Instant::now();
+        self.fetch_artifact(&manifest).await;
         let limits = self.limits;
         let cache = self.compiled_cache.clone();
-        let renderer = tokio::task::spawn_blocking(move || {
-            WasmRenderer::load(&bytes, cache.as_deref(), limits).map(|(r, _)| r)
+        let (renderer, path) = tokio::task::spawn_blocking(move || {
+            WasmRenderer::load(&bytes, cache.as_deref(), limits)
         })
         .await
         .map_err(|e| RegistryError::Refused(format!("load crashed: {e}")))?
         .map_err(|e| RegistryError::Refused(format!("version {version}: {e}")))?;
+        tracing::info!(version = %version, load = ?path, ms = started.elapsed().as_millis() as u64, "renderer version loaded");
         if renderer.sha256() != manifest.sha256 {
             return Err(RegistryError::Refused(format!(
                 "version {version}: sha256 does not match its manifest"
