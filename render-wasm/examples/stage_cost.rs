@@ -5,7 +5,9 @@
 //! Prints decode, scene, labels (layout + placement) and drawing (the scene without labels)
 //! for the tile, then the labels of a tile two zooms deeper overzoomed from it (its top-left
 //! quarter's inner tile) alone and with its 8 neighbours, all cut from the same data, as
-//! `serve` draws overzoomed labelled tiles.
+//! `serve` draws overzoomed labelled tiles. With `AROUND=DIR` in the environment (files
+//! `Z_X_Y.mvt` of the tile's neighbours) also the labels with the real neighbours: their
+//! decode (label layers only, as a render does), their layouts, and the whole block.
 
 use std::time::Instant;
 
@@ -65,6 +67,79 @@ fn main() {
     println!(
         "tile {tile} style {name}, 512 px, fastest of {n}: decode {decode:.2} ms, scene {scene_ms:.2} ms, labels {labels_ms:.2} ms, drawing without labels {draw:.2} ms"
     );
+
+    if let Some(dir) = std::env::var_os("AROUND") {
+        let dir = std::path::PathBuf::from(dir);
+        let label_layers: Vec<&str> = style
+            .layers()
+            .iter()
+            .filter(|l| l.kind() == rasterzen_render::style::LayerKind::Symbol)
+            .filter_map(|l| l.source_layer())
+            .collect();
+        let mut raw = Vec::new();
+        for dy in -1i32..=1 {
+            for dx in -1i32..=1 {
+                let (x, y) = (tile.x as i32 + dx, tile.y as i32 + dy);
+                let path = dir.join(format!("{}_{x}_{y}.mvt", tile.z));
+                if (dx, dy) != (0, 0) {
+                    if let Ok(bytes) = std::fs::read(&path) {
+                        raw.push((dx, dy, bytes));
+                    }
+                }
+            }
+        }
+        let decode_nb = || -> Vec<(i32, i32, mvt::Tile)> {
+            raw.iter()
+                .map(|(dx, dy, b)| {
+                    let t = mvt::decode_layers(b, &limits, &|n| label_layers.contains(&n)).unwrap();
+                    (*dx, *dy, t)
+                })
+                .collect()
+        };
+        let nb_decode = time(&mut || {
+            std::hint::black_box(decode_nb());
+        });
+        let nb_inflate = time(&mut || {
+            for (_, _, b) in &raw {
+                std::hint::black_box(mvt::decode_layers(b, &limits, &|_| false).unwrap());
+            }
+        });
+        let decoded_nb = decode_nb();
+        let nb_layout = time(&mut || {
+            let mut cache = labels::LayoutCache::new();
+            for (dx, dy, t) in &decoded_nb {
+                let id = TileId {
+                    z: tile.z,
+                    x: (tile.x as i32 + dx) as u32,
+                    y: (tile.y as i32 + dy) as u32,
+                };
+                let v = scene::View::new(id, id, 512, 1);
+                std::hint::black_box(labels::layout_shared(t, &style, &v, &sprites, &mut cache));
+            }
+        });
+        let around: Vec<Neighbour<'_>> = decoded_nb
+            .iter()
+            .map(|(dx, dy, t)| Neighbour {
+                dx: *dx,
+                dy: *dy,
+                tile: t,
+            })
+            .collect();
+        let block = time(&mut || {
+            std::hint::black_box(build_block(
+                &decoded,
+                &around,
+                &style,
+                &view,
+                &sprites,
+                SeamMode::Region,
+            ));
+        });
+        println!(
+            "with its {} real neighbours: their decode {nb_decode:.2} ms (of which inflating and skipping every layer {nb_inflate:.2} ms), their layouts {nb_layout:.2} ms, the block's labels {block:.2} ms",
+            around.len()
+        );
+    }
 
     let deep = TileId {
         z: tile.z + 2,
