@@ -382,7 +382,9 @@ pub fn render_with_neighbours(
     // empty (labels at that seam may then not match its own render). When overzooming, a
     // neighbour's data is its ancestor at the data tile's zoom, often this tile's own data:
     // each distinct data tile is decoded once.
-    let mut others: Vec<(TileId, &[u8], mvt::Tile)> = Vec::new();
+    // Decoded through `mvt::reuse`: a tile is the neighbour of 8 others, and the renders of a
+    // map view or a seed run meet the same neighbours again.
+    let mut others: Vec<(TileId, &[u8], std::sync::Arc<mvt::Tile>)> = Vec::new();
     // (dx, dy, None for this tile's own data or Some(index into `others`)).
     let mut slots: Vec<(i32, i32, Option<usize>)> = Vec::new();
     // Only the layers labels come from are decoded: a neighbour adds nothing else.
@@ -426,9 +428,11 @@ pub fn render_with_neighbours(
             slots.push((dx, dy, Some(i)));
             continue;
         }
-        match mvt::decode_layers(nb.data, &mvt::DecodeLimits::default(), &|n| {
-            label_layers.contains(&n)
-        }) {
+        match mvt::reuse::decode_layers_reused(
+            nb.data,
+            &mvt::DecodeLimits::default(),
+            &label_layers,
+        ) {
             Ok(t) => {
                 others.push((source, nb.data, t));
                 slots.push((dx, dy, Some(others.len() - 1)));

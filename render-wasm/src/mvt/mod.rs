@@ -5,6 +5,7 @@
 
 mod decode;
 mod proto;
+pub mod reuse;
 
 pub use decode::{decode, decode_bytes, decode_layers, DecodeLimits};
 
