@@ -346,8 +346,8 @@ fn main() {
     // Labels across seams: a tile drawn with its 8 neighbours (as `serve` draws it) lays out
     // the labels of all 9 tiles; overzoomed, its neighbours mostly share its own data.
     println!("\n### What labels cost: no labels, labels alone, labels with the 8 neighbours (median ms, 512 px PNG @1x, default style)\n");
-    println!("| tile | native, no labels | native, labels | native, labels + neighbours | wasm, no labels | wasm, labels | wasm, labels + neighbours | labels add (native) | labels + neighbours add (native) |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| tile | native, no labels | native, labels | native, labels + neighbours, nothing kept | native, labels + neighbours met before | wasm, no labels | wasm, labels | wasm, labels + neighbours met before | labels add (native) | labels + neighbours add, nothing kept | labels + neighbours add, met before |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     // The built-in default style without its symbol layers: the same tile with no label stage.
     let unlabelled = {
         let mut v: serde_json::Value =
@@ -431,6 +431,14 @@ fn main() {
         };
         let (n, w) = (rounds(&native), rounds(&wasm));
         let (n0, na, nn, w0, wa, wn) = (n[0], n[1], n[2], w[0], w[1], w[2]);
+        // The same render with nothing kept from the one before (the native renderer runs on
+        // this thread, so its kept neighbour layouts and decodes can be forgotten; the
+        // component's live in its instance): a tile whose neighbours no earlier render met.
+        let cold = median(budget, || {
+            rasterzen_render::labels::kept::forget_layouts();
+            rasterzen_render::mvt::reuse::clear();
+            black_box(native.render(data, &with_neighbours).unwrap());
+        });
         request = with_neighbours;
         assert_eq!(
             native.render(data, &request).unwrap().bytes,
@@ -439,14 +447,16 @@ fn main() {
         );
         let pct = |a: Duration| (a.as_secs_f64() / n0.as_secs_f64() - 1.0) * 100.0;
         println!(
-            "| {what} | {} | {} | {} | {} | {} | {} | +{:.0} % | +{:.0} % |",
+            "| {what} | {} | {} | {} | {} | {} | {} | {} | +{:.0} % | +{:.0} % | +{:.0} % |",
             ms(n0),
             ms(na),
+            ms(cold),
             ms(nn),
             ms(w0),
             ms(wa),
             ms(wn),
             pct(na),
+            pct(cold),
             pct(nn)
         );
     }

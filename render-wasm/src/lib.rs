@@ -443,15 +443,30 @@ pub fn render_with_neighbours(
             )),
         }
     }
+    // Neighbours cut from this tile's own data (overzooming) are laid out from its label
+    // layers as `mvt::reuse` shares them, so their layouts are kept between renders too (the
+    // children of one data tile are each other's neighbours). It decoded within the render's
+    // stricter limits above, so it decodes the same here.
+    let own_shared = match slots.iter().any(|s| s.2.is_none()) {
+        true => {
+            mvt::reuse::decode_layers_reused(data, &mvt::DecodeLimits::default(), &label_layers)
+                .ok()
+        }
+        false => None,
+    };
     let around: Vec<labels::seams::Neighbour<'_>> = slots
         .iter()
-        .map(|&(dx, dy, i)| labels::seams::Neighbour {
-            dx,
-            dy,
-            tile: match i {
-                None => &decoded,
-                Some(i) => &others[i].2,
-            },
+        .map(|&(dx, dy, i)| {
+            let shared = match i {
+                None => own_shared.as_ref(),
+                Some(i) => Some(&others[i].2),
+            };
+            labels::seams::Neighbour {
+                dx,
+                dy,
+                tile: shared.map_or(&decoded, |s| &**s),
+                shared,
+            }
         })
         .collect();
     let labels = labels::seams::build_block(

@@ -239,6 +239,11 @@ impl Sprites {
         self.sheets.is_empty()
     }
 
+    /// The sheets by id, in the order they were added.
+    pub fn sheets(&self) -> Vec<(String, Arc<SpriteSheet>)> {
+        self.sheets.clone()
+    }
+
     /// Looks up `name` (`id:image` for a sprite other than `default`), as MapLibre resolves
     /// image names against a style's sprites.
     pub fn get(&self, name: &str) -> Option<ImageRef<'_>> {

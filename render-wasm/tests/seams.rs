@@ -59,7 +59,12 @@ fn drawn(
             );
             if (dx, dy) != (0, 0) {
                 if let Some(nt) = tiles.get(&data_of(k, data_z)) {
-                    nbs.push(Neighbour { dx, dy, tile: nt });
+                    nbs.push(Neighbour {
+                        dx,
+                        dy,
+                        tile: nt,
+                        shared: None,
+                    });
                 }
             }
         }
@@ -755,4 +760,143 @@ fn a_label_across_a_seam_stitches_to_the_same_pixels_as_the_label_drawn_whole() 
         }
     }
     assert_eq!(compared, 6);
+}
+
+// --- What is kept between renders changes no byte --------------------------------------------
+
+/// Neighbour decodes (`mvt::reuse`) and layouts (`labels::kept`) kept between renders are
+/// exactly what decoding and laying out again give: over the 3×3 block around a dense tile
+/// (and overzoomed tiles, and a style with a sprite whose icons are resolved again), every
+/// tile rendered with cold caches equals the same tile rendered after its neighbours in row
+/// order and in reverse order, byte for byte, and the warm renders did use what was kept.
+#[test]
+fn layouts_and_decodes_kept_between_renders_change_no_byte() {
+    use rasterzen_render::labels::kept;
+    let bright = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/parity/labels/styles/osm-bright.json"
+    ))
+    .unwrap();
+    let sprite_base = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/parity/styles/osm-bright/sprite"
+    );
+    let json = std::fs::read(format!("{sprite_base}.json")).unwrap();
+    let png = std::fs::read(format!("{sprite_base}.png")).unwrap();
+    let sprites = [SpriteData {
+        id: "default",
+        pixel_ratio: 1,
+        json: &json,
+        png: &png,
+    }];
+    let cases: [(&str, StyleSource, Assets, u8, u8); 3] = [
+        (
+            "host/assets/firenze.pmtiles",
+            StyleSource::Builtin("default"),
+            Assets::default(),
+            14,
+            14,
+        ),
+        (
+            "host/assets/firenze.pmtiles",
+            StyleSource::Builtin("default"),
+            Assets::default(),
+            16,
+            14,
+        ),
+        (
+            "tests/fixtures/archives/monaco-2023-omt.pmtiles",
+            StyleSource::Json(&bright),
+            Assets { sprites: &sprites },
+            14,
+            14,
+        ),
+    ];
+    for (path, style, assets, z, data_z) in cases {
+        let raw = archive(path);
+        let densest = raw
+            .iter()
+            .filter(|(k, _)| k.0 == data_z)
+            .max_by_key(|(_, d)| d.len())
+            .map(|(k, _)| *k)
+            .unwrap();
+        // Overzoomed: the data tile's top-left child, so the block reaches into other data
+        // tiles (those inside the same data tile are the drawn tile's own data, not kept).
+        let d = z - data_z;
+        let (cx, cy) = (densest.1 << d, densest.2 << d);
+        let data = |x: u32, y: u32| raw.get(&data_of((z, x, y), data_z));
+        let block: Vec<(u32, u32)> = (-1i64..=1)
+            .flat_map(|dy| (-1i64..=1).map(move |dx| (dx, dy)))
+            .map(|(dx, dy)| ((i64::from(cx) + dx) as u32, (i64::from(cy) + dy) as u32))
+            .filter(|&(x, y)| data(x, y).is_some())
+            .collect();
+        assert!(block.len() >= 4, "{path} z{z}: {} tiles", block.len());
+        let opts = RenderOptions {
+            style,
+            ..RenderOptions::default()
+        };
+        let render = |x: u32, y: u32| -> Vec<u8> {
+            let nbs: Vec<NeighbourData> = (-1i64..=1)
+                .flat_map(|dy| (-1i64..=1).map(move |dx| (dx, dy)))
+                .filter(|&o| o != (0, 0))
+                .filter_map(|(dx, dy)| {
+                    let (nx, ny) = ((i64::from(x) + dx) as u32, (i64::from(y) + dy) as u32);
+                    data(nx, ny).map(|d| NeighbourData {
+                        tile: TileId { z, x: nx, y: ny },
+                        data: d,
+                    })
+                })
+                .collect();
+            let own = TileId::new(z, x, y).unwrap();
+            let opts = RenderOptions {
+                data_tile: (z > data_z).then(|| own.ancestor(data_z)),
+                ..opts
+            };
+            render_with_neighbours(data(x, y).unwrap(), own, &opts, &assets, &nbs)
+                .unwrap()
+                .bytes
+        };
+        let cold: Vec<Vec<u8>> = block
+            .iter()
+            .map(|&(x, y)| {
+                kept::forget_layouts();
+                mvt::reuse::clear();
+                render(x, y)
+            })
+            .collect();
+        kept::forget_layouts();
+        mvt::reuse::clear();
+        let (hits, ..) = mvt::reuse::stats();
+        for (i, &(x, y)) in block.iter().enumerate() {
+            assert!(
+                render(x, y) == cold[i],
+                "{path} {z}/{x}/{y}: warm (row order) differs"
+            );
+        }
+        for (i, &(x, y)) in block.iter().enumerate().rev() {
+            assert!(
+                render(x, y) == cold[i],
+                "{path} {z}/{x}/{y}: warm (reversed) differs"
+            );
+        }
+        assert!(kept::kept_layouts() > 0, "{path} z{z}: no layout was kept");
+        if !assets.sprites.is_empty() {
+            // The sprite's icons are drawn (so kept icons were resolved again, not dropped).
+            let own = TileId::new(z, cx, cy).unwrap();
+            let plain =
+                render_with_neighbours(data(cx, cy).unwrap(), own, &opts, &Assets::default(), &[])
+                    .unwrap()
+                    .bytes;
+            let alone = render_with_neighbours(data(cx, cy).unwrap(), own, &opts, &assets, &[])
+                .unwrap()
+                .bytes;
+            assert!(plain != alone, "{path}: no icon drawn");
+        }
+        if z == data_z {
+            assert!(
+                mvt::reuse::stats().0 > hits,
+                "{path} z{z}: no neighbour decode was reused"
+            );
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! | [`shaping`] | MapLibre's line breaking, justification and block alignment |
 //! | [`layout`] | anchors (point, polygon, line, line-center), `text-max-angle`, glyphs along lines |
 //! | [`placement`] | fixed-point collision index |
+//! | [`kept`] | neighbour layouts kept between renders |
 //! | [`draw`] | glyph outlines as device-pixel paths for the PNG and SVG writers |
 //! | `coverage` | the PNG's glyph coverage (exact area) and halos grown from it by distance |
 //!
@@ -21,6 +22,7 @@
 mod coverage;
 pub mod draw;
 pub mod font;
+pub mod kept;
 pub mod layout;
 pub mod placement;
 pub mod seams;

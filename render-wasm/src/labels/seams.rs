@@ -14,6 +14,7 @@
 //! Coordinates: as the label stage's (CSS px of the drawn tile; fixed point 1/64 px).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::placement::{FBox, FIXED};
 use super::{
@@ -32,6 +33,9 @@ pub struct Neighbour<'t> {
     pub dx: i32,
     pub dy: i32,
     pub tile: &'t Tile,
+    /// `tile` as [`crate::mvt::reuse`] shares it between renders, when it came from there:
+    /// its layout is then kept between renders too ([`super::kept`]).
+    pub shared: Option<&'t Arc<Tile>>,
 }
 
 /// How seam labels are decided.
@@ -129,7 +133,11 @@ pub fn build_block<'a>(
         };
         // Laid out as that tile lays itself out: from its ancestor's data when overzooming.
         let nv = View::new(id, id.ancestor(view.data_tile.z), view.size, view.scale);
-        for mut c in layout_shared(nb.tile, style, &nv, sprites, &mut cache).list {
+        let list = match nb.shared {
+            Some(shared) => super::kept::layout_kept(shared, style, &nv, sprites, &mut cache),
+            None => layout_shared(nb.tile, style, &nv, sprites, &mut cache).list,
+        };
+        for mut c in list {
             shift(&mut c, nb.dx, nb.dy, size, s);
             all.push(c);
         }

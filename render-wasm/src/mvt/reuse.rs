@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use super::{decode_layers, DecodeLimits, Geometry, MvtError, Tile};
 
 /// Tiles kept at most.
-pub const MAX_ENTRIES: usize = 24;
+pub const MAX_ENTRIES: usize = 32;
 /// Estimated decoded bytes kept at most (see [`approx_bytes`]).
 pub const MAX_BYTES: usize = 32 << 20;
 
