@@ -548,6 +548,28 @@ fn published_versions_load_precompiled_and_a_damaged_artifact_only_costs_a_compi
         compiled_here, from_artifact,
         "the same renderer, the same tile"
     );
+
+    // A hand-edited manifest whose sha256 is a path (or too short to slice) is refused before
+    // it names any file: 500 with the reason, and the host keeps serving.
+    let variant = std::fs::read(component("variant")).unwrap();
+    for (version, sha) in [("0.2.0-bad-sha", "../../../../tmp/x"), ("0.2.0-short", "é")] {
+        plant(&reg, version, &variant, false);
+        let path = reg.join(format!("versions/{version}.json"));
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        m["sha256"] = serde_json::json!(sha);
+        m["compiled"] =
+            serde_json::json!([{"arch": host_arch, "file": "x", "sha256": sha, "size_bytes": 1}]);
+        std::fs::write(&path, m.to_string()).unwrap();
+        let pinned = get(&server.url(&format!("{TILE}?renderer={version}")));
+        assert_eq!(pinned.status, 500, "{version}");
+        assert_eq!(get(&server.url(TILE)).status, 200);
+    }
+    let log = server.log_text();
+    assert!(
+        log.matches("sha256 does not match its manifest").count() >= 2,
+        "both refusals give the reason:\n{log}"
+    );
     drop(server);
 
     // Artifacts turned off: the host compiles without reading them.

@@ -152,6 +152,9 @@ fn main() {
             .iter()
             .map(|(_, _, t)| std::sync::Arc::new(t.clone()))
             .collect();
+        // Held a second time, as `mvt::reuse` holds the tiles it hands out (layouts are kept
+        // only for tiles it holds).
+        let _held = shared.clone();
         let around_kept: Vec<Neighbour<'_>> = decoded_nb
             .iter()
             .zip(&shared)

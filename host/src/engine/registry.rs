@@ -27,7 +27,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::wasm::{artifact_name, hex, precompile, shared_engine, Arch, Limits, WasmRenderer};
+use super::wasm::{
+    artifact_name, hex, precompile, shared_engine, unique_tmp, Arch, Limits, WasmRenderer,
+};
 use super::{RenderRequest, Renderer, StyleSpec};
 
 /// What the registry records about one version.
@@ -304,7 +306,7 @@ impl Registry {
         }
         let mut compiled = Vec::new();
         for &arch in arches {
-            let (file, artifact) = self.precompiled(&bytes, renderer.sha256(), arch).await?;
+            let (file, artifact) = self.precompiled(&bytes, arch).await?;
             compiled.push(CompiledArtifact {
                 arch: arch.name().to_string(),
                 sha256: hex(&Sha256::digest(&artifact)),
@@ -351,22 +353,13 @@ impl Registry {
         Ok(manifest)
     }
 
-    /// `bytes` precompiled for `arch`: the artifact validation just left in the compiled cache
-    /// when `arch` is this host's, else a fresh compile (a cross-compile for another CPU).
+    /// `bytes` precompiled for `arch`'s portable baseline, compiled here and now: never a
+    /// file of the local compiled cache, which may hold what another registry supplied.
     async fn precompiled(
         &self,
         bytes: &[u8],
-        sha256: &str,
         arch: Arch,
     ) -> Result<(String, Vec<u8>), RegistryError> {
-        if Arch::host() == Some(arch) {
-            let name = artifact_name(shared_engine(), sha256);
-            if let Some(dir) = &self.compiled_cache {
-                if let Ok(artifact) = tokio::fs::read(dir.join(&name)).await {
-                    return Ok((name, artifact));
-                }
-            }
-        }
         let bytes = bytes.to_vec();
         tokio::task::spawn_blocking(move || precompile(&bytes, Some(arch)))
             .await
@@ -376,13 +369,26 @@ impl Registry {
             })
     }
 
+    /// Where loaded versions' compiled artifacts are cached: with registry artifacts on, a
+    /// `registry/` directory of the compiled cache of its own, so that turning them off leaves
+    /// the host loading only what it compiled itself (and what its deployment shipped).
+    fn load_cache(&self) -> Option<PathBuf> {
+        self.compiled_cache
+            .as_ref()
+            .map(|d| match self.use_artifacts {
+                true => d.join("registry"),
+                false => d.clone(),
+            })
+    }
+
     /// Puts the registry's precompiled artifact of `manifest` for this host's engine into the
     /// compiled cache, if the registry has one and the cache lacks it. Best effort: without it
     /// the load compiles (and says so).
     async fn fetch_artifact(&self, manifest: &Manifest) {
-        let Some(dir) = self.compiled_cache.as_ref().filter(|_| self.use_artifacts) else {
+        let Some(dir) = self.load_cache().filter(|_| self.use_artifacts) else {
             return;
         };
+        let dir = &dir;
         let name = artifact_name(shared_engine(), &manifest.sha256);
         let path = dir.join(&name);
         if path.is_file() {
@@ -410,7 +416,7 @@ impl Registry {
         }
         let written = async {
             tokio::fs::create_dir_all(dir).await?;
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            let tmp = unique_tmp(&path);
             tokio::fs::write(&tmp, &artifact).await?;
             tokio::fs::rename(&tmp, &path).await
         };
@@ -485,10 +491,22 @@ impl Registry {
             .get(&format!("versions/{version}.wasm"))
             .await?
             .ok_or_else(|| RegistryError::UnknownVersion(version.into()))?;
+        // The manifest's sha256 names files (the artifact, in the registry and in the compiled
+        // cache): 64 hex digits, and the `.wasm`'s own, before anything is fetched under it.
+        let is_sha = manifest.sha256.len() == 64
+            && manifest
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !is_sha || hex(&Sha256::digest(&bytes)) != manifest.sha256 {
+            return Err(RegistryError::Refused(format!(
+                "version {version}: sha256 does not match its manifest"
+            )));
+        }
         let started = std::time::Instant::now();
         self.fetch_artifact(&manifest).await;
         let limits = self.limits;
-        let cache = self.compiled_cache.clone();
+        let cache = self.load_cache();
         let (renderer, path) = tokio::task::spawn_blocking(move || {
             WasmRenderer::load(&bytes, cache.as_deref(), limits)
         })

@@ -207,17 +207,26 @@ impl Arch {
 /// on a CPU without the baseline the CPU's own features are used (its artifacts then only load
 /// on CPUs like it).
 fn engine_config(arch: Option<Arch>) -> Result<Config, EngineError> {
+    match arch {
+        Some(arch) if Arch::host() == Some(arch) && !arch.host_has_baseline() => Ok(base_config()),
+        Some(arch) => baseline_config(arch),
+        None => Ok(base_config()),
+    }
+}
+
+/// The settings every engine shares, with the compiling CPU's own instruction set.
+fn base_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    let Some(arch) = arch else {
-        return Ok(config);
-    };
-    let native = Arch::host() == Some(arch);
-    if native && !arch.host_has_baseline() {
-        return Ok(config);
-    }
+    config
+}
+
+/// The settings for `arch`'s portable baseline, whatever this CPU has (an engine made from
+/// them on a CPU without the baseline can compile for it, not run what it compiled).
+fn baseline_config(arch: Arch) -> Result<Config, EngineError> {
+    let mut config = base_config();
     config.target(arch.triple()).map_err(|e| {
         EngineError::Unavailable(format!(
             "cannot compile for {}: {}",
@@ -281,8 +290,10 @@ pub fn artifact_name(engine: &Engine, sha256: &str) -> String {
 pub fn precompile(bytes: &[u8], arch: Option<Arch>) -> Result<(String, Vec<u8>), EngineError> {
     let cross;
     let engine = match arch {
-        Some(arch) if Arch::host() != Some(arch) => {
-            cross = Engine::new(&engine_config(Some(arch))?).map_err(|e| {
+        // Another architecture, or this one on a CPU without the baseline (whose own engine
+        // uses the CPU's features: its artifacts would not load on the baseline's hosts).
+        Some(arch) if Arch::host() != Some(arch) || !arch.host_has_baseline() => {
+            cross = Engine::new(&baseline_config(arch)?).map_err(|e| {
                 EngineError::Unavailable(format!(
                     "cannot compile for {}: {}",
                     arch.triple(),
@@ -608,7 +619,7 @@ fn load_component(
     if let Some(path) = artifact {
         // Best effort: a read-only disk only costs the next cold start a compile.
         let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = unique_tmp(&path);
         if std::fs::write(&tmp, &compiled).is_ok() {
             let _ = std::fs::rename(&tmp, &path);
         }
@@ -832,6 +843,14 @@ fn render_error_1_0(e: wit10::RenderError) -> rasterzen_render::RenderError {
         wit10::RenderError::InvalidOptions(m) => R::InvalidOptions(m),
         wit10::RenderError::LimitExceeded(m) => R::LimitExceeded(m),
     }
+}
+
+/// A temporary name beside `path`, unique to this process and call (two loads of one
+/// component at once must not write into each other's file before the rename).
+pub(crate) fn unique_tmp(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_extension(format!("tmp{}-{n}", std::process::id()))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

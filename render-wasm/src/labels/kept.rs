@@ -149,9 +149,13 @@ pub(super) fn layout_kept<'a>(
         return list;
     }
     let list = super::layout_shared(tile, style, view, sprites, cache).list;
-    if list.len() <= MAX_CANDIDATES / 4 {
+    // Kept only while `mvt::reuse` holds the tile too (else no later render can meet it).
+    if list.len() <= MAX_CANDIDATES / 4 && Arc::strong_count(tile) > 1 {
         KEPT.with(|kept| {
             let mut kept = kept.borrow_mut();
+            // A layout whose tile `mvt::reuse` no longer holds can never be met again (the
+            // next decode of that data is another `Arc`): it goes first, and its tile with it.
+            kept.retain(|e| Arc::strong_count(&e.tile) > 1);
             let mut total: usize = kept.iter().map(|e| e.candidates.len()).sum();
             while !kept.is_empty()
                 && (kept.len() >= MAX_LAYOUTS || total + list.len() > MAX_CANDIDATES)

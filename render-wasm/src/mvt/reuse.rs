@@ -108,12 +108,20 @@ pub fn clear() {
 }
 
 /// A decoded tile's heap size, estimated from what dominates it: points (16 bytes), rings and
-/// lines (a `Vec` header each), features, tags and the value tables.
+/// lines (a `Vec` header each), features, tags and the key and value tables (their strings
+/// at their length).
 fn approx_bytes(tile: &Tile) -> usize {
     let mut n = 0usize;
     for layer in &tile.layers {
         n += layer.keys.iter().map(|k| k.len() + 24).sum::<usize>();
-        n += layer.values.len() * 32;
+        n += layer
+            .values
+            .iter()
+            .map(|v| match v {
+                super::Value::String(s) => 32 + s.len(),
+                _ => 32,
+            })
+            .sum::<usize>();
         for f in &layer.features {
             n += 96 + f.tags.len() * 8;
             n += match &f.geometry {
