@@ -55,6 +55,23 @@ fn renderer_cmd(args: &[&str], envs: &[(&str, String)]) -> (bool, String) {
     )
 }
 
+/// Publishes the test component `name` into `registry` and activates it; the command must
+/// succeed. Returns its output.
+fn publish_activated(name: &str, registry: &str, envs: &[(&str, String)]) -> String {
+    let (ok, out) = renderer_cmd(
+        &[
+            "publish",
+            component(name).to_str().unwrap(),
+            "--registry",
+            registry,
+            "--activate",
+        ],
+        envs,
+    );
+    assert!(ok, "{out}");
+    out
+}
+
 struct Got {
     status: u16,
     renderer: String,
@@ -219,17 +236,7 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
     let reg_s = reg.to_str().unwrap().to_string();
 
     // Publish the default renderer and activate it.
-    let (ok, out) = renderer_cmd(
-        &[
-            "publish",
-            component("default").to_str().unwrap(),
-            "--registry",
-            &reg_s,
-            "--activate",
-        ],
-        &[],
-    );
-    assert!(ok, "{out}");
+    let out = publish_activated("default", &reg_s, &[]);
     assert!(out.contains("published 0.2.0"), "{out}");
 
     // Broken uploads are refused before anything is written.
@@ -281,17 +288,7 @@ fn hot_swap_rollback_pins_and_hostile_renderers_with_a_directory_registry() {
     let traffic = Traffic::start(server.url(TILE));
 
     // Publish and activate a visibly different version: responses switch without a restart.
-    let (ok, out) = renderer_cmd(
-        &[
-            "publish",
-            component("variant").to_str().unwrap(),
-            "--registry",
-            &reg_s,
-            "--activate",
-        ],
-        &[],
-    );
-    assert!(ok, "{out}");
+    publish_activated("variant", &reg_s, &[]);
     let after = wait_for_version(&server, "0.2.0-variant");
     let (a, b) = (pixels(&before.body), pixels(&after.body));
     let changed = a
@@ -384,17 +381,7 @@ fn hot_swap_with_an_s3_registry() {
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     }
     let reg = "s3://renderers/prod";
-    let (ok, out) = renderer_cmd(
-        &[
-            "publish",
-            component("default").to_str().unwrap(),
-            "--registry",
-            reg,
-            "--activate",
-        ],
-        &env,
-    );
-    assert!(ok, "{out}");
+    publish_activated("default", reg, &env);
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(
         &[
@@ -409,17 +396,7 @@ fn hot_swap_with_an_s3_registry() {
     );
     wait_for_version(&server, "0.2.0");
     let traffic = Traffic::start(server.url(TILE));
-    let (ok, out) = renderer_cmd(
-        &[
-            "publish",
-            component("variant").to_str().unwrap(),
-            "--registry",
-            reg,
-            "--activate",
-        ],
-        &env,
-    );
-    assert!(ok, "{out}");
+    publish_activated("variant", reg, &env);
     wait_for_version(&server, "0.2.0-variant");
     let (ok, out) = renderer_cmd(&["activate", "0.2.0", "--registry", reg], &env);
     assert!(ok, "{out}");
@@ -454,19 +431,9 @@ fn published_versions_load_precompiled_and_a_damaged_artifact_only_costs_a_compi
     let scratch = Scratch::new("registry-artifacts");
     let reg = scratch.0.join("registry");
     let reg_s = reg.to_str().unwrap().to_string();
-    let (ok, out) = renderer_cmd(
-        &[
-            "publish",
-            // Not the built-in renderer: its compiled artifact must come from the registry, not
-            // from a compile of the built-in one into the same cache.
-            component("variant").to_str().unwrap(),
-            "--registry",
-            &reg_s,
-            "--activate",
-        ],
-        &[],
-    );
-    assert!(ok, "{out}");
+    // Not the built-in renderer: its compiled artifact must come from the registry, not
+    // from a compile of the built-in one into the same cache.
+    let out = publish_activated("variant", &reg_s, &[]);
     assert!(
         out.contains("precompiled for x86_64, aarch64"),
         "publish precompiles for both baselines by default: {out}"

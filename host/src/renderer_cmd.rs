@@ -113,11 +113,10 @@ pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
                     .publish(bytes, args.activate, &arches)
                     .await
                     .with_context(|| format!("{} was not published", args.file.display()))?;
-                let precompiled = if manifest.compiled.is_empty() {
+                let arches = manifest.precompiled_arches();
+                let precompiled = if arches.is_empty() {
                     "not precompiled".to_string()
                 } else {
-                    let arches: Vec<&str> =
-                        manifest.compiled.iter().map(|c| c.arch.as_str()).collect();
                     format!("precompiled for {}", arches.join(", "))
                 };
                 println!(
@@ -140,7 +139,7 @@ pub fn cmd_renderer(command: RendererCommand) -> anyhow::Result<()> {
                     } else {
                         " "
                     };
-                    let arches: Vec<&str> = m.compiled.iter().map(|c| c.arch.as_str()).collect();
+                    let arches = m.precompiled_arches();
                     println!(
                         "{mark} {:<24} {}  {:>9} bytes  sha256 {}  precompiled: {}",
                         m.version,

@@ -68,6 +68,19 @@ fn main() {
         "tile {tile} style {name}, 512 px, fastest of {n}: decode {decode:.2} ms, scene {scene_ms:.2} ms, labels {labels_ms:.2} ms, drawing without labels {draw:.2} ms"
     );
 
+    // The labels of `decoded` drawn under `view` with `around`, fastest of N.
+    let block_labels = |around: &[Neighbour<'_>], view: &scene::View| {
+        time(&mut || {
+            std::hint::black_box(build_block(
+                &decoded,
+                around,
+                &style,
+                view,
+                &sprites,
+                SeamMode::Region,
+            ));
+        })
+    };
     if let Some(dir) = std::env::var_os("AROUND") {
         let dir = std::path::PathBuf::from(dir);
         let label_layers: Vec<&str> = style
@@ -138,16 +151,7 @@ fn main() {
                 shared: None,
             })
             .collect();
-        let block = time(&mut || {
-            std::hint::black_box(build_block(
-                &decoded,
-                &around,
-                &style,
-                &view,
-                &sprites,
-                SeamMode::Region,
-            ));
-        });
+        let block = block_labels(&around, &view);
         let shared: Vec<std::sync::Arc<mvt::Tile>> = decoded_nb
             .iter()
             .map(|(_, _, t)| std::sync::Arc::new(t.clone()))
@@ -165,16 +169,7 @@ fn main() {
                 shared: Some(s),
             })
             .collect();
-        let kept = time(&mut || {
-            std::hint::black_box(build_block(
-                &decoded,
-                &around_kept,
-                &style,
-                &view,
-                &sprites,
-                SeamMode::Region,
-            ));
-        });
+        let kept = block_labels(&around_kept, &view);
         println!(
             "the block's labels with the neighbours' layouts kept from an earlier render: {kept:.2} ms"
         );
@@ -209,26 +204,8 @@ fn main() {
         shared: None,
     })
     .collect();
-    let alone = time(&mut || {
-        std::hint::black_box(build_block(
-            &decoded,
-            &[],
-            &style,
-            &deep_view,
-            &sprites,
-            SeamMode::Region,
-        ));
-    });
-    let with = time(&mut || {
-        std::hint::black_box(build_block(
-            &decoded,
-            &around,
-            &style,
-            &deep_view,
-            &sprites,
-            SeamMode::Region,
-        ));
-    });
+    let alone = block_labels(&[], &deep_view);
+    let with = block_labels(&around, &deep_view);
     println!(
         "labels of {deep} overzoomed from it: {alone:.2} ms alone, {with:.2} ms with its 8 neighbours"
     );

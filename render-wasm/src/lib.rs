@@ -447,12 +447,10 @@ pub fn render_with_neighbours(
     // layers as `mvt::reuse` shares them, so their layouts are kept between renders too (the
     // children of one data tile are each other's neighbours). It decoded within the render's
     // stricter limits above, so it decodes the same here.
-    let own_shared = match slots.iter().any(|s| s.2.is_none()) {
-        true => {
-            mvt::reuse::decode_layers_reused(data, &mvt::DecodeLimits::default(), &label_layers)
-                .ok()
-        }
-        false => None,
+    let own_shared = if slots.iter().any(|s| s.2.is_none()) {
+        mvt::reuse::decode_layers_reused(data, &mvt::DecodeLimits::default(), &label_layers).ok()
+    } else {
+        None
     };
     let around: Vec<labels::seams::Neighbour<'_>> = slots
         .iter()

@@ -49,6 +49,13 @@ pub struct Manifest {
     pub compiled: Vec<CompiledArtifact>,
 }
 
+impl Manifest {
+    /// The architectures it was precompiled for, in publish order.
+    pub fn precompiled_arches(&self) -> Vec<&str> {
+        self.compiled.iter().map(|c| c.arch.as_str()).collect()
+    }
+}
+
 /// One precompiled artifact of a version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CompiledArtifact {
@@ -514,11 +521,6 @@ impl Registry {
         .map_err(|e| RegistryError::Refused(format!("load crashed: {e}")))?
         .map_err(|e| RegistryError::Refused(format!("version {version}: {e}")))?;
         tracing::info!(version = %version, load = ?path, ms = started.elapsed().as_millis() as u64, "renderer version loaded");
-        if renderer.sha256() != manifest.sha256 {
-            return Err(RegistryError::Refused(format!(
-                "version {version}: sha256 does not match its manifest"
-            )));
-        }
         if renderer.version() != version {
             return Err(RegistryError::Refused(format!(
                 "version {version}: the component says it is {:?}",

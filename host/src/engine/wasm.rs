@@ -234,19 +234,7 @@ fn baseline_config(arch: Arch) -> Result<Config, EngineError> {
             one_line(&format!("{e:#}"))
         ))
     })?;
-    let extra: &[&str] = if std::env::var_os("RZ_EXPERIMENT_V3").is_some() && arch == Arch::X86_64 {
-        &[
-            "has_avx",
-            "has_avx2",
-            "has_bmi1",
-            "has_bmi2",
-            "has_fma",
-            "has_lzcnt",
-        ]
-    } else {
-        &[]
-    };
-    for flag in arch.cranelift_flags().iter().chain(extra) {
+    for flag in arch.cranelift_flags() {
         // SAFETY: on the host's own architecture each flag was detected just above; for another
         // architecture the code never runs here, and wasmtime refuses the artifact on a machine
         // that lacks a flag when it is loaded.

@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use super::placement::FBox;
 use super::{Candidate, IconPlace, LayoutCache};
 use crate::mvt::Tile;
 use crate::scene::View;
@@ -33,7 +34,7 @@ pub const MAX_CANDIDATES: usize = 48_000;
 struct KeptCandidate {
     base: Candidate<'static>,
     /// (anchor, u, rect, collision box, image name) of the icon.
-    icon: Option<(super::P, super::P, [f64; 4], super::placement::FBox, String)>,
+    icon: Option<(super::P, super::P, [f64; 4], FBox, String)>,
 }
 
 struct Entry {
@@ -48,50 +49,10 @@ thread_local! {
     static KEPT: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
-fn strip(c: &Candidate<'_>) -> KeptCandidate {
-    KeptCandidate {
-        base: Candidate {
-            owner: c.owner,
-            layer: c.layer,
-            sort_key: c.sort_key,
-            feature: c.feature,
-            anchor_index: c.anchor_index,
-            variant: c.variant,
-            text: std::rc::Rc::clone(&c.text),
-            anchor: c.anchor,
-            face: c.face,
-            scale: c.scale,
-            glyphs: c.glyphs.clone(),
-            boxes: c.boxes.clone(),
-            ink: c.ink,
-            icon: None,
-            layout_flags: c.layout_flags,
-            by_y: c.by_y,
-            paint: c.paint.clone(),
-        },
-        icon: c
-            .icon
-            .as_ref()
-            .map(|(p, b, name)| (p.anchor, p.u, p.rect, *b, name.clone())),
-    }
-}
-
-fn restore<'a>(k: &KeptCandidate, sprites: &'a Sprites) -> Option<Candidate<'a>> {
-    let c = &k.base;
-    let icon = match &k.icon {
-        None => None,
-        Some((anchor, u, rect, b, name)) => Some((
-            IconPlace {
-                image: sprites.get(name)?,
-                anchor: *anchor,
-                u: *u,
-                rect: *rect,
-            },
-            *b,
-            name.clone(),
-        )),
-    };
-    Some(Candidate {
+/// `c` with `icon` in place of its own (every other field copied): the one place that knows
+/// a candidate's fields, for both directions.
+fn with_icon<'b>(c: &Candidate<'_>, icon: Option<(IconPlace<'b>, FBox, String)>) -> Candidate<'b> {
+    Candidate {
         owner: c.owner,
         layer: c.layer,
         sort_key: c.sort_key,
@@ -109,7 +70,34 @@ fn restore<'a>(k: &KeptCandidate, sprites: &'a Sprites) -> Option<Candidate<'a>>
         layout_flags: c.layout_flags,
         by_y: c.by_y,
         paint: c.paint.clone(),
-    })
+    }
+}
+
+fn strip(c: &Candidate<'_>) -> KeptCandidate {
+    KeptCandidate {
+        base: with_icon(c, None),
+        icon: c
+            .icon
+            .as_ref()
+            .map(|(p, b, name)| (p.anchor, p.u, p.rect, *b, name.clone())),
+    }
+}
+
+fn restore<'a>(k: &KeptCandidate, sprites: &'a Sprites) -> Option<Candidate<'a>> {
+    let icon = match &k.icon {
+        None => None,
+        Some((anchor, u, rect, b, name)) => Some((
+            IconPlace {
+                image: sprites.get(name)?,
+                anchor: *anchor,
+                u: *u,
+                rect: *rect,
+            },
+            *b,
+            name.clone(),
+        )),
+    };
+    Some(with_icon(&k.base, icon))
 }
 
 fn same_sheets(a: &[(String, Arc<SpriteSheet>)], b: &[(String, Arc<SpriteSheet>)]) -> bool {
