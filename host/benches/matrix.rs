@@ -5,7 +5,8 @@
 //!
 //! Run: `./build.sh && cargo bench -p rasterzen --bench matrix` (`-- --quick` for fewer runs,
 //! `-- --labels` for only the section on what labels cost, `-- --only TEXT` for only the rows
-//! whose tile · style name contains TEXT).
+//! whose tile · style name contains TEXT, `-- --fonts DIR` for only the section on what the
+//! fonts of DIR cost, as `--fonts DIR` gives them to renders).
 //!
 //! Every figure is the median of repeated runs in this one process, so ratios in a table were
 //! measured side by side under the same machine load.
@@ -167,6 +168,139 @@ fn cases() -> Vec<Case> {
     out
 }
 
+/// What the fonts of `dir` cost a render, natively and in the component, as `--fonts DIR`
+/// gives them: the renderer asked which the tile needs (`fonts-needed`), then given those.
+/// Rows: the OpenFreeMap world z0 with a style whose stack names every font of `dir` after
+/// Noto Sans (its CJK, Hangul and Devanagari names need them), and the densest Florence z14
+/// with the built-in default style and the same fonts appended to its stacks (Italian names:
+/// asked, none needed).
+fn fonts_table(dir: &Path, native: &dyn Renderer, wasm: &dyn Renderer, budget: Duration) {
+    let mut fonts: Vec<engine::FontFileBytes> = Vec::new();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("fonts dir")
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    for p in paths {
+        let data = Bytes::from(std::fs::read(&p).unwrap());
+        if let Some(name) = rasterzen_render::font_names(&data).into_iter().next() {
+            fonts.push(engine::FontFileBytes { name, data });
+        }
+    }
+    assert!(!fonts.is_empty(), "no font in {}", dir.display());
+    let names: Vec<serde_json::Value> = fonts
+        .iter()
+        .map(|f| serde_json::Value::String(f.name.clone()))
+        .collect();
+    let with_fallback = |json: &str| -> String {
+        let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+        for layer in v["layers"].as_array_mut().unwrap() {
+            if let Some(stack) = layer["layout"]["text-font"].as_array_mut() {
+                if stack.iter().all(|s| s.is_string()) {
+                    stack.extend(names.iter().cloned());
+                }
+            }
+        }
+        v.to_string()
+    };
+    let archive = std::fs::read(root().join("host/assets/firenze.pmtiles")).unwrap();
+    let heaviest = pmtiles::read_all(&archive)
+        .into_iter()
+        .filter(|e| e.z == 14)
+        .max_by_key(|e| e.data.len())
+        .unwrap();
+    let world_style = r#"{"version": 8, "sources": {"s": {"type": "vector"}}, "layers": [{"id": "names", "type": "symbol", "source": "s", "source-layer": "place", "layout": {"text-field": ["get", "name"], "text-font": ["Noto Sans Regular"], "text-size": 14, "text-allow-overlap": true}}]}"#;
+    let rows = [
+        (
+            "OpenFreeMap world z0 · names",
+            TileId::new(0, 0, 0).unwrap(),
+            parity_tile("omt-openfreemap-0-0-0.mvt"),
+            with_fallback(world_style),
+        ),
+        (
+            "Florence z14 (densest) · default",
+            TileId::new(heaviest.z, heaviest.x, heaviest.y).unwrap(),
+            heaviest.data,
+            with_fallback(Style::builtin_json("default").unwrap()),
+        ),
+    ];
+    let total: usize = fonts.iter().map(|f| f.data.len()).sum();
+    println!(
+        "### What host fonts cost: {} (median ms, 512 px PNG @1x)\n",
+        fonts
+            .iter()
+            .map(|f| format!("{} ({} kB)", f.name, f.data.len() / 1000))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("Fonts in all: {} kB. *asked, given* is how a render with `--fonts` runs: `fonts-needed`, then the render with the fonts it named.\n", total / 1000);
+    println!("| tile · style | fonts the tile needs | native, no fonts | native, asked and given | wasm, no fonts | wasm, asked and given |");
+    println!("|---|---|---|---|---|---|");
+    for (name, tile, data, style_json) in rows {
+        let request = |fonts: Vec<engine::FontFileBytes>| RenderRequest {
+            tile,
+            data_tile: None,
+            format: Format::Png,
+            size: 512,
+            scale: 1,
+            style: StyleSpec::Json(style_json.clone()),
+            png: PngProfile::Default,
+            assets: Arc::new(Assets {
+                sprites: Vec::new(),
+                fonts,
+            }),
+            neighbours: Vec::new(),
+        };
+        let (plain, given) = (request(Vec::new()), request(fonts.clone()));
+        let offered: Vec<&str> = fonts.iter().map(|f| f.name.as_str()).collect();
+        let needed = rasterzen_render::fonts_needed(
+            &data,
+            tile,
+            &rasterzen_render::RenderOptions {
+                format: Format::Png,
+                size: 512,
+                scale: 1,
+                style: rasterzen_render::StyleSource::Json(&style_json),
+                data_tile: None,
+                png: PngProfile::Default,
+            },
+            &[],
+            &offered,
+        )
+        .unwrap();
+        let t = interleaved(
+            budget,
+            &mut [
+                &mut || {
+                    black_box(native.render(&data, &plain).unwrap());
+                },
+                &mut || {
+                    black_box(native.render(&data, &given).unwrap());
+                },
+                &mut || {
+                    black_box(wasm.render(&data, &plain).unwrap());
+                },
+                &mut || {
+                    black_box(wasm.render(&data, &given).unwrap());
+                },
+            ],
+        );
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            if needed.is_empty() {
+                "none".to_string()
+            } else {
+                needed.join(", ")
+            },
+            ms(t[0]),
+            ms(t[1]),
+            ms(t[2]),
+            ms(t[3])
+        );
+    }
+    println!();
+}
+
 /// Median wall time of `f`, repeated for about `budget` (at least 5 runs).
 fn median(budget: Duration, mut f: impl FnMut()) -> Duration {
     f(); // warm caches and the allocator
@@ -225,6 +359,14 @@ fn main() {
     let (wasm, _) = WasmRenderer::load_file(&component, None, Limits::default())
         .expect("build the component first: ./build.sh component");
     let native = engine::native::NativeRenderer;
+    if let Some(dir) = args
+        .iter()
+        .position(|a| a == "--fonts")
+        .and_then(|i| args.get(i + 1))
+    {
+        fonts_table(Path::new(dir), &native, &wasm, budget);
+        return;
+    }
 
     if !labels_only {
         println!("### Per stage and whole, 512 px PNG @1x (median ms)\n");
@@ -282,6 +424,7 @@ fn main() {
             png: PngProfile::Default,
             assets: Arc::new(Assets {
                 sprites: case.sprites.clone(),
+                fonts: Vec::new(),
             }),
             neighbours: Vec::new(),
         };

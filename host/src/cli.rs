@@ -356,6 +356,12 @@ pub struct EngineArgs {
     /// They are native code: trust the registry's writers as you trust this binary's.
     #[arg(long, env = "RASTERZEN_REGISTRY_ARTIFACTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub registry_artifacts: bool,
+    /// A directory of TrueType/OpenType fonts (.ttf, .otf; subdirectories too) for the
+    /// `text-font` names styles use, by each file's family and style ("Noto Sans CJK SC
+    /// Regular"). A label's characters are drawn in the first font of its stack that has them;
+    /// the embedded Noto Sans (Latin, Greek, Cyrillic) stands in for the rest.
+    #[arg(long, env = "RASTERZEN_FONTS")]
+    pub fonts: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

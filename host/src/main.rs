@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod config;
 mod engine;
+mod fonts;
 mod lambda;
 mod listener;
 mod logging;
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
 
 /// Builds the renderer the engine options ask for.
 fn build_renderer(args: &EngineArgs) -> anyhow::Result<Arc<dyn Renderer>> {
+    fonts::install(args.fonts.as_deref())?;
     if args.engine == EngineKind::Native {
         return Ok(Arc::new(engine::native::Guarded::new(
             engine::native::NativeLimits {
@@ -224,12 +226,13 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
             args.input.display()
         );
     }
+    let font_notes = fonts::install(args.engine.fonts.as_deref())?;
     let renderer = build_renderer(&args.engine)?;
     // What the style says about itself, and its sprites (relative to the style file).
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = font_notes;
     let info = renderer.style_info(&style).map_err(|e| anyhow!("{e}"))?;
     warnings.extend(info.warnings.iter().cloned());
-    let assets = if info.sprites.is_empty() {
+    let mut assets = if info.sprites.is_empty() {
         engine::Assets::default()
     } else {
         runtime.block_on(assets::AssetLoader::shared().sprites(
@@ -238,6 +241,9 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<()> {
             &mut warnings,
         ))
     };
+    if let Some(catalog) = fonts::catalog() {
+        assets.fonts = catalog.files_for(&info.fonts, &mut warnings);
+    }
     let neighbours = match args.neighbours.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(spec) => runtime.block_on(read_neighbours(spec, tile))?,
         None => Vec::new(),

@@ -259,6 +259,7 @@ impl Shared {
             registry = Some(Arc::clone(&reg));
             registry_start = Some((reg, tag));
         }
+        crate::fonts::install(args.engine.fonts.as_deref())?;
         let renderer = match renderer {
             Some(r) => r,
             None => crate::build_renderer(&args.engine)?,

@@ -81,9 +81,13 @@ pub async fn check(
     let mut warnings = info.warnings.clone();
     // Sprites: each named one must load (the 1x sheet at least).
     let mut sprite_notes = Vec::new();
-    let assets = AssetLoader::shared()
+    let mut assets = AssetLoader::shared()
         .sprites(location, &info.sprites, &mut sprite_notes)
         .await;
+    // The fonts directory's files for the names the style's stacks use.
+    if let Some(catalog) = crate::fonts::catalog() {
+        assets.fonts = catalog.files_for(&info.fonts, &mut warnings);
+    }
     for n in sprite_notes {
         if n.contains("(1x)") {
             errors.push(n);
@@ -154,6 +158,7 @@ impl StyleCheck {
             "sprites": info.sprites.iter().map(|(id, url)| serde_json::json!({"id": id, "url": url})).collect::<Vec<_>>(),
             "sprite_sheets_loaded": self.assets.sprites.len(),
             "fonts": info.fonts,
+            "fonts_given": self.assets.fonts.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
             "glyphs": info.glyphs,
             "source_layers": info.source_layers,
             "source": self.source.as_ref().map(|(s, l)| serde_json::json!({"source": s, "vector_layers": l})),
@@ -278,6 +283,10 @@ fn print_text(
     }
     if !info.fonts.is_empty() {
         writeln!(out, "fonts: {}", info.fonts.join(", "))?;
+        let given: Vec<&str> = f.assets.fonts.iter().map(|f| f.name.as_str()).collect();
+        if !given.is_empty() {
+            writeln!(out, "fonts from the fonts directory: {}", given.join(", "))?;
+        }
     }
     let layer_notes = |w: &String| w.starts_with("layers[");
     let other: Vec<&String> = f.warnings.iter().filter(|w| !layer_notes(w)).collect();

@@ -70,7 +70,8 @@ fn main() {
     });
     let both = time(&mut || {
         let c = labels::layout(&decoded, &style, &view, &sprites);
-        std::hint::black_box(labels::place(c, &style, &view));
+        let fonts = labels::font::Fonts::embedded();
+        std::hint::black_box(labels::place(c, &style, &view, &fonts));
     });
     let candidates = labels::layout(&decoded, &style, &view, &sprites).len();
     let placed = labels::build(&decoded, &style, &view, &sprites)

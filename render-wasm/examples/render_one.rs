@@ -60,7 +60,16 @@ fn main() {
             png,
         })
         .collect();
-    let r = render_with(&data, tile, &options, &Assets { sprites: &sprites }).expect("render");
+    let r = render_with(
+        &data,
+        tile,
+        &options,
+        &Assets {
+            sprites: &sprites,
+            fonts: &[],
+        },
+    )
+    .expect("render");
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }

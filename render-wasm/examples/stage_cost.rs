@@ -77,6 +77,7 @@ fn main() {
                 &style,
                 view,
                 &sprites,
+                &labels::font::Fonts::embedded(),
                 SeamMode::Region,
             ));
         })
@@ -139,7 +140,10 @@ fn main() {
                     y: (tile.y as i32 + dy) as u32,
                 };
                 let v = scene::View::new(id, id, 512, 1);
-                std::hint::black_box(labels::layout_shared(t, &style, &v, &sprites, &mut cache));
+                let fonts = labels::font::Fonts::embedded();
+                std::hint::black_box(labels::layout_shared(
+                    t, &style, &v, &sprites, &fonts, &mut cache,
+                ));
             }
         });
         let around: Vec<Neighbour<'_>> = decoded_nb

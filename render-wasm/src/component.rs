@@ -3,8 +3,8 @@
 
 use crate::style::LayerStatus;
 use crate::{
-    Assets, Format, NeighbourData, PngProfile, RenderError, RenderOptions, SpriteData, StyleSource,
-    TileId,
+    Assets, FontFile, Format, NeighbourData, PngProfile, RenderError, RenderOptions, SpriteData,
+    StyleSource, TileId,
 };
 
 wit_bindgen::generate!({
@@ -60,6 +60,17 @@ fn options(o: &wit::RenderOptions, png: wit::PngProfile) -> RenderOptions<'_> {
     }
 }
 
+fn neighbours(request: &wit::RenderRequest) -> Vec<NeighbourData<'_>> {
+    request
+        .neighbours
+        .iter()
+        .map(|n| NeighbourData {
+            tile: tile_id(n.tile),
+            data: &n.data,
+        })
+        .collect()
+}
+
 impl wit::Guest for Component {
     fn render(
         data: Vec<u8>,
@@ -82,15 +93,19 @@ impl wit::Guest for Component {
                 png: &s.png,
             })
             .collect();
-        let assets = Assets { sprites: &sprites };
-        let neighbours: Vec<NeighbourData<'_>> = request
-            .neighbours
+        let fonts: Vec<FontFile<'_>> = request
+            .fonts
             .iter()
-            .map(|n| NeighbourData {
-                tile: tile_id(n.tile),
-                data: &n.data,
+            .map(|f| FontFile {
+                name: &f.name,
+                data: &f.data,
             })
             .collect();
+        let assets = Assets {
+            sprites: &sprites,
+            fonts: &fonts,
+        };
+        let neighbours = self::neighbours(&request);
         crate::render_with_neighbours(
             &request.data,
             tile_id(request.tile),
@@ -102,6 +117,22 @@ impl wit::Guest for Component {
             bytes: r.bytes,
             warnings: r.warnings,
         })
+        .map_err(error)
+    }
+
+    fn fonts_needed(
+        request: wit::RenderRequest,
+        offered: Vec<String>,
+    ) -> Result<Vec<String>, wit::RenderError> {
+        let opts = self::options(&request.options, request.png);
+        let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
+        crate::fonts_needed(
+            &request.data,
+            tile_id(request.tile),
+            &opts,
+            &self::neighbours(&request),
+            &offered,
+        )
         .map_err(error)
     }
 

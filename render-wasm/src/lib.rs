@@ -27,6 +27,7 @@ mod web;
 
 use std::sync::{Arc, Mutex};
 
+pub use labels::font::{font_names, FontFile};
 pub use raster::png::PngProfile;
 use sprite::{SpriteSheet, Sprites};
 use style::Style;
@@ -46,7 +47,7 @@ pub fn version() -> &'static str {
 }
 
 /// The WIT interface version this crate implements (`wit/renderer.wit`'s package version).
-pub const INTERFACE_VERSION: &str = "1.1.0";
+pub const INTERFACE_VERSION: &str = "1.2.0";
 
 /// Output encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -208,6 +209,58 @@ pub struct StyleReport {
     pub warnings: Vec<String>,
 }
 
+/// Which of `offered` (the `text-font` names the host has font files for) the render of this
+/// request would draw with ([`labels::fonts_needed`]): the host then passes only those files,
+/// so a large face (CJK) is copied into a render only for tiles whose text needs it. The
+/// tile's and its neighbours' label layers are decoded through [`mvt::reuse`], which the
+/// render that follows meets again. Empty without symbol layers or offered names.
+pub fn fonts_needed(
+    data: &[u8],
+    tile: TileId,
+    options: &RenderOptions<'_>,
+    neighbours: &[NeighbourData<'_>],
+    offered: &[&str],
+) -> Result<Vec<String>, RenderError> {
+    let tile = TileId::new(tile.z, tile.x, tile.y)?;
+    if offered.is_empty() || options.format == Format::Geojson {
+        return Ok(Vec::new());
+    }
+    let style = load_style(options.style)?;
+    // Only names some stack of the style can use (a host offers every file it has).
+    let offered: Vec<&str> = offered
+        .iter()
+        .copied()
+        .filter(|o| style.fonts().iter().any(|f| f == o))
+        .collect();
+    let label_layers: Vec<&str> = style
+        .layers()
+        .iter()
+        .filter(|l| l.kind() == style::LayerKind::Symbol)
+        .filter_map(|l| l.source_layer())
+        .collect();
+    if label_layers.is_empty() || offered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let limits = mvt::DecodeLimits::default();
+    let mut tiles = vec![mvt::reuse::decode_layers_reused(
+        data,
+        &limits,
+        &label_layers,
+    )?];
+    for nb in neighbours.iter().filter(|n| !n.data.is_empty()) {
+        // A neighbour that does not decode is reported by the render; here it needs nothing.
+        if let Ok(t) = mvt::reuse::decode_layers_reused(nb.data, &limits, &label_layers) {
+            tiles.push(t);
+        }
+    }
+    // The style zoom only (the size sets it; the data tile and scale do not).
+    let view = scene::View::new(tile, tile, options.size, 1);
+    let refs: Vec<&mvt::Tile> = tiles.iter().map(|t| &**t).collect();
+    Ok(labels::fonts_needed(&refs, &style, view.zoom, &offered)
+        .into_iter()
+        .collect())
+}
+
 /// The [`StyleReport`] of a style.
 pub fn style_report(source: StyleSource<'_>) -> Result<StyleReport, RenderError> {
     let s = load_style(source)?;
@@ -234,10 +287,13 @@ pub struct SpriteData<'a> {
     pub png: &'a [u8],
 }
 
-/// What a render may use beyond the tile: the style's sprites.
+/// What a render may use beyond the tile: the style's sprites, and font files for the
+/// `text-font` names they answer to (each character is drawn in the first face of its stack
+/// that has it; the embedded Noto Sans faces stand in for what none has).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Assets<'a> {
     pub sprites: &'a [SpriteData<'a>],
+    pub fonts: &'a [FontFile<'a>],
 }
 
 /// A render's output and what the user should know about it.
@@ -375,6 +431,7 @@ pub fn render_with_neighbours(
         });
     };
     let sprites = sprites_for(assets, options.scale, &mut warnings);
+    let fonts = labels::font::Fonts::load(assets.fonts, &mut warnings);
     let view = scene::View::new(tile, data_tile, options.size, options.scale);
     #[allow(unused_mut)]
     let mut scene = scene::build(&decoded, &style, &view, &sprites);
@@ -473,6 +530,7 @@ pub fn render_with_neighbours(
         &style,
         &view,
         &sprites,
+        &fonts,
         labels::seams::SeamMode::Region,
     );
     labels::merge(&mut scene, &style, labels);

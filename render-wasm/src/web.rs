@@ -143,7 +143,10 @@ fn render(
                 png,
             })
             .collect();
-        let assets = Assets { sprites: &sprites };
+        let assets = Assets {
+            sprites: &sprites,
+            fonts: &[],
+        };
         let out = NEIGHBOURS
             .with(|n| {
                 let n = n.borrow();

@@ -382,7 +382,10 @@ fn run_case(c: &Case) -> Row {
         x: c.x,
         y: c.y,
     };
-    let assets = Assets { sprites: &sprites };
+    let assets = Assets {
+        sprites: &sprites,
+        fonts: &[],
+    };
     let ours_png = match render_with(&data, tile, &options, &assets) {
         Ok(p) => p.bytes,
         Err(e) => {

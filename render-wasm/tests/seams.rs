@@ -76,6 +76,7 @@ fn drawn(
         style,
         &view,
         &sprites,
+        &rasterzen_render::labels::font::Fonts::embedded(),
         mode,
     );
     let s = i64::from(size) * 64;
@@ -664,7 +665,10 @@ fn a_label_across_a_seam_stitches_to_the_same_pixels_as_the_label_drawn_whole() 
                 json: &json,
                 png: &png,
             }];
-            let assets = Assets { sprites: &sprites };
+            let assets = Assets {
+                sprites: &sprites,
+                fonts: &[],
+            };
             let draw = |data: &[u8], tile: TileId, nbs: &[NeighbourData]| {
                 let r = render_with_neighbours(data, tile, &opts, &assets, nbs).unwrap();
                 assert!(r.warnings.is_empty(), "{:?}", r.warnings);
@@ -807,7 +811,10 @@ fn layouts_and_decodes_kept_between_renders_change_no_byte() {
         (
             "tests/fixtures/archives/monaco-2023-omt.pmtiles",
             StyleSource::Json(&bright),
-            Assets { sprites: &sprites },
+            Assets {
+                sprites: &sprites,
+                fonts: &[],
+            },
             14,
             14,
         ),

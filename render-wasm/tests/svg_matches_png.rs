@@ -239,7 +239,10 @@ fn svg_and_png_show_the_same_labels() {
                 y: 23896,
             },
             options,
-            &Assets { sprites: &sprites },
+            &Assets {
+                sprites: &sprites,
+                fonts: &[],
+            },
         );
         for drawn in ["<image ", "feGaussianBlur", r#"filter="url(#halo-blur-"#] {
             assert!(svg.contains(drawn), "the labelled SVG has no {drawn}");

@@ -24,7 +24,8 @@ pub struct RenderRequest {
     pub style: StyleSpec,
     /// How PNGs are compressed.
     pub png: PngProfile,
-    /// The style's sprites (and later fonts), fetched by the host once.
+    /// The style's sprites and the font files for its `text-font` names, fetched by the host
+    /// once (each render is given the fonts its text needs, see `fonts-needed`).
     pub assets: Arc<Assets>,
     /// The tiles around `tile` (same zoom, up to 8), so that labels crossing a seam are
     /// decided from the data both tiles share. Empty when the style draws no labels, when
@@ -40,10 +41,29 @@ pub struct NeighbourTile {
     pub data: Bytes,
 }
 
-/// What the host fetched for a style: its sprite sheets.
+/// What the host fetched for a style: its sprite sheets, and the files of the fonts
+/// directory whose names its `text-font` stacks use.
 #[derive(Debug, Clone, Default)]
 pub struct Assets {
     pub sprites: Vec<SpriteSheetBytes>,
+    pub fonts: Vec<FontFileBytes>,
+}
+
+impl Assets {
+    /// The fonts of `needed` (names a renderer asked for), in the assets' order.
+    pub fn fonts_named<'a>(
+        &'a self,
+        needed: &'a [String],
+    ) -> impl Iterator<Item = &'a FontFileBytes> {
+        self.fonts.iter().filter(move |f| needed.contains(&f.name))
+    }
+}
+
+/// A font file under the `text-font` name it answers to.
+#[derive(Debug, Clone)]
+pub struct FontFileBytes {
+    pub name: String,
+    pub data: Bytes,
 }
 
 /// One sprite sheet as fetched: `id` is `default` for a plain `"sprite": URL`.

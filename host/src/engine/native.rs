@@ -63,7 +63,6 @@ impl Renderer for NativeRenderer {
                 png: &s.png,
             })
             .collect();
-        let assets = rasterzen_render::Assets { sprites: &sprites };
         let neighbours: Vec<rasterzen_render::NeighbourData<'_>> = r
             .neighbours
             .iter()
@@ -74,6 +73,22 @@ impl Renderer for NativeRenderer {
             .collect();
         // A panic here is a renderer bug; report it as a failure instead of taking the host down.
         caught(|| {
+            // The fonts this tile's text needs, as the component is given them.
+            let offered: Vec<&str> = r.assets.fonts.iter().map(|f| f.name.as_str()).collect();
+            let needed =
+                rasterzen_render::fonts_needed(data, r.tile, &options, &neighbours, &offered)?;
+            let fonts: Vec<rasterzen_render::FontFile<'_>> = r
+                .assets
+                .fonts_named(&needed)
+                .map(|f| rasterzen_render::FontFile {
+                    name: &f.name,
+                    data: &f.data,
+                })
+                .collect();
+            let assets = rasterzen_render::Assets {
+                sprites: &sprites,
+                fonts: &fonts,
+            };
             rasterzen_render::render_with_neighbours(data, r.tile, &options, &assets, &neighbours)
         })?
         .map(|out| Rendered {

@@ -12,8 +12,10 @@
 //! render skips instantiation and the style parse. A call that traps, hits a limit, or leaves
 //! the instance's memory above a quarter of the limit discards the instance.
 //!
-//! Components of interface 1.0.0 are still loaded and run (through bindings of that version);
-//! they get no sprites and report no warnings or style details.
+//! Components of interfaces 1.1.0 and 1.0.0 are still loaded and run (through bindings of
+//! those versions): 1.1 components get no fonts (they have no `fonts-needed`, and ignore the
+//! fonts of a request); 1.0 components get no sprites either and report no warnings or style
+//! details.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -34,7 +36,14 @@ mod bindings {
     });
 }
 
-/// Bindings of the previous interface, 1.0.0 (`wit-compat/`), for components built for it.
+/// Bindings of the previous interfaces (`wit-compat/`), for components built for them.
+mod bindings_1_1 {
+    wasmtime::component::bindgen!({
+        path: "wit-compat/renderer-1.1.0.wit",
+        world: "renderer",
+    });
+}
+
 mod bindings_1_0 {
     wasmtime::component::bindgen!({
         path: "wit-compat/renderer-1.0.0.wit",
@@ -44,9 +53,10 @@ mod bindings_1_0 {
 
 use bindings::exports::rasterzen::renderer::render as wit;
 use bindings_1_0::exports::rasterzen::renderer::render as wit10;
+use bindings_1_1::exports::rasterzen::renderer::render as wit11;
 
 /// The interface versions this host speaks, newest first.
-const INTERFACES: [&str; 2] = ["1.1.0", "1.0.0"];
+const INTERFACES: [&str; 3] = ["1.2.0", "1.1.0", "1.0.0"];
 
 /// Pooled instances per renderer (beyond this, finished instances are dropped).
 const POOL_SIZE: usize = 16;
@@ -340,11 +350,13 @@ pub struct WasmRenderer {
 /// The pre-instantiated component, by the interface version it exports.
 enum Pre {
     Current(bindings::RendererPre<State>),
+    V1_1(bindings_1_1::RendererPre<State>),
     V1_0(bindings_1_0::RendererPre<State>),
 }
 
 enum Instance {
     Current(bindings::Renderer),
+    V1_1(bindings_1_1::Renderer),
     V1_0(bindings_1_0::Renderer),
 }
 
@@ -410,6 +422,7 @@ impl WasmRenderer {
         };
         let pre = match interface {
             "1.0.0" => Pre::V1_0(bindings_1_0::RendererPre::new(pre).map_err(bad)?),
+            "1.1.0" => Pre::V1_1(bindings_1_1::RendererPre::new(pre).map_err(bad)?),
             _ => Pre::Current(bindings::RendererPre::new(pre).map_err(bad)?),
         };
         let mut renderer = WasmRenderer {
@@ -423,6 +436,7 @@ impl WasmRenderer {
         };
         renderer.version = renderer.call(|i, store| match i {
             Instance::Current(r) => r.rasterzen_renderer_render().call_version(store),
+            Instance::V1_1(r) => r.rasterzen_renderer_render().call_version(store),
             Instance::V1_0(r) => r.rasterzen_renderer_render().call_version(store),
         })?;
         renderer.build_id = build_id(&renderer.version, &renderer.sha256);
@@ -450,6 +464,7 @@ impl WasmRenderer {
     pub fn interface(&self) -> &'static str {
         match self.pre {
             Pre::Current(_) => INTERFACES[0],
+            Pre::V1_1(_) => "1.1.0",
             Pre::V1_0(_) => "1.0.0",
         }
     }
@@ -477,6 +492,7 @@ impl WasmRenderer {
                 store.limiter(|s| &mut s.limiter);
                 let instance = match &self.pre {
                     Pre::Current(pre) => pre.instantiate(&mut store).map(Instance::Current),
+                    Pre::V1_1(pre) => pre.instantiate(&mut store).map(Instance::V1_1),
                     Pre::V1_0(pre) => pre.instantiate(&mut store).map(Instance::V1_0),
                 };
                 (store, instance)
@@ -615,6 +631,70 @@ fn load_component(
     Ok((component, LoadPath::Compiled))
 }
 
+/// A `render-with` request in the bindings module `$w` (1.2 and 1.1 share the record), with
+/// no fonts.
+macro_rules! render_request {
+    ($w:ident, $data:expr, $r:expr) => {{
+        let r: &RenderRequest = $r;
+        $w::RenderRequest {
+            data: $data.to_vec(),
+            tile: $w::TileId {
+                z: r.tile.z,
+                x: r.tile.x,
+                y: r.tile.y,
+            },
+            options: $w::RenderOptions {
+                format: match r.format {
+                    rasterzen_render::Format::Png => $w::Format::Png,
+                    rasterzen_render::Format::Svg => $w::Format::Svg,
+                    rasterzen_render::Format::Geojson => $w::Format::Geojson,
+                },
+                size: r.size,
+                scale: r.scale,
+                style: match &r.style {
+                    StyleSpec::Builtin(n) => $w::StyleSource::Builtin(n.clone()),
+                    StyleSpec::Json(j) => $w::StyleSource::Json(j.clone()),
+                },
+                data_tile: r.data_tile.map(|t| $w::TileId {
+                    z: t.z,
+                    x: t.x,
+                    y: t.y,
+                }),
+            },
+            png: match r.png {
+                PngProfile::Default => $w::PngProfile::Default,
+                PngProfile::Fast => $w::PngProfile::Fast,
+                PngProfile::Small => $w::PngProfile::Small,
+                PngProfile::Png8 => $w::PngProfile::Png8,
+            },
+            sprites: r
+                .assets
+                .sprites
+                .iter()
+                .map(|s| $w::SpriteSheet {
+                    id: s.id.clone(),
+                    pixel_ratio: s.pixel_ratio,
+                    json: s.json.to_vec(),
+                    png: s.png.to_vec(),
+                })
+                .collect(),
+            fonts: Vec::new(),
+            neighbours: r
+                .neighbours
+                .iter()
+                .map(|n| $w::Neighbour {
+                    tile: $w::TileId {
+                        z: n.tile.z,
+                        x: n.tile.x,
+                        y: n.tile.y,
+                    },
+                    data: n.data.to_vec(),
+                })
+                .collect(),
+        }
+    }};
+}
+
 impl Renderer for WasmRenderer {
     fn version(&self) -> &str {
         &self.version
@@ -625,56 +705,47 @@ impl Renderer for WasmRenderer {
     }
 
     fn render(&self, data: &[u8], r: &RenderRequest) -> Result<Rendered, EngineError> {
-        let format = match r.format {
-            rasterzen_render::Format::Png => wit::Format::Png,
-            rasterzen_render::Format::Svg => wit::Format::Svg,
-            rasterzen_render::Format::Geojson => wit::Format::Geojson,
-        };
-        let options = wit::RenderOptions {
-            format,
-            size: r.size,
-            scale: r.scale,
-            style: style_source(&r.style),
-            data_tile: r.data_tile.map(tile_id),
-        };
         let (bytes, warnings) = self
             .call(|instance, store| match instance {
                 Instance::Current(i) => {
-                    let request = wit::RenderRequest {
-                        data: data.to_vec(),
-                        tile: tile_id(r.tile),
-                        options: options.clone(),
-                        png: match r.png {
-                            PngProfile::Default => wit::PngProfile::Default,
-                            PngProfile::Fast => wit::PngProfile::Fast,
-                            PngProfile::Small => wit::PngProfile::Small,
-                            PngProfile::Png8 => wit::PngProfile::Png8,
-                        },
-                        sprites: r
+                    let api = i.rasterzen_renderer_render();
+                    let mut request = render_request!(wit, data, r);
+                    // The fonts this tile's text needs, asked on the same instance: a face
+                    // (a CJK one is ~16 MB) is copied in only for tiles whose text needs it.
+                    if !r.assets.fonts.is_empty() {
+                        let offered: Vec<String> =
+                            r.assets.fonts.iter().map(|f| f.name.clone()).collect();
+                        let needed = match api.call_fonts_needed(&mut *store, &request, &offered)? {
+                            Ok(n) => n,
+                            Err(e) => return Ok(Err(render_error(e))),
+                        };
+                        request.fonts = r
                             .assets
-                            .sprites
-                            .iter()
-                            .map(|s| wit::SpriteSheet {
-                                id: s.id.clone(),
-                                pixel_ratio: s.pixel_ratio,
-                                json: s.json.to_vec(),
-                                png: s.png.to_vec(),
+                            .fonts_named(&needed)
+                            .map(|f| wit::FontFace {
+                                name: f.name.clone(),
+                                data: f.data.to_vec(),
                             })
-                            .collect(),
-                        fonts: Vec::new(),
-                        neighbours: r
-                            .neighbours
-                            .iter()
-                            .map(|n| wit::Neighbour {
-                                tile: tile_id(n.tile),
-                                data: n.data.to_vec(),
-                            })
-                            .collect(),
-                    };
-                    Ok(i.rasterzen_renderer_render()
+                            .collect();
+                    }
+                    Ok(api
                         .call_render_with(store, &request)?
                         .map(|o| (o.bytes, o.warnings))
                         .map_err(render_error))
+                }
+                Instance::V1_1(i) => {
+                    let request = render_request!(wit11, data, r);
+                    let mut warnings = Vec::new();
+                    if !r.assets.fonts.is_empty() {
+                        warnings.push(format!(
+                            "renderer {} speaks interface 1.1.0: the fonts directory's faces are not used",
+                            self.version
+                        ));
+                    }
+                    Ok(i.rasterzen_renderer_render()
+                        .call_render_with(store, &request)?
+                        .map(|o| (o.bytes, [warnings, o.warnings].concat()))
+                        .map_err(render_error_1_1))
                 }
                 Instance::V1_0(i) => {
                     let old = wit10::RenderOptions {
@@ -727,6 +798,10 @@ impl Renderer for WasmRenderer {
                 .rasterzen_renderer_render()
                 .call_style_hash(store, &style_source(style))?
                 .map_err(render_error)),
+            Instance::V1_1(i) => Ok(i
+                .rasterzen_renderer_render()
+                .call_style_hash(store, &style_source_1_1(style))?
+                .map_err(render_error_1_1)),
             Instance::V1_0(i) => Ok(i
                 .rasterzen_renderer_render()
                 .call_style_hash(store, &style_source_1_0(style))?
@@ -736,7 +811,7 @@ impl Renderer for WasmRenderer {
     }
 
     fn style_info(&self, style: &StyleSpec) -> Result<StyleInfo, EngineError> {
-        let Pre::Current(_) = self.pre else {
+        if let Pre::V1_0(_) = self.pre {
             return Ok(StyleInfo {
                 hash: self.style_hash(style)?,
                 sprites: Vec::new(),
@@ -750,17 +825,29 @@ impl Renderer for WasmRenderer {
                 )],
                 detailed: false,
             });
-        };
-        let report = self
-            .call(|instance, store| match instance {
-                Instance::Current(i) => Ok(i
-                    .rasterzen_renderer_render()
-                    .call_style_info(store, &style_source(style))?
-                    .map_err(render_error)),
-                Instance::V1_0(_) => unreachable!("checked above"),
-            })?
-            .map_err(EngineError::Rejected)?;
-        Ok(StyleInfo {
+        }
+        self.call(|instance, store| match instance {
+            Instance::Current(i) => Ok(i
+                .rasterzen_renderer_render()
+                .call_style_info(store, &style_source(style))?
+                .map(|report| style_info!(wit, report))
+                .map_err(render_error)),
+            Instance::V1_1(i) => Ok(i
+                .rasterzen_renderer_render()
+                .call_style_info(store, &style_source_1_1(style))?
+                .map(|report| style_info!(wit11, report))
+                .map_err(render_error_1_1)),
+            Instance::V1_0(_) => unreachable!("checked above"),
+        })?
+        .map_err(EngineError::Rejected)
+    }
+}
+
+/// A [`StyleInfo`] from the `style-report` of bindings module `$w` (1.2 and 1.1 share it).
+macro_rules! style_info {
+    ($w:ident, $report:expr) => {{
+        let report: $w::StyleReport = $report;
+        StyleInfo {
             hash: report.hash,
             sprites: report.sprites.into_iter().map(|s| (s.id, s.url)).collect(),
             glyphs: report.glyphs,
@@ -776,10 +863,10 @@ impl Renderer for WasmRenderer {
                     minzoom: l.minzoom,
                     maxzoom: l.maxzoom,
                     status: match l.status {
-                        wit::LayerStatus::Drawn => "drawn",
-                        wit::LayerStatus::Approximated => "approximated",
-                        wit::LayerStatus::Ignored => "ignored",
-                        wit::LayerStatus::Hidden => "hidden",
+                        $w::LayerStatus::Drawn => "drawn",
+                        $w::LayerStatus::Approximated => "approximated",
+                        $w::LayerStatus::Ignored => "ignored",
+                        $w::LayerStatus::Hidden => "hidden",
                     }
                     .to_string(),
                     notes: l.notes,
@@ -787,7 +874,15 @@ impl Renderer for WasmRenderer {
                 .collect(),
             warnings: report.warnings,
             detailed: true,
-        })
+        }
+    }};
+}
+use style_info;
+
+fn style_source_1_1(s: &StyleSpec) -> wit11::StyleSource {
+    match s {
+        StyleSpec::Builtin(n) => wit11::StyleSource::Builtin(n.clone()),
+        StyleSpec::Json(j) => wit11::StyleSource::Json(j.clone()),
     }
 }
 
@@ -805,14 +900,6 @@ fn style_source_1_0(s: &StyleSpec) -> wit10::StyleSource {
     }
 }
 
-fn tile_id(t: rasterzen_render::TileId) -> wit::TileId {
-    wit::TileId {
-        z: t.z,
-        x: t.x,
-        y: t.y,
-    }
-}
-
 fn render_error(e: wit::RenderError) -> rasterzen_render::RenderError {
     use rasterzen_render::RenderError as R;
     match e {
@@ -820,6 +907,16 @@ fn render_error(e: wit::RenderError) -> rasterzen_render::RenderError {
         wit::RenderError::InvalidStyle(m) => R::InvalidStyle(m),
         wit::RenderError::InvalidOptions(m) => R::InvalidOptions(m),
         wit::RenderError::LimitExceeded(m) => R::LimitExceeded(m),
+    }
+}
+
+fn render_error_1_1(e: wit11::RenderError) -> rasterzen_render::RenderError {
+    use rasterzen_render::RenderError as R;
+    match e {
+        wit11::RenderError::InvalidTile(m) => R::InvalidTile(m),
+        wit11::RenderError::InvalidStyle(m) => R::InvalidStyle(m),
+        wit11::RenderError::InvalidOptions(m) => R::InvalidOptions(m),
+        wit11::RenderError::LimitExceeded(m) => R::LimitExceeded(m),
     }
 }
 

@@ -16,11 +16,11 @@
 use std::fmt::Write as _;
 
 use super::coverage;
-use super::font::{self, Seg};
+use super::font::{self, Fonts, Seg};
 use super::{GlyphPlace, IconPlace};
 use crate::raster::gpu::Canvas;
 use crate::scene::Premul;
-use crate::style::{Color, FaceStyle, SymbolPaint};
+use crate::style::{Color, SymbolPaint};
 use crate::svg::base64;
 
 /// Sub-pixel steps a label's place is rounded to (per device px): too fine to see, coarse
@@ -101,14 +101,13 @@ fn premul(c: Color, opacity: f32) -> Premul {
 /// The drawable form of a placed label: its glyph outlines moved to their places
 /// (`glyphs` in CSS px, `scale` CSS px per layout unit) and scaled to device px (`dpr`).
 pub fn label<'a>(
-    face: FaceStyle,
+    fonts: &Fonts,
     glyphs: &[GlyphPlace],
     icon: Option<&IconPlace<'a>>,
     scale: f64,
     paint: &SymbolPaint,
     dpr: f64,
 ) -> LabelDraw<'a> {
-    let face = font::face(face);
     let place = |p: (f64, f64)| (snap(p.0 * dpr), snap(p.1 * dpr));
     let first = glyphs
         .first()
@@ -118,7 +117,7 @@ pub fn label<'a>(
     let at = (first.0.floor(), first.1.floor());
     let mut path = Vec::new();
     for g in glyphs {
-        let outline = face.outline(g.id);
+        let outline = fonts.face(g.face).outline(g.id);
         let (ux, uy) = g.u;
         let o = place(g.origin);
         let (ox, oy) = (o.0 - at.0, o.1 - at.1);

@@ -1,13 +1,18 @@
-//! The embedded faces: shaping with harfrust and outlines from skrifa, both over the same
-//! bytes (one read-fonts parser).
+//! Faces: the embedded Noto Sans three, and faces the host passes in (a fonts directory),
+//! shaping with harfrust and outlines from skrifa, both over the same bytes (one read-fonts
+//! parser). A `text-font` stack resolves per render to a list of faces ([`Fonts::stack`]) and
+//! each character is drawn in the first face of the list that has it, as MapLibre's glyph
+//! servers compose a stack glyph by glyph.
 //!
 //! Units: shaping results and outlines are returned in *layout units*, MapLibre's glyph units
 //! where one em is [`ONE_EM`] = 24 (so our numbers line up with MapLibre's shaping code, which
 //! works at 24 px). y points down.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use harfrust::font::Blob;
 use harfrust::{Buffer, ShapeOptions, ShapePlan, ShapePlanKey, ShaperFont};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::outline::{DrawSettings, OutlinePen};
@@ -22,6 +27,25 @@ static REGULAR: &[u8] = include_bytes!("fonts/NotoSans-Regular.ttf");
 static BOLD: &[u8] = include_bytes!("fonts/NotoSans-Bold.ttf");
 static ITALIC: &[u8] = include_bytes!("fonts/NotoSans-Italic.ttf");
 
+/// The `text-font` names of the embedded faces, in [`FaceStyle`] order.
+pub const EMBEDDED_NAMES: [&str; 3] = ["Noto Sans Regular", "Noto Sans Bold", "Noto Sans Italic"];
+
+/// Which face a glyph comes from: 0–2 the embedded faces ([`FaceStyle`] order), then faces
+/// the host passed in, numbered as they are first loaded. A number is never reused, so a
+/// shaping or layout kept under one stays right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FaceId(pub u32);
+
+impl FaceId {
+    pub fn embedded(style: FaceStyle) -> FaceId {
+        FaceId(match style {
+            FaceStyle::Regular => 0,
+            FaceStyle::Bold => 1,
+            FaceStyle::Italic => 2,
+        })
+    }
+}
+
 /// One outline segment, in layout units (y down) relative to the glyph origin on the baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Seg {
@@ -32,10 +56,11 @@ pub enum Seg {
     Close,
 }
 
-/// A shaped glyph: id, the byte offset of its cluster in the shaped text, and its advance and
-/// offsets in layout units.
+/// A shaped glyph: its face and id, the byte offset of its cluster in the shaped text, and its
+/// advance and offsets in layout units.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShapedGlyph {
+    pub face: FaceId,
     pub id: u32,
     pub cluster: u32,
     pub advance: f64,
@@ -43,11 +68,12 @@ pub struct ShapedGlyph {
     pub dy: f64,
 }
 
-/// One embedded face.
+/// One face: embedded, or passed in by the host.
 pub struct Face {
-    pub style: FaceStyle,
+    pub id: FaceId,
+    /// The font file (outlines are read from it with skrifa on a cache miss).
+    bytes: Blob,
     shaping: harfrust::Font,
-    outlines: FontRef<'static>,
     /// Layout units per font unit.
     scale: f64,
     /// MapLibre's glyph PBFs position glyphs from the face's ascender rounded up to whole
@@ -65,28 +91,37 @@ type Glyph = (Arc<Vec<Seg>>, Option<[f32; 4]>);
 
 impl std::fmt::Debug for Face {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Face({:?})", self.style)
+        write!(f, "Face({:?})", self.id)
     }
 }
 
-fn load(style: FaceStyle, bytes: &'static [u8]) -> Face {
-    // The embedded files are checked by the tests; a broken build is not a runtime input.
-    let shaping = harfrust::Font::new(bytes, 0).expect("embedded font parses");
-    let outlines = FontRef::new(bytes).expect("embedded font parses");
-    let upem = f64::from(shaping.units_per_em().max(1));
-    let scale = ONE_EM / upem;
+/// Parses a font file (TTF or OTF, the first face of a collection). `None` when skrifa or
+/// harfrust cannot read it, or it maps no Unicode character.
+fn load(id: FaceId, bytes: Blob) -> Option<Face> {
+    let outlines = FontRef::from_index(&bytes, 0).ok()?;
     let asc = outlines
         .metrics(Size::unscaled(), LocationRef::default())
         .ascent;
-    Face {
-        style,
+    let shaping = harfrust::Font::new(bytes.clone(), 0)?;
+    if !shaping.charmap().has_unicode() {
+        return None;
+    }
+    let upem = f64::from(shaping.units_per_em().max(1));
+    let scale = ONE_EM / upem;
+    Some(Face {
+        id,
+        bytes,
         shaping,
-        outlines,
         scale,
         ascender: (f64::from(asc) * scale).ceil(),
         cache: Mutex::new(HashMap::new()),
         plans: Mutex::new(Vec::new()),
-    }
+    })
+}
+
+fn embedded(style: FaceStyle, bytes: &'static [u8]) -> Face {
+    // The embedded files are checked by the tests; a broken build is not a runtime input.
+    load(FaceId::embedded(style), Blob::from(bytes)).expect("embedded font parses")
 }
 
 /// Whether the renderer can draw `text` as its script needs: every character (but white
@@ -94,14 +129,23 @@ fn load(style: FaceStyle, bytes: &'static [u8]) -> Face {
 /// (there is no bidi reordering yet, as MapLibre has none without its RTL plugin and then
 /// answers `false` for such scripts too). The style expression `is-supported-script`.
 pub fn can_draw(text: &str) -> bool {
-    let charmap = face(FaceStyle::Regular).outlines.charmap();
+    let regular = face(FaceStyle::Regular);
     text.chars().all(|c| {
         if c.is_whitespace() || c.is_control() {
             return true;
         }
         let rtl = matches!(u32::from(c),
             0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF | 0x10800..=0x10FFF | 0x1E800..=0x1EFFF);
-        !rtl && charmap.map(c).is_some_and(|g| g.to_u32() != 0)
+        !rtl && regular.has(c)
+    })
+}
+
+/// The embedded face of [`EMBEDDED_NAMES`]`[i]`.
+pub fn embedded_face(i: usize) -> &'static Face {
+    face(match i {
+        1 => FaceStyle::Bold,
+        2 => FaceStyle::Italic,
+        _ => FaceStyle::Regular,
     })
 }
 
@@ -110,9 +154,9 @@ pub fn face(style: FaceStyle) -> &'static Face {
     static FACES: OnceLock<[Face; 3]> = OnceLock::new();
     let faces = FACES.get_or_init(|| {
         [
-            load(FaceStyle::Regular, REGULAR),
-            load(FaceStyle::Bold, BOLD),
-            load(FaceStyle::Italic, ITALIC),
+            embedded(FaceStyle::Regular, REGULAR),
+            embedded(FaceStyle::Bold, BOLD),
+            embedded(FaceStyle::Italic, ITALIC),
         ]
     });
     match style {
@@ -123,6 +167,14 @@ pub fn face(style: FaceStyle) -> &'static Face {
 }
 
 impl Face {
+    /// Whether the face has a glyph for `c`.
+    pub fn has(&self, c: char) -> bool {
+        self.shaping
+            .charmap()
+            .map_unicode(c)
+            .is_some_and(|g| g.to_u32() != 0)
+    }
+
     /// Shapes one run of text (direction and script guessed from the text, as HarfBuzz's
     /// `guess_segment_properties`). Characters the face lacks come out as glyph 0 (.notdef,
     /// drawn as nothing by [`Face::outline`]).
@@ -167,6 +219,7 @@ impl Face {
             .iter()
             .zip(buffer.glyph_positions())
             .map(|(i, p)| ShapedGlyph {
+                face: self.id,
                 id: i.glyph_id,
                 cluster: i.cluster,
                 advance: f64::from(p.x_advance) * k,
@@ -194,8 +247,9 @@ impl Face {
             k: self.scale as f32,
             segs: Vec::new(),
         };
-        if id != 0 {
-            if let Some(g) = self.outlines.outline_glyphs().get(GlyphId::new(id)) {
+        let font = FontRef::from_index(&self.bytes, 0).ok().filter(|_| id != 0);
+        if let Some(font) = font {
+            if let Some(g) = font.outline_glyphs().get(GlyphId::new(id)) {
                 let settings = DrawSettings::unhinted(Size::unscaled(), LocationRef::default());
                 if g.draw(settings, &mut pen).is_err() {
                     pen.segs.clear();
@@ -215,6 +269,174 @@ impl Face {
     pub fn bounds(&self, id: u32) -> Option<[f32; 4]> {
         self.glyph(id).1
     }
+}
+
+/// Faces the host passed in, kept between renders (a font is the same file for every tile):
+/// at most this many, and this many bytes of font files.
+const KEPT_FACES: usize = 8;
+const KEPT_FACE_BYTES: usize = 64 << 20;
+
+/// The faces loaded from host files, the most recently used last. Keyed by the file's exact
+/// bytes (compared whole, so no two files can be taken for one).
+static LOADED: Mutex<Vec<Arc<Face>>> = Mutex::new(Vec::new());
+
+/// The next host face's number (after the embedded 0–2).
+static NEXT_FACE: AtomicU32 = AtomicU32::new(3);
+
+/// The face of a font file, loaded once and kept while it is in use.
+fn load_kept(data: &[u8]) -> Option<Arc<Face>> {
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(i) = loaded.iter().position(|f| same_bytes(&f.bytes, data)) {
+        let f = loaded.remove(i);
+        loaded.push(Arc::clone(&f));
+        return Some(f);
+    }
+    let id = FaceId(NEXT_FACE.fetch_add(1, Ordering::Relaxed));
+    let face = Arc::new(load(id, Blob::from(data.to_vec()))?);
+    loaded.push(Arc::clone(&face));
+    let mut total: usize = loaded.iter().map(|f| f.bytes.len()).sum();
+    while loaded.len() > KEPT_FACES || (total > KEPT_FACE_BYTES && loaded.len() > 1) {
+        total -= loaded.remove(0).bytes.len();
+    }
+    Some(face)
+}
+
+/// Whether two byte strings are equal, compared 8 bytes at a time: a font is compared whole
+/// on every render that passes it (16 MB for a CJK face), and wasm's byte-wise `memcmp` took
+/// several milliseconds for that.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tails_equal = ac.remainder() == bc.remainder();
+    tails_equal
+        && ac.zip(bc).all(|(x, y)| {
+            u64::from_ne_bytes(x.try_into().unwrap()) == u64::from_ne_bytes(y.try_into().unwrap())
+        })
+}
+
+/// A font file the host passed in, under the `text-font` name it answers to.
+#[derive(Debug, Clone, Copy)]
+pub struct FontFile<'a> {
+    pub name: &'a str,
+    pub data: &'a [u8],
+}
+
+/// The faces of one render: the embedded ones and those the host passed in, by name.
+#[derive(Debug, Default)]
+pub struct Fonts {
+    named: Vec<(String, Arc<Face>)>,
+}
+
+impl Fonts {
+    /// The embedded faces only.
+    pub fn embedded() -> Fonts {
+        Fonts::default()
+    }
+
+    /// Loads the host's files. A file that is not a font is left out with a warning; of two
+    /// files under one name the first is used.
+    pub fn load(files: &[FontFile<'_>], warnings: &mut Vec<String>) -> Fonts {
+        let mut named: Vec<(String, Arc<Face>)> = Vec::new();
+        for f in files {
+            if named.iter().any(|(n, _)| n == f.name) {
+                continue;
+            }
+            match load_kept(f.data) {
+                Some(face) => named.push((f.name.to_string(), face)),
+                None => warnings.push(format!(
+                    "font \"{}\" ({} bytes) is not a TrueType or OpenType font with a Unicode charmap; not used",
+                    f.name,
+                    f.data.len()
+                )),
+            }
+        }
+        Fonts { named }
+    }
+
+    /// Whether the host passed no face.
+    pub fn is_embedded_only(&self) -> bool {
+        self.named.is_empty()
+    }
+
+    /// The face of a glyph. Every id a render meets is its own fonts' (layouts are kept per
+    /// [`Fonts::key`]); an unknown one draws in the embedded regular face.
+    pub fn face(&self, id: FaceId) -> &Face {
+        match id.0 {
+            0 => face(FaceStyle::Regular),
+            1 => face(FaceStyle::Bold),
+            2 => face(FaceStyle::Italic),
+            _ => self
+                .named
+                .iter()
+                .find(|(_, f)| f.id == id)
+                .map_or_else(|| face(FaceStyle::Regular), |(_, f)| f),
+        }
+    }
+
+    /// The face called `name`: the host's, else an embedded one of that name.
+    fn named(&self, name: &str) -> Option<FaceId> {
+        if let Some((_, f)) = self.named.iter().find(|(n, _)| n == name) {
+            return Some(f.id);
+        }
+        EMBEDDED_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| FaceId(i as u32))
+    }
+
+    /// A `text-font` stack's faces, in the order characters look for a glyph: every name the
+    /// render has a face for, as written, then the embedded face that stands in for the stack
+    /// (`stand_in`, by the first name's weight) for what none of them has.
+    pub fn stack(&self, names: &[String], stand_in: FaceStyle) -> Vec<FaceId> {
+        let mut out: Vec<FaceId> = Vec::new();
+        for id in names
+            .iter()
+            .filter_map(|n| self.named(n))
+            .chain([FaceId::embedded(stand_in)])
+        {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    /// What identifies these fonts for layouts kept between renders.
+    pub fn key(&self) -> Vec<(String, FaceId)> {
+        self.named.iter().map(|(n, f)| (n.clone(), f.id)).collect()
+    }
+}
+
+/// The `text-font` names a font file answers to, as glyph servers (fontnik) name fonts: its
+/// typographic family and subfamily ("Noto Sans CJK SC" + "Regular"; else the legacy family
+/// and subfamily), then its full name when that differs. Empty when the data is not a font
+/// or has no family name.
+pub fn font_names(data: &[u8]) -> Vec<String> {
+    use skrifa::string::StringId;
+    let Ok(font) = FontRef::from_index(data, 0) else {
+        return Vec::new();
+    };
+    let get = |id: StringId| -> Option<String> {
+        font.localized_strings(id)
+            .english_or_first()
+            .map(|s| s.chars().collect::<String>().trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let Some(family) =
+        get(StringId::TYPOGRAPHIC_FAMILY_NAME).or_else(|| get(StringId::FAMILY_NAME))
+    else {
+        return Vec::new();
+    };
+    let sub = get(StringId::TYPOGRAPHIC_SUBFAMILY_NAME)
+        .or_else(|| get(StringId::SUBFAMILY_NAME))
+        .unwrap_or_else(|| "Regular".to_string());
+    let mut names = vec![format!("{family} {sub}")];
+    if let Some(full) = get(StringId::FULL_NAME).filter(|f| !names.contains(f)) {
+        names.push(full);
+    }
+    names
 }
 
 struct Pen {

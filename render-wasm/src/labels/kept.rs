@@ -6,7 +6,8 @@
 //! of the tile's data, the style, the sprites and the view, so the last few are kept, keyed by
 //! exactly those: the decoded tile by identity (the `Arc` that [`crate::mvt::reuse`] hands
 //! out, held by the entry so its address cannot be reused), the style by its hash (which
-//! covers every value of it), the sprite sheets by identity (held too), and the view. A kept
+//! covers every value of it), the sprite sheets by identity (held too), the fonts by name and
+//! face (a face's number is never reused), and the view. A kept
 //! layout is the layout: placing it decides exactly what laying it out again would.
 //!
 //! Per thread (one per component instance; natively one per render thread), at most
@@ -16,6 +17,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use super::font::{FaceId, Fonts};
 use super::placement::FBox;
 use super::{Candidate, IconPlace, LayoutCache};
 use crate::mvt::Tile;
@@ -41,6 +43,7 @@ struct Entry {
     tile: Arc<Tile>,
     style: String,
     sheets: Vec<(String, Arc<SpriteSheet>)>,
+    fonts: Vec<(String, FaceId)>,
     view: (TileId, TileId, u32, u32),
     candidates: Vec<KeptCandidate>,
 }
@@ -61,7 +64,6 @@ fn with_icon<'b>(c: &Candidate<'_>, icon: Option<(IconPlace<'b>, FBox, String)>)
         variant: c.variant,
         text: std::rc::Rc::clone(&c.text),
         anchor: c.anchor,
-        face: c.face,
         scale: c.scale,
         glyphs: c.glyphs.clone(),
         boxes: c.boxes.clone(),
@@ -114,9 +116,11 @@ pub(super) fn layout_kept<'a>(
     style: &Style,
     view: &View,
     sprites: &'a Sprites,
+    fonts: &Fonts,
     cache: &mut LayoutCache,
 ) -> Vec<Candidate<'a>> {
     let sheets = sprites.sheets();
+    let font_key = fonts.key();
     let key_view = (view.tile, view.data_tile, view.size, view.scale);
     let hit = KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
@@ -125,6 +129,7 @@ pub(super) fn layout_kept<'a>(
                 && e.view == key_view
                 && e.style == style.hash_hex()
                 && same_sheets(&e.sheets, &sheets)
+                && e.fonts == font_key
         })?;
         // Most recently used goes last.
         let e = kept.remove(i);
@@ -136,7 +141,7 @@ pub(super) fn layout_kept<'a>(
     if let Some(list) = hit {
         return list;
     }
-    let list = super::layout_shared(tile, style, view, sprites, cache).list;
+    let list = super::layout_shared(tile, style, view, sprites, fonts, cache).list;
     // Kept only while `mvt::reuse` holds the tile too (else no later render can meet it).
     if list.len() <= MAX_CANDIDATES / 4 && Arc::strong_count(tile) > 1 {
         KEPT.with(|kept| {
@@ -154,6 +159,7 @@ pub(super) fn layout_kept<'a>(
                 tile: Arc::clone(tile),
                 style: style.hash_hex().to_string(),
                 sheets,
+                fonts: font_key,
                 view: key_view,
                 candidates: list.iter().map(strip).collect(),
             });

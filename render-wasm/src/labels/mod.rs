@@ -2,7 +2,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`font`] | the embedded Noto Sans faces; harfrust shaping, skrifa outlines |
+//! | [`font`] | faces (embedded Noto Sans, the host's files), `text-font` stacks; harfrust shaping, skrifa outlines |
 //! | [`shaping`] | MapLibre's line breaking, justification and block alignment |
 //! | [`layout`] | anchors (point, polygon, line, line-center), `text-max-angle`, glyphs along lines |
 //! | [`placement`] | fixed-point collision index |
@@ -30,14 +30,16 @@ pub mod shaping;
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::mvt::{FeatureRef, Geometry, Tile};
 use crate::scene::{DrawLayer, View, UNITS_PER_CSS_PX};
 use crate::sprite::{ImageRef, Sprites};
 use crate::style::{
-    FaceStyle, Groupings, IconLayout, IconTextFit, LayerKind, Style, SymbolLayout, SymbolPaint,
+    FontStack, Groupings, IconLayout, IconTextFit, LayerKind, Style, SymbolLayout, SymbolPaint,
     SymbolPlacement, TagMemo, TextAnchor, TextJustify, ZOrder,
 };
+use font::{FaceId, Fonts};
 use layout::{LineAnchor, LineParams, P};
 use placement::{CollisionIndex, FBox};
 use shaping::{ShapeParams, Shaping};
@@ -49,6 +51,7 @@ pub use draw::{LabelDraw, LabelLayer};
 /// label's font scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GlyphPlace {
+    pub face: FaceId,
     pub id: u32,
     pub origin: P,
     pub u: P,
@@ -109,7 +112,6 @@ struct Candidate<'a> {
     variant: usize,
     text: Rc<str>,
     anchor: P,
-    face: FaceStyle,
     /// `text-size / 24`: CSS px per layout unit.
     scale: f64,
     glyphs: Vec<GlyphPlace>,
@@ -133,8 +135,9 @@ struct Flags {
     icon_optional: bool,
 }
 
-/// Shapings are cached per render by font, text and the parameters that change them.
-type ShapeKey = (FaceStyle, Rc<str>, [u64; 6], u8, u8);
+/// Shapings are cached per render by the stack's faces, text and the parameters that change
+/// them.
+type ShapeKey = (Rc<[FaceId]>, Rc<str>, [u64; 6], u8, u8);
 
 /// Shapings kept between the renders of one thread (or one component instance), at most
 /// this many: a tile's names are its neighbours' too, and `serve` lays out every tile's 8
@@ -147,7 +150,7 @@ thread_local! {
 
 /// The shaping for `key`, from the kept ones or made by `shape` (and kept). Shaping is a
 /// pure function of its key, so whether it was kept changes nothing but time.
-fn kept_shaping(key: ShapeKey, shape: impl FnOnce() -> Option<Rc<Shaping>>) -> Option<Rc<Shaping>> {
+fn kept_shaping(key: ShapeKey, shape: impl FnOnce() -> Shaped) -> Shaped {
     if let Some(s) = KEPT.with(|k| k.borrow().get(&key).cloned()) {
         return s;
     }
@@ -169,7 +172,11 @@ pub fn forget_shapings() {
 
 /// Shaped texts, shared by the layouts of one render (the drawn tile and its neighbours
 /// often carry the same names): shaping is a pure function of its key.
-pub type ShapeCache = HashMap<ShapeKey, Option<Rc<Shaping>>>;
+pub type ShapeCache = HashMap<ShapeKey, Shaped>;
+
+/// A text's shaping (`None` when nothing is drawn), and whether some character of it has no
+/// glyph in any face of its stack.
+pub type Shaped = (Option<Rc<Shaping>>, bool);
 
 /// What the layouts of one render share: shapings, and per tile layer the feature groupings
 /// filters read and each line layer's merged lines. When overzooming, the drawn tile and its
@@ -179,6 +186,10 @@ pub type ShapeCache = HashMap<ShapeKey, Option<Rc<Shaping>>>;
 #[derive(Default)]
 pub struct LayoutCache {
     shapes: ShapeCache,
+    /// Each `text-font` stack's faces under the render's fonts.
+    stacks: HashMap<Arc<FontStack>, Rc<[FaceId]>>,
+    /// What was said about characters no face had: (layer, stack, script), once a render.
+    unmatched: Vec<(usize, Arc<FontStack>, &'static str)>,
     groupings: HashMap<*const crate::mvt::Layer, Groupings>,
     /// By tile layer, style layer index and zoom bits.
     merged: HashMap<(*const crate::mvt::Layer, usize, u64), Rc<MergedLines>>,
@@ -250,32 +261,112 @@ impl Candidates<'_> {
 
 /// Lays out, places and prepares for drawing every symbol layer of the style.
 /// Without neighbours: see [`seams::build_block`] for labels decided with them.
+/// The embedded faces only: see [`seams::build_block`] for the host's fonts.
 pub fn build<'a>(tile: &Tile, style: &'a Style, view: &View, sprites: &'a Sprites) -> Labels<'a> {
-    seams::build_block(tile, &[], style, view, sprites, seams::SeamMode::Region)
+    let fonts = Fonts::embedded();
+    seams::build_block(
+        tile,
+        &[],
+        style,
+        view,
+        sprites,
+        &fonts,
+        seams::SeamMode::Region,
+    )
+}
+
+/// Which of `offered` (names the host has font files for) a render of these tiles at `zoom`
+/// could draw a glyph from: for each character of each text the style's symbol layers give,
+/// every offered name of its stack before the first embedded face that has the character (a
+/// host face answering to a name replaces the embedded face of that name, and whether a host
+/// face has a character is only known once it is given). Giving a render exactly these names'
+/// files draws what giving it every offered file would.
+pub fn fonts_needed(
+    tiles: &[&Tile],
+    style: &Style,
+    zoom: f64,
+    offered: &[&str],
+) -> std::collections::BTreeSet<String> {
+    let mut needed = std::collections::BTreeSet::new();
+    if offered.is_empty() {
+        return needed;
+    }
+    let mut seen: std::collections::HashSet<(Arc<FontStack>, String)> = Default::default();
+    for tile in tiles {
+        for sl in style.layers() {
+            if sl.kind() != LayerKind::Symbol || !sl.visible_at(zoom) {
+                continue;
+            }
+            let Some(layer) = sl
+                .source_layer()
+                .and_then(|n| tile.layers.iter().find(|l| l.name == n))
+            else {
+                continue;
+            };
+            for feature in &layer.features {
+                let f = FeatureRef::new(layer, feature);
+                if !sl.matches(&f, zoom) {
+                    continue;
+                }
+                let Some((text, font)) = sl.symbol_text(&f, zoom) else {
+                    continue;
+                };
+                // A stack naming no offered font needs none.
+                if !font.names.iter().any(|n| offered.contains(&n.as_str()))
+                    || !seen.insert((Arc::clone(&font), text.clone()))
+                {
+                    continue;
+                }
+                for c in text
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && !c.is_control())
+                {
+                    for name in &font.names {
+                        if offered.contains(&name.as_str()) {
+                            needed.insert(name.clone());
+                            continue;
+                        }
+                        let embedded = font::EMBEDDED_NAMES.iter().position(|n| n == name);
+                        if embedded.is_some_and(|i| font::embedded_face(i).has(c)) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    needed
 }
 
 /// Lays out every symbol layer's features: text shaping, anchors, glyph positions and
-/// collision boxes (no decisions yet).
+/// collision boxes (no decisions yet), in the embedded faces.
 pub fn layout<'a>(tile: &Tile, style: &Style, view: &View, sprites: &'a Sprites) -> Candidates<'a> {
-    layout_shared(tile, style, view, sprites, &mut LayoutCache::new())
+    let fonts = Fonts::embedded();
+    layout_shared(tile, style, view, sprites, &fonts, &mut LayoutCache::new())
 }
 
-/// [`layout`], through `cache` (shared by the tiles of one render).
+/// [`layout`] in `fonts`, through `cache` (shared by the tiles of one render, which all have
+/// these fonts).
 pub fn layout_shared<'a>(
     tile: &Tile,
     style: &Style,
     view: &View,
     sprites: &'a Sprites,
+    fonts: &Fonts,
     cache: &mut LayoutCache,
 ) -> Candidates<'a> {
     let LayoutCache {
         shapes,
+        stacks,
+        unmatched,
         groupings: all_groupings,
         merged: all_merged,
     } = cache;
     let tile_px = f64::from(view.size);
     let mut warnings: Vec<String> = Vec::new();
     let mut missing: std::collections::BTreeSet<String> = Default::default();
+    // Scripts of characters no face of their stack has: (layer, stack, script).
+    let mut unmatched_here: Vec<(usize, Arc<FontStack>, &'static str)> = Vec::new();
     let mut candidates: Vec<Candidate<'a>> = Vec::new();
     for (li, sl) in style.layers().iter().enumerate() {
         if sl.kind() != LayerKind::Symbol || !sl.visible_at(view.zoom) {
@@ -326,7 +417,14 @@ pub fn layout_shared<'a>(
             if paint.opacity <= 0.0 || lay.size <= 0.0 {
                 continue;
             }
-            let face = lay.face;
+            let stack: Rc<[FaceId]> = match stacks.get(&lay.font) {
+                Some(s) => Rc::clone(s),
+                None => {
+                    let s: Rc<[FaceId]> = fonts.stack(&lay.font.names, lay.font.face).into();
+                    stacks.insert(Arc::clone(&lay.font), Rc::clone(&s));
+                    s
+                }
+            };
             // MapLibre: viewport-y z-order ignores the sort key; y order is for overlapping
             // labels only.
             let by_key = lay.z_order != ZOrder::ViewportY && sl.sort_key(&f, view.zoom).is_some();
@@ -357,12 +455,13 @@ pub fn layout_shared<'a>(
             // `layoutTextSize`, so that a label's box does not change between zooms of one tile)
             // while glyphs are drawn at the zoom's own size: the point-label box follows it.
             let box_scale = sl.text_size(&f, view.zoom + 1.0).unwrap_or(lay.size) / font::ONE_EM;
+            let mut lacks_glyphs = false;
             let mut shape = |params: &ShapeParams| -> Option<Rc<Shaping>> {
                 if text.is_empty() {
                     return None;
                 }
                 let key: ShapeKey = (
-                    face,
+                    Rc::clone(&stack),
                     Rc::clone(&text),
                     [
                         params.max_width.to_bits(),
@@ -375,14 +474,21 @@ pub fn layout_shared<'a>(
                     params.anchor as u8,
                     params.justify as u8,
                 );
-                shapes
+                let (s, lacks) = shapes
                     .entry(key.clone())
                     .or_insert_with(|| {
                         kept_shaping(key, || {
-                            shaping::shape_text(font::face(face), &text, params).map(Rc::new)
+                            let faces: Vec<&font::Face> =
+                                stack.iter().map(|&id| fonts.face(id)).collect();
+                            (
+                                shaping::shape_text(&faces, &text, params).map(Rc::new),
+                                shaping::lacks_glyphs(&faces, &text),
+                            )
                         })
                     })
-                    .clone()
+                    .clone();
+                lacks_glyphs |= lacks;
+                s
             };
             let shaping = shape(&params);
             // `text-variable-anchor`s (point labels): each anchor's block, shaped centred
@@ -437,6 +543,17 @@ pub fn layout_shared<'a>(
                         None
                     }
                 });
+            if lacks_glyphs {
+                let faces: Vec<&font::Face> = stack.iter().map(|&id| fonts.face(id)).collect();
+                for script in shaping::unmatched_scripts(&faces, &text) {
+                    if !unmatched_here
+                        .iter()
+                        .any(|(l, f, s)| *l == li && *f == lay.font && *s == script)
+                    {
+                        unmatched_here.push((li, Arc::clone(&lay.font), script));
+                    }
+                }
+            }
             if shaping.is_none() && icon.is_none() {
                 continue;
             }
@@ -471,7 +588,7 @@ pub fn layout_shared<'a>(
                 let grow = f64::from(paint.halo_width)
                     + f64::from(draw::halo_ramp(paint.halo_blur, 1.0))
                     + 1.0;
-                let mut ink = ink_bounds(face, &glyphs, scale, grow);
+                let mut ink = ink_bounds(fonts, &glyphs, scale, grow);
                 let icon = icon.map(|(image, rect, il)| {
                     let u = rot(line_u, rotation(il.rotate));
                     let place = IconPlace {
@@ -505,7 +622,6 @@ pub fn layout_shared<'a>(
                     variant,
                     text: Rc::clone(&text),
                     anchor,
-                    face,
                     scale,
                     glyphs,
                     boxes,
@@ -642,6 +758,20 @@ pub fn layout_shared<'a>(
         }
     }
 
+    for (li, stack, script) in unmatched_here {
+        if unmatched
+            .iter()
+            .any(|(l, f, s)| *l == li && *f == stack && *s == script)
+        {
+            continue;
+        }
+        warnings.push(format!(
+            "layer \"{}\": no font of its text-font {:?} has {script} characters, which are not drawn; give the renderer a font that has them under one of those names (rasterzen --fonts DIR)",
+            style.layers()[li].id(),
+            stack.names
+        ));
+        unmatched.push((li, stack, script));
+    }
     Candidates {
         list: candidates,
         warnings,
@@ -763,10 +893,15 @@ fn merged_lines(
 }
 
 /// Decides which candidates are drawn and makes their draw layers.
-pub fn place<'a>(candidates: Candidates<'a>, style: &'a Style, view: &View) -> Labels<'a> {
+pub fn place<'a>(
+    candidates: Candidates<'a>,
+    style: &'a Style,
+    view: &View,
+    fonts: &Fonts,
+) -> Labels<'a> {
     let order = global_order(&candidates.list);
     let placed = greedy(&candidates.list, &order);
-    emit(candidates, &placed, style, view)
+    emit(candidates, &placed, style, view, fonts)
 }
 
 /// The placement order, the same whichever tile is drawn: layers from the top, sort key,
@@ -858,6 +993,7 @@ fn emit<'a>(
     placed: &[(bool, bool)],
     style: &'a Style,
     view: &View,
+    fonts: &Fonts,
 ) -> Labels<'a> {
     let mut out = Labels {
         warnings: candidates.warnings,
@@ -908,7 +1044,7 @@ fn emit<'a>(
         let icon_place = c.icon.as_ref().filter(|_| icon).map(|i| &i.0);
         if let Some((_, v)) = current.as_mut() {
             v.push(draw::label(
-                c.face,
+                fonts,
                 if text { &c.glyphs } else { no_glyphs },
                 icon_place,
                 c.scale,
@@ -1021,11 +1157,10 @@ fn union(a: FBox, b: FBox) -> FBox {
 
 /// Bounds of the glyphs' outlines (each glyph's own bounds turned with it), grown by `grow`
 /// CSS px; `None` without glyphs.
-fn ink_bounds(face: FaceStyle, glyphs: &[GlyphPlace], scale: f64, grow: f64) -> Option<FBox> {
-    let f = font::face(face);
+fn ink_bounds(fonts: &Fonts, glyphs: &[GlyphPlace], scale: f64, grow: f64) -> Option<FBox> {
     let mut out: Option<FBox> = None;
     for g in glyphs {
-        let Some([x0, y0, x1, y1]) = f.bounds(g.id) else {
+        let Some([x0, y0, x1, y1]) = fonts.face(g.face).bounds(g.id) else {
             continue;
         };
         let r = [
@@ -1090,6 +1225,7 @@ fn point_label(
         .map(|g| {
             let d = rot(u, (g.x * scale, g.baseline * scale));
             GlyphPlace {
+                face: g.face,
                 id: g.id,
                 origin: (o.0 + d.0, o.1 + d.1),
                 u,
@@ -1154,6 +1290,7 @@ fn line_label(
         let u = (dir.0 * sign, dir.1 * sign);
         let d = rot(u, (-g.advance / 2.0 * scale, g.baseline * scale));
         glyphs.push(GlyphPlace {
+            face: g.face,
             id: g.id,
             origin: (p.0 + d.0 + t.0, p.1 + d.1 + t.1),
             u,

@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::font::Fonts;
 use super::placement::{FBox, FIXED};
 use super::{
     emit, global_order, greedy, layout_shared, Candidate, Candidates, Labels, LayoutCache,
@@ -107,12 +108,13 @@ pub fn build_block<'a>(
     style: &'a Style,
     view: &View,
     sprites: &'a Sprites,
+    fonts: &Fonts,
     mode: SeamMode,
 ) -> Labels<'a> {
     let s = (f64::from(view.size) * FIXED) as i64;
     let size = f64::from(view.size);
     let mut cache = LayoutCache::new();
-    let own = layout_shared(centre, style, view, sprites, &mut cache);
+    let own = layout_shared(centre, style, view, sprites, fonts, &mut cache);
     let warnings = own.warnings;
     let mut all: Vec<Candidate<'a>> = own.list;
     let n = 1u64 << view.tile.z.min(31);
@@ -134,8 +136,10 @@ pub fn build_block<'a>(
         // Laid out as that tile lays itself out: from its ancestor's data when overzooming.
         let nv = View::new(id, id.ancestor(view.data_tile.z), view.size, view.scale);
         let list = match nb.shared {
-            Some(shared) => super::kept::layout_kept(shared, style, &nv, sprites, &mut cache),
-            None => layout_shared(nb.tile, style, &nv, sprites, &mut cache).list,
+            Some(shared) => {
+                super::kept::layout_kept(shared, style, &nv, sprites, fonts, &mut cache)
+            }
+            None => layout_shared(nb.tile, style, &nv, sprites, fonts, &mut cache).list,
         };
         for mut c in list {
             shift(&mut c, nb.dx, nb.dy, size, s);
@@ -215,5 +219,6 @@ pub fn build_block<'a>(
         &placed,
         style,
         view,
+        fonts,
     )
 }

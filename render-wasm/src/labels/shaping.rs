@@ -9,7 +9,7 @@
 
 #[cfg(test)]
 use super::font::ONE_EM;
-use super::font::{Face, ShapedGlyph};
+use super::font::{Face, FaceId, ShapedGlyph};
 use crate::style::{TextAnchor, TextJustify};
 
 /// MapLibre's `SHAPING_DEFAULT_OFFSET`: a glyph's `y` is its line's top plus this.
@@ -18,6 +18,7 @@ const SHAPING_DEFAULT_OFFSET: f64 = -17.0;
 /// A glyph of a shaped label.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Positioned {
+    pub face: FaceId,
     pub id: u32,
     /// Pen position (left of the advance box), layout units from the anchor.
     pub x: f64,
@@ -196,10 +197,124 @@ fn line_breaks(chars: &[char], widths: &[f64], max_width: f64) -> Vec<usize> {
     out
 }
 
-/// Glyphs with zero advance where the face has no glyph: MapLibre gives a missing glyph no
-/// advance and draws nothing.
-fn shaped(face: &Face, text: &str) -> Vec<ShapedGlyph> {
-    let mut g = face.shape(text);
+/// Characters that go with the one before them, in its face: marks, joiners and variation
+/// selectors belong to their base's cluster, and a space needs no face of its own (a run
+/// broken at every space would shape worse and no differently).
+fn follows(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c as u32,
+            0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x0610..=0x061A
+            | 0x064B..=0x065F | 0x0900..=0x0903 | 0x093A..=0x094F | 0x0951..=0x0957
+            | 0x0962..=0x0963 | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x200C..=0x200D
+            | 0x20D0..=0x20FF | 0x302A..=0x302F | 0x3099..=0x309A | 0xFE00..=0xFE0F
+            | 0xFE20..=0xFE2F | 0xE0100..=0xE01EF)
+}
+
+/// The text cut into runs by face (byte ranges and the face's index in `stack`): each
+/// character goes to the first face of the stack that has it (the last face when none does,
+/// which then draws nothing for it), a following character to its base's face.
+fn runs(stack: &[&Face], text: &str) -> Vec<(usize, usize, usize)> {
+    let mut out: Vec<(usize, usize, usize)> = Vec::new();
+    for (b, c) in text.char_indices() {
+        let face = match out.last() {
+            Some(&(_, _, f)) if follows(c) => f,
+            _ => stack
+                .iter()
+                .position(|f| f.has(c))
+                .unwrap_or(stack.len() - 1),
+        };
+        match out.last_mut() {
+            Some(run) if run.2 == face => run.1 = b + c.len_utf8(),
+            _ => out.push((b, b + c.len_utf8(), face)),
+        }
+    }
+    out
+}
+
+/// Whether some character of `text` (but white space and controls) has no glyph in any face
+/// of the stack.
+pub fn lacks_glyphs(stack: &[&Face], text: &str) -> bool {
+    text.chars()
+        .any(|c| !(c.is_whitespace() || c.is_control() || stack.iter().any(|f| f.has(c))))
+}
+
+/// The scripts (Unicode blocks, by name) of the characters of `text` no face of the stack
+/// has, each once, in text order: for warnings that say what to supply.
+pub fn unmatched_scripts(stack: &[&Face], text: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() || stack.iter().any(|f| f.has(c)) {
+            continue;
+        }
+        let script = script_name(c);
+        if !out.contains(&script) {
+            out.push(script);
+        }
+    }
+    out
+}
+
+/// A name for the script of `c`, by Unicode block (the common ones of place names).
+fn script_name(c: char) -> &'static str {
+    match c as u32 {
+        0x0370..=0x03FF | 0x1F00..=0x1FFF => "Greek",
+        0x0400..=0x052F => "Cyrillic",
+        0x0530..=0x058F => "Armenian",
+        0x0590..=0x05FF => "Hebrew",
+        0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => {
+            "Arabic"
+        }
+        0x0700..=0x074F => "Syriac",
+        0x0780..=0x07BF => "Thaana",
+        0x0900..=0x097F => "Devanagari",
+        0x0980..=0x09FF => "Bengali",
+        0x0A00..=0x0A7F => "Gurmukhi",
+        0x0A80..=0x0AFF => "Gujarati",
+        0x0B00..=0x0B7F => "Oriya",
+        0x0B80..=0x0BFF => "Tamil",
+        0x0C00..=0x0C7F => "Telugu",
+        0x0C80..=0x0CFF => "Kannada",
+        0x0D00..=0x0D7F => "Malayalam",
+        0x0D80..=0x0DFF => "Sinhala",
+        0x0E00..=0x0E7F => "Thai",
+        0x0E80..=0x0EFF => "Lao",
+        0x0F00..=0x0FFF => "Tibetan",
+        0x1000..=0x109F => "Myanmar",
+        0x10A0..=0x10FF => "Georgian",
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF => "Hangul",
+        0x1200..=0x139F | 0x2D80..=0x2DDF => "Ethiopic",
+        0x13A0..=0x13FF => "Cherokee",
+        0x1780..=0x17FF => "Khmer",
+        0x1800..=0x18AF => "Mongolian",
+        0x3040..=0x30FF | 0x31F0..=0x31FF => "Japanese kana",
+        0x2E80..=0x2FFF
+        | 0x3000..=0x303F
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xF900..=0xFAFF
+        | 0x20000..=0x3FFFF => "Han (CJK)",
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF => "emoji and symbol",
+        _ => "other",
+    }
+}
+
+/// Shapes `text` in a stack of faces (one run per face, clusters as byte offsets in `text`).
+/// Glyphs with zero advance where no face has one: MapLibre gives a missing glyph no advance
+/// and draws nothing.
+fn shaped(stack: &[&Face], text: &str) -> Vec<ShapedGlyph> {
+    let mut g = match stack {
+        [face] => face.shape(text),
+        _ => runs(stack, text)
+            .into_iter()
+            .flat_map(|(start, end, f)| {
+                let mut run = stack[f].shape(&text[start..end]);
+                for g in &mut run {
+                    g.cluster += start as u32;
+                }
+                run
+            })
+            .collect(),
+    };
     for s in &mut g {
         if s.id == 0 {
             s.advance = 0.0;
@@ -208,10 +323,11 @@ fn shaped(face: &Face, text: &str) -> Vec<ShapedGlyph> {
     g
 }
 
-/// Lays out `text` (non-empty after trimming) with MapLibre's rules. `None` when nothing
+/// Lays out `text` (non-empty after trimming) with MapLibre's rules, in the faces of a
+/// `text-font` stack (non-empty; see [`super::font::Fonts::stack`]). `None` when nothing
 /// would be drawn.
-pub fn shape_text(face: &Face, text: &str, p: &ShapeParams) -> Option<Shaping> {
-    let whole = shaped(face, text);
+pub fn shape_text(stack: &[&Face], text: &str, p: &ShapeParams) -> Option<Shaping> {
+    let whole = shaped(stack, text);
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     // Each char's width: the glyphs of the cluster starting at it (ligatures and marks go to
     // the cluster's first char, as a line break cannot split a cluster anyway) plus the letter
@@ -268,16 +384,21 @@ pub fn shape_text(face: &Face, text: &str, p: &ShapeParams) -> Option<Shaping> {
         let line_glyphs = if single && trimmed.len() == text.len() {
             whole.clone()
         } else {
-            shaped(face, trimmed)
+            shaped(stack, trimmed)
         };
         let first = glyphs.len();
         let mut x = 0.0;
         // A glyph the face lacks is skipped: no advance, no spacing (MapLibre's shapeLines).
         for g in line_glyphs.iter().filter(|g| g.id != 0) {
+            let ascender = stack
+                .iter()
+                .find(|f| f.id == g.face)
+                .map_or(0.0, |f| f.ascender);
             glyphs.push(Positioned {
+                face: g.face,
                 id: g.id,
                 x: x + g.dx,
-                baseline: y + SHAPING_DEFAULT_OFFSET + face.ascender + g.dy,
+                baseline: y + SHAPING_DEFAULT_OFFSET + ascender + g.dy,
                 advance: g.advance,
             });
             x += g.advance + p.spacing;
@@ -335,7 +456,7 @@ mod tests {
     #[test]
     fn long_names_break_into_balanced_lines() {
         let f = face(FaceStyle::Regular);
-        let s = shape_text(f, "Piazza della Santissima Annunziata", &params(10.0)).unwrap();
+        let s = shape_text(&[f], "Piazza della Santissima Annunziata", &params(10.0)).unwrap();
         let mut baselines: Vec<i64> = s.glyphs.iter().map(|g| g.baseline as i64).collect();
         baselines.dedup();
         assert_eq!(baselines.len(), 2, "two lines");
@@ -345,19 +466,19 @@ mod tests {
         assert!((s.bottom - s.top - 2.0 * 1.2 * ONE_EM).abs() < 1e-9);
         // MapLibre lets a line run past the max width rather than break badly; the block
         // is still much narrower than the one-line text.
-        let one = shape_text(f, "Piazza della Santissima Annunziata", &params(100.0)).unwrap();
+        let one = shape_text(&[f], "Piazza della Santissima Annunziata", &params(100.0)).unwrap();
         assert!(s.right - s.left < 0.75 * (one.right - one.left));
     }
 
     #[test]
     fn newline_forces_a_break_and_short_text_does_not_break() {
         let f = face(FaceStyle::Regular);
-        let one = shape_text(f, "Duomo di Firenze", &params(10.0)).unwrap();
+        let one = shape_text(&[f], "Duomo di Firenze", &params(10.0)).unwrap();
         assert!(one
             .glyphs
             .iter()
             .all(|g| g.baseline == one.glyphs[0].baseline));
-        let two = shape_text(f, "Duomo\nFirenze", &params(f64::INFINITY)).unwrap();
+        let two = shape_text(&[f], "Duomo\nFirenze", &params(f64::INFINITY)).unwrap();
         assert!(two
             .glyphs
             .iter()
@@ -369,7 +490,7 @@ mod tests {
         let f = face(FaceStyle::Regular);
         let mut p = params(10.0);
         p.anchor = TextAnchor::TopLeft;
-        let s = shape_text(f, "Arno", &p).unwrap();
+        let s = shape_text(&[f], "Arno", &p).unwrap();
         assert_eq!((s.left, s.top), (0.0, 0.0));
         assert!(s.glyphs[0].x.abs() < 2.0);
         // The baseline is inside the line box, below its middle.
@@ -380,6 +501,6 @@ mod tests {
     #[test]
     fn unknown_script_is_not_drawn() {
         let f = face(FaceStyle::Regular);
-        assert!(shape_text(f, "佛罗伦萨", &params(10.0)).is_none());
+        assert!(shape_text(&[f], "佛罗伦萨", &params(10.0)).is_none());
     }
 }

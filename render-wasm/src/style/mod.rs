@@ -721,6 +721,19 @@ impl StyleLayer {
         }
     }
 
+    /// A symbol layer's text (after `text-transform`) and `text-font` stack for a feature at a
+    /// style zoom, evaluated alone; `None` for other layers and features without text.
+    pub fn symbol_text(
+        &self,
+        feature: &FeatureRef<'_>,
+        zoom: f64,
+    ) -> Option<(String, std::sync::Arc<FontStack>)> {
+        match &self.paint {
+            PaintSpec::Symbol(s) => symbol::text_and_font(s, feature, zoom),
+            _ => None,
+        }
+    }
+
     /// A symbol layer's `text-size` for a feature at a style zoom, evaluated alone (`None` for
     /// other layers).
     pub fn text_size(&self, feature: &FeatureRef<'_>, zoom: f64) -> Option<f64> {
@@ -733,7 +746,7 @@ impl StyleLayer {
     /// A symbol layer's `text-font` (resolved at parse time).
     pub fn font_stack(&self) -> Option<&FontStack> {
         match &self.paint {
-            PaintSpec::Symbol(s) => Some(&s.font),
+            PaintSpec::Symbol(s) => Some(&*s.font),
             _ => None,
         }
     }

@@ -1093,7 +1093,7 @@ impl LayerParser<'_, '_> {
                     field: props
                         .contains_key("text-field")
                         .then(|| typed(&mut props, "text-field", TextValue::default())),
-                    font,
+                    font: std::sync::Arc::new(font),
                     font_expr,
                     size: typed(&mut props, "text-size", 16.0),
                     max_width: typed(&mut props, "text-max-width", 10.0),

@@ -5,6 +5,8 @@
 //! em (`text-max-width`, `text-line-height`, `text-letter-spacing`, `text-offset` are ems of
 //! `text-size`); angles in degrees.
 
+use std::sync::Arc;
+
 use super::color::Color;
 use super::expr::{Ctx, Val};
 use super::{FromVal, Prop};
@@ -231,7 +233,7 @@ pub enum FaceStyle {
 /// A `text-font` value: the stack's names, as written, and the embedded face that stands in
 /// for them (chosen by the first name's weight/slope words: "Bold", "Black", "Heavy",
 /// "Semibold", "Demi" → bold; "Italic", "Oblique" → italic; otherwise regular).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FontStack {
     pub names: Vec<String>,
     pub face: FaceStyle,
@@ -363,7 +365,7 @@ pub(crate) struct SymbolSpec {
     /// `None`: the layer has no `text-field` (icons only; not drawn yet).
     pub field: Option<Prop<TextValue>>,
     /// The layer's stack: a constant's, or the first written in `font_expr`.
-    pub font: FontStack,
+    pub font: Arc<FontStack>,
     /// A data-driven or zoom-dependent `text-font`, evaluated per feature.
     pub font_expr: Option<Prop<FontNames>>,
     pub size: Prop<f32>,
@@ -438,8 +440,8 @@ pub struct SymbolLayout {
     pub z_order: ZOrder,
     /// The text after `text-transform`; empty means no text.
     pub text: String,
-    /// The embedded face of this feature's `text-font`.
-    pub face: FaceStyle,
+    /// This feature's `text-font` (its names, and the embedded face standing in for them).
+    pub font: Arc<FontStack>,
     pub icon: Option<IconLayout>,
     /// CSS px.
     pub size: f64,
@@ -481,8 +483,8 @@ pub struct SymbolPaint {
 }
 
 impl SymbolSpec {
-    /// The feature's layout; `None` when it has neither text nor icon.
-    pub(crate) fn layout<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Option<SymbolLayout> {
+    /// The feature's text after `text-transform` (empty when blank).
+    fn text<'a>(&'a self, ctx: &Ctx<'a, '_>) -> String {
         let raw = match &self.field {
             Some(f) => f.eval(ctx, TextValue::default()).0,
             None => String::new(),
@@ -493,11 +495,27 @@ impl SymbolSpec {
             TextTransform::Uppercase => raw.to_uppercase(),
             TextTransform::Lowercase => raw.to_lowercase(),
         };
-        let text = if text.trim().is_empty() {
+        if text.trim().is_empty() {
             String::new()
         } else {
             text
-        };
+        }
+    }
+
+    /// The feature's `text-font` stack.
+    fn font<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Arc<FontStack> {
+        match &self.font_expr {
+            Some(p) => {
+                let names = p.eval(ctx, FontNames(self.font.names.clone())).0;
+                Arc::new(FontStack::from_names(names))
+            }
+            None => Arc::clone(&self.font),
+        }
+    }
+
+    /// The feature's layout; `None` when it has neither text nor icon.
+    pub(crate) fn layout<'a>(&'a self, ctx: &Ctx<'a, '_>) -> Option<SymbolLayout> {
+        let text = self.text(ctx);
         let f = |p: &'a Prop<f32>, d: f32| f64::from(p.eval(ctx, d));
         let icon = self.icon_image.as_ref().and_then(|p| {
             let image = p.eval(ctx, TextValue::default()).0;
@@ -564,15 +582,8 @@ impl SymbolSpec {
             let o = variable_offset(anchor, [r * em, 0.0], true);
             offset = [o[0] / em, o[1] / em];
         }
-        let face = match &self.font_expr {
-            Some(p) => {
-                let names = p.eval(ctx, FontNames(self.font.names.clone())).0;
-                FontStack::from_names(names).face
-            }
-            None => self.font.face,
-        };
         Some(SymbolLayout {
-            face,
+            font: self.font(ctx),
             placement: self.placement.eval(ctx, SymbolPlacement::Point),
             spacing: f(&self.spacing, 250.0).max(1.0),
             avoid_edges: self.avoid_edges.eval(ctx, false),
@@ -616,6 +627,18 @@ impl SymbolSpec {
 pub(crate) fn text_size(spec: &SymbolSpec, feature: &FeatureRef<'_>, zoom: f64) -> f64 {
     let ctx = Ctx::new(Some(*feature), zoom);
     f64::from(spec.size.eval(&ctx, 16.0)).max(0.0)
+}
+
+/// A symbol layer's text (after `text-transform`) and `text-font` for one feature at a style
+/// zoom, alone; `None` without text.
+pub(crate) fn text_and_font(
+    spec: &SymbolSpec,
+    feature: &FeatureRef<'_>,
+    zoom: f64,
+) -> Option<(String, Arc<FontStack>)> {
+    let ctx = Ctx::new(Some(*feature), zoom);
+    let text = spec.text(&ctx);
+    (!text.is_empty()).then(|| (text, spec.font(&ctx)))
 }
 
 /// Evaluates a symbol layer for one feature at a style zoom: `(layout, paint)`, or `None`
